@@ -1,0 +1,1 @@
+"""Assets by layer: processed (raw -> lake + PostgreSQL), curated (derived metrics), athena."""

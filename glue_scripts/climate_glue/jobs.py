@@ -1,0 +1,225 @@
+"""The two kinds of job: process a raw dataset, and calculate the derived metrics.
+
+Both follow the same order, so a failure at any step leaves published data as it was:
+read -> transform -> stage every output aside -> replace the PostgreSQL rows in one
+transaction -> swap each staged lake partition into place -> report through Pipes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from . import metrics
+from .contract import (
+    CLIMATE,
+    CURATED_PREFIX,
+    EXPORTS_PREFIX,
+    HEALTH,
+    HEALTH_RISKS,
+    HOSPITAL,
+    HOSPITAL_RESOURCES,
+    LOCATIONS,
+    PROCESSED_PREFIX,
+    REJECTS_PREFIX,
+    RESILIENCE_SCORES,
+    SPARK_TYPES,
+    WAREHOUSE_SCHEMA,
+    Dataset,
+    Derived,
+)
+from .lake import Lake, open_lake
+from .publish import StagedOutput, discard_staging, hive_partition, stage, with_lineage
+from .raw import list_raw_files, read_header, read_raw
+from .rules import count_by, rejected_rows, valid_rows, validate
+from .runtime import Job
+from .warehouse import load_replace, resolve_dsn
+
+
+class UpstreamMissingError(RuntimeError):
+    pass
+
+
+def spark_schema(types: dict[str, str]) -> str:
+    """A DDL schema string for the contract types (what Spark 3.5's reader takes)."""
+    return ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in types.items())
+
+
+def read_processed(
+    spark: SparkSession, lake: Lake, prefix: str, types: dict[str, str], days: list[date] | None
+) -> DataFrame:
+    """A processed or curated dataset from the lake: the whole of it, or the given days."""
+    schema = spark_schema(types)
+    if days is None:
+        if not lake.exists(prefix):
+            raise UpstreamMissingError(f"{prefix} is not in the lake yet: materialize it first")
+        return spark.read.schema(schema).parquet(lake.spark_path(prefix))
+    missing = [d for d in days if not lake.exists(f"{prefix}/{hive_partition(d)}")]
+    if missing:
+        shown = ", ".join(d.isoformat() for d in missing[:5])
+        raise UpstreamMissingError(
+            f"{prefix} has no partition for {len(missing)} day(s) ({shown}{'...' if len(missing) > 5 else ''}):"
+            " materialize it for those days first"
+        )
+    paths = [lake.spark_path(f"{prefix}/{hive_partition(d)}") for d in days]
+    return spark.read.schema(schema).option("basePath", lake.spark_path(prefix)).parquet(*paths).select(*types)
+
+
+def _range_metadata(job: Job) -> dict:
+    args = job.args
+    if args.start_date is None:
+        return {}
+    return {"partition_start": args.start_date.isoformat(), "partition_end": args.end_date.isoformat()}
+
+
+def _publish(lake: Lake, job: Job, outputs: list[StagedOutput]) -> None:
+    with job.timings.stage("publish_lake"):
+        for output in outputs:
+            output.publish(lake)
+        discard_staging(lake, job.args.run_id)
+
+
+def process_dataset(job: Job, dataset: Dataset) -> None:
+    """process-locations / process-climate-data / process-health-data / process-hospital-data."""
+    args, spark, timings = job.args, job.spark, job.timings
+    lake = open_lake(args.lake_root)
+    days = args.days if dataset.daily else None
+    if dataset.daily and not days:
+        raise ValueError(f"{dataset.asset} is partitioned by day: --start-date and --end-date are required")
+    log = job.pipes.log
+
+    with timings.stage("read"):
+        keys_by_day = list_raw_files(lake, dataset, days)
+        files = [read_header(lake, key, dataset, day) for day, keys in keys_by_day.items() for key in keys]
+        raw = read_raw(spark, lake, dataset, files)
+        known = None
+        if dataset.references_locations:
+            known = read_processed(spark, lake, f"{PROCESSED_PREFIX}/{LOCATIONS.asset}", LOCATIONS.output_types, None)
+    log.info(f"{dataset.asset}: {len(files)} raw file(s) for {len(keys_by_day)} partition(s)")
+
+    with timings.stage("validate"):
+        validated = validate(raw, dataset, known).persist(StorageLevel.MEMORY_AND_DISK)
+        rejects = rejected_rows(validated, dataset)
+        rejects_by_rule = count_by(rejects, "_reject_rule")
+        duplicates_dropped = validated.where(F.col("_duplicate_dropped")).count()
+    rejected = sum(rejects_by_rule.values())
+
+    live = f"{PROCESSED_PREFIX}/{dataset.asset}"
+    rejects_live = f"{REJECTS_PREFIX}/{dataset.name}"
+    with timings.stage("write_lake"):
+        valid = with_lineage(valid_rows(validated, dataset), job.processed_at, args.run_id)
+        outputs = [stage(lake, valid, args.run_id, live, "parquet", days)]
+        if dataset.daily:
+            reject_frame = rejects.withColumnRenamed("date", "raw_date").withColumnRenamed("_partition_date", "date")
+            outputs.append(stage(lake, reject_frame, args.run_id, rejects_live, "csv", days, layout="date"))
+        else:
+            outputs.append(stage(lake, rejects, args.run_id, rejects_live, "csv", None))
+
+    with timings.stage("load_postgres"):
+        staged = read_processed(spark, lake, outputs[0].staged, dataset.output_types, days)
+        loaded = load_replace(
+            staged, resolve_dsn(args.warehouse), dataset.asset, dataset.output_types, dataset.key, args.run_id, days
+        )
+    _publish(lake, job, outputs)
+    validated.unpersist()
+
+    drift = {f.key: f.drift for f in files if f.drift}
+    if drift:
+        log.warning(f"{dataset.asset}: schema drift, columns not in the contract were ignored: {drift}")
+    if rejected:
+        log.warning(f"{dataset.asset}: {rejected} row(s) rejected: {rejects_by_rule}")
+    job.pipes.report_asset_materialization(
+        metadata={
+            **_range_metadata(job),
+            "rows": loaded,
+            "rows_rejected": rejected,
+            "rejects_by_rule": {"raw_value": rejects_by_rule, "type": "json"},
+            "duplicates_dropped": duplicates_dropped,
+            "source_files": len(files),
+            "schema_drift": {"raw_value": drift, "type": "json"},
+            "lake_path": {"raw_value": lake.spark_path(live), "type": "url"},
+            "rejects_path": {"raw_value": lake.spark_path(rejects_live), "type": "url"},
+            "postgres_table": f"{WAREHOUSE_SCHEMA}.{dataset.asset}",
+            **timings.metadata(),
+        }
+    )
+
+
+def derive(
+    climate: DataFrame, health: DataFrame, hospital: DataFrame, locations: DataFrame, dates: DataFrame
+) -> dict[str, DataFrame]:
+    """The three derived datasets by asset name (pure: frames in, frames out)."""
+    risks = metrics.health_risks(climate, health, locations)
+    resources = metrics.hospital_resources(hospital, locations, dates)
+    return {
+        HEALTH_RISKS.asset: risks,
+        HOSPITAL_RESOURCES.asset: resources,
+        RESILIENCE_SCORES.asset: metrics.resilience_scores(risks, resources),
+    }
+
+
+def calculate_derived_metrics(job: Job) -> None:
+    """calculate-derived-metrics: health_risks, hospital_resources and resilience_scores."""
+    args, spark, timings = job.args, job.spark, job.timings
+    lake = open_lake(args.lake_root)
+    days = args.days
+    if not days:
+        raise ValueError("calculate-derived-metrics is partitioned by day: --start-date and --end-date are required")
+
+    with timings.stage("read"):
+        inputs = {
+            d.asset: read_processed(spark, lake, f"{PROCESSED_PREFIX}/{d.asset}", d.output_types, days)
+            for d in (CLIMATE, HEALTH, HOSPITAL)
+        }
+        locations = read_processed(spark, lake, f"{PROCESSED_PREFIX}/{LOCATIONS.asset}", LOCATIONS.output_types, None)
+        dates = spark.createDataFrame([(d,) for d in days], "date date")
+
+    with timings.stage("transform"):
+        derived = derive(
+            inputs[CLIMATE.asset], inputs[HEALTH.asset], inputs[HOSPITAL.asset], locations.persist(), dates
+        )
+        specs: dict[str, Derived] = {spec.asset: spec for spec in (HEALTH_RISKS, HOSPITAL_RESOURCES, RESILIENCE_SCORES)}
+        derived = {
+            name: with_lineage(
+                frame.withColumn("_source_file", F.concat(F.lit("date="), F.col("date").cast("string"))),
+                job.processed_at,
+                args.run_id,
+            ).persist(StorageLevel.MEMORY_AND_DISK)
+            for name, frame in derived.items()
+        }
+
+    outputs: list[StagedOutput] = []
+    loaded: dict[str, int] = {}
+    with timings.stage("write_lake"):
+        for name, frame in derived.items():
+            outputs.append(stage(lake, frame, args.run_id, f"{CURATED_PREFIX}/{name}", "parquet", days))
+    with timings.stage("write_exports"):
+        for name, frame in derived.items():
+            shared = metrics.suppress_small_counts(frame) if "case_total" in specs[name].types else frame
+            for fmt in ("csv", "json"):
+                outputs.append(stage(lake, shared, args.run_id, f"{EXPORTS_PREFIX}/{fmt}/{name}", fmt, days))
+    with timings.stage("load_postgres"):
+        dsn = resolve_dsn(args.warehouse)
+        for name, frame in derived.items():
+            spec = specs[name]
+            loaded[name] = load_replace(
+                frame.select(*spec.output_types), dsn, name, spec.output_types, spec.key, args.run_id, days
+            )
+    _publish(lake, job, outputs)
+
+    for name in derived:
+        job.pipes.report_asset_materialization(
+            asset_key=name,
+            metadata={
+                **_range_metadata(job),
+                "rows": loaded[name],
+                "lake_path": {"raw_value": lake.spark_path(f"{CURATED_PREFIX}/{name}"), "type": "url"},
+                "csv_export": {"raw_value": lake.spark_path(f"{EXPORTS_PREFIX}/csv/{name}"), "type": "url"},
+                "json_export": {"raw_value": lake.spark_path(f"{EXPORTS_PREFIX}/json/{name}"), "type": "url"},
+                "postgres_table": f"{WAREHOUSE_SCHEMA}.{name}",
+                **timings.metadata(),
+            },
+        )

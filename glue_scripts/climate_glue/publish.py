@@ -1,0 +1,119 @@
+"""Writing outputs aside and publishing them (contract section 3).
+
+A job stages every output of its run under ``_staging/<run id>/`` first. Only when all of them
+(and the PostgreSQL staging table) are complete does it publish, one partition folder at a time,
+each by an atomic swap. A re-run of a partition replaces exactly that partition; a partition
+whose new data has no rows becomes an empty folder rather than keeping stale rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from .contract import HIVE_PARTITION_COLUMNS, STAGING_PREFIX
+from .lake import Lake
+
+
+def hive_partition(day: date) -> str:
+    return f"year={day:%Y}/month={day:%m}/day={day:%d}"
+
+
+def date_partition(day: date) -> str:
+    return f"date={day.isoformat()}"
+
+
+# How a dated output is laid out: the folder of a day, and the columns Spark partitions by.
+LAYOUTS = {
+    "hive": (hive_partition, HIVE_PARTITION_COLUMNS),  # lake, exports
+    "date": (date_partition, ("date",)),  # rejects, like the landing zone
+}
+
+
+def with_lineage(frame: DataFrame, processed_at: datetime, run_id: str, source: str | None = None) -> DataFrame:
+    """Add ``_source_file`` (a literal, or keep the frame's own), ``_processed_at`` and ``_run_id``."""
+    if source is not None:
+        frame = frame.withColumn("_source_file", F.lit(source))
+    # An ISO string with its offset: a naive datetime literal would be read in local time.
+    stamp = F.lit(processed_at.isoformat()).cast("timestamp")
+    return frame.withColumn("_processed_at", stamp).withColumn(
+        "_run_id", F.lit(run_id)
+    )
+
+
+def with_hive_columns(frame: DataFrame) -> DataFrame:
+    return (
+        frame.withColumn("year", F.date_format("date", "yyyy"))
+        .withColumn("month", F.date_format("date", "MM"))
+        .withColumn("day", F.date_format("date", "dd"))
+    )
+
+
+@dataclass
+class StagedOutput:
+    """One output staged for publishing: where it is now and where it goes."""
+
+    live: str  # lake prefix, e.g. processed/climate_data
+    staged: str  # lake prefix under _staging/<run>/
+    days: list[date] | None  # None: an unpartitioned output, swapped whole
+    layout: str = "hive"
+
+    def publish(self, lake: Lake) -> list[str]:
+        """Swap each partition into place; returns the published prefixes."""
+        if self.days is None:
+            if not lake.exists(self.staged):
+                raise RuntimeError(f"nothing staged at {self.staged}")
+            lake.publish(self.staged, self.live)
+            return [self.live]
+        published = []
+        for day in self.days:
+            part = LAYOUTS[self.layout][0](day)
+            staged, live = f"{self.staged}/{part}", f"{self.live}/{part}"
+            if not lake.exists(staged):
+                lake.make_empty(staged)  # the day has no rows now: publish it empty
+            lake.publish(staged, live)
+            published.append(live)
+        return published
+
+
+def stage(
+    lake: Lake,
+    frame: DataFrame,
+    run_id: str,
+    live: str,
+    fmt: str,
+    days: list[date] | None,
+    layout: str = "hive",
+) -> StagedOutput:
+    """Write ``frame`` under the run's staging area in ``fmt`` (parquet, csv or json).
+
+    Dated outputs are partitioned by ``layout``: "hive" derives year/month/day from the frame's
+    ``date`` column; "date" partitions by a ``date`` column the frame already has.
+    """
+    staged = f"{STAGING_PREFIX}/{run_id}/{live}"
+    lake.delete(staged)  # a retry of the same run starts clean
+    if days is None:
+        writer = frame.coalesce(1).write
+    else:
+        columns = LAYOUTS[layout][1]
+        if layout == "hive":
+            frame = with_hive_columns(frame)
+        writer = frame.repartition(*columns).write.partitionBy(*columns)
+    writer = writer.mode("error")
+    path = lake.spark_path(staged)
+    if fmt == "parquet":
+        writer.parquet(path, compression="snappy")
+    elif fmt == "csv":
+        writer.csv(path, header=True, timestampFormat="yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
+    elif fmt == "json":
+        writer.option("ignoreNullFields", "false").json(path)
+    else:
+        raise ValueError(f"unknown output format {fmt!r}")
+    return StagedOutput(live=live, staged=staged, days=days, layout=layout)
+
+
+def discard_staging(lake: Lake, run_id: str) -> None:
+    lake.delete(f"{STAGING_PREFIX}/{run_id}")

@@ -1,0 +1,138 @@
+"""What every job script does around its data work: arguments, Pipes, Spark, timings.
+
+On AWS Glue the script runs as ``python script.py --lake-root s3://... --dagster-pipes-context ...``
+and Glue hands it a Spark session. On the embedded default the local engine calls the same
+``main(argv)`` with the same arguments, inside a run that already has a Spark session, so
+``getOrCreate`` returns it and no JVM starts per job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from dagster_pipes import (
+    DAGSTER_PIPES_CONTEXT_ENV_VAR,
+    DAGSTER_PIPES_MESSAGES_ENV_VAR,
+    PipesContext,
+    PipesDefaultContextLoader,
+    PipesDefaultMessageWriter,
+    PipesMappingParamsLoader,
+    decode_param,
+    open_dagster_pipes,
+)
+from pyspark.sql import SparkSession
+
+# Session settings every job relies on, applied by the job itself so Glue and local agree.
+SESSION_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.adaptive.enabled": "true",
+}
+
+
+@dataclass
+class JobArgs:
+    lake_root: str
+    run_id: str
+    warehouse: str
+    start_date: date | None
+    end_date: date | None
+    pipes_context: str | None
+    pipes_messages: str | None
+
+    @property
+    def days(self) -> list[date]:
+        if self.start_date is None or self.end_date is None:
+            return []
+        count = (self.end_date - self.start_date).days + 1
+        return [self.start_date + timedelta(days=i) for i in range(count)]
+
+
+def parse_args(argv: list[str]) -> JobArgs:
+    """Parse this project's arguments; Glue's own (``--JOB_ID`` and the like) are ignored."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lake-root", required=True)
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--warehouse", required=True, help="env:NAME, pgserver:PATH or secretsmanager:ID")
+    parser.add_argument("--start-date", type=date.fromisoformat)
+    parser.add_argument("--end-date", type=date.fromisoformat)
+    parser.add_argument(f"--{DAGSTER_PIPES_CONTEXT_ENV_VAR}".replace("_", "-").lower(), dest="pipes_context")
+    parser.add_argument(f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower(), dest="pipes_messages")
+    known, _ = parser.parse_known_args(argv)
+    if (known.start_date is None) != (known.end_date is None):
+        parser.error("--start-date and --end-date go together")
+    if known.start_date and known.end_date < known.start_date:
+        parser.error("--end-date is before --start-date")
+    return JobArgs(**vars(known))
+
+
+def _pipes(args: JobArgs) -> PipesContext:
+    """A Pipes context for this job, on the channel the orchestrator chose: S3 on AWS, a temp
+    file locally. It is built directly rather than through the process-wide singleton of
+    ``open_dagster_pipes``, because the local engine runs several jobs in one process."""
+    if not args.pipes_context:
+        return open_dagster_pipes()  # not launched by Dagster: a no-op context, with a warning
+    params_loader = PipesMappingParamsLoader(
+        {DAGSTER_PIPES_CONTEXT_ENV_VAR: args.pipes_context, DAGSTER_PIPES_MESSAGES_ENV_VAR: args.pipes_messages}
+    )
+    if "bucket" in decode_param(args.pipes_context):
+        import boto3
+        from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter
+
+        s3 = boto3.client("s3")
+        return PipesContext(params_loader, PipesS3ContextLoader(client=s3), PipesS3MessageWriter(client=s3))
+    return PipesContext(params_loader, PipesDefaultContextLoader(), PipesDefaultMessageWriter())
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage of a job, reported as materialization metadata."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+
+    def metadata(self) -> dict[str, float]:
+        return {f"seconds_{name}": value for name, value in self.seconds.items()}
+
+
+@dataclass
+class Job:
+    args: JobArgs
+    pipes: PipesContext
+    spark: SparkSession
+    processed_at: datetime
+    timings: Timings
+
+
+@contextmanager
+def run_job(argv: list[str]) -> Iterator[Job]:
+    """Parse arguments, open Pipes, get the Spark session; report failures through Pipes."""
+    args = parse_args(argv)
+    with _pipes(args) as pipes:
+        spark = SparkSession.builder.getOrCreate()
+        for key, value in SESSION_CONF.items():
+            spark.conf.set(key, value)
+        job = Job(
+            args=args,
+            pipes=pipes,
+            spark=spark,
+            processed_at=datetime.now(UTC),
+            timings=Timings(),
+        )
+        try:
+            yield job
+        finally:
+            spark.catalog.clearCache()

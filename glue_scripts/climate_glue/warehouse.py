@@ -1,0 +1,151 @@
+"""Loading a frame into PostgreSQL: parallel COPY into a staging table, then one replace transaction.
+
+Every Spark task COPYs its Arrow batches (as CSV) into an unlogged staging table over its own
+connection, so the load scales with the workers and needs no JDBC jar. The driver then deletes
+the partitions being replaced and inserts the staged rows in a single transaction: readers see
+the old rows until it commits, and a failure anywhere leaves the table as it was.
+
+The job learns where the warehouse is from a *reference*, never from a credential in its
+arguments: ``env:NAME`` (a libpq URL in the job's environment), ``pgserver:PATH`` (the embedded
+server with that data folder) or ``secretsmanager:SECRET_ID`` (an RDS secret, on AWS).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Iterator
+from datetime import date
+
+import psycopg
+from psycopg import sql
+from pyspark.sql import DataFrame
+
+from .contract import POSTGRES_TYPES, WAREHOUSE_SCHEMA
+
+EMBEDDED_DATABASE = "climate"
+
+
+def resolve_dsn(reference: str) -> str:
+    """The libpq connection string that a warehouse reference points to."""
+    scheme, _, value = reference.partition(":")
+    if scheme == "env":
+        dsn = os.environ.get(value)
+        if not dsn:
+            raise ValueError(f"warehouse reference {reference!r}: environment variable {value} is not set")
+        return dsn.replace("postgresql+psycopg2://", "postgresql://")
+    if scheme == "pgserver":
+        import pgserver  # the embedded default only
+
+        return pgserver.get_server(value).get_uri(EMBEDDED_DATABASE)
+    if scheme == "secretsmanager":
+        import boto3
+
+        secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=value)["SecretString"])
+        return psycopg.conninfo.make_conninfo(
+            host=secret["host"],
+            port=secret.get("port", 5432),
+            user=secret["username"],
+            password=secret["password"],
+            dbname=secret.get("dbname", EMBEDDED_DATABASE),
+            sslmode=secret.get("sslmode", "require"),
+        )
+    raise ValueError(f"unknown warehouse reference {reference!r} (env:, pgserver: or secretsmanager:)")
+
+
+def _table(name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(name))
+
+
+def ensure_table(conn: psycopg.Connection, name: str, types: dict[str, str], key: tuple[str, ...]) -> None:
+    """Create the schema and table if absent; refuse a table whose columns differ from the contract."""
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(WAREHOUSE_SCHEMA)))
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(col), sql.SQL(POSTGRES_TYPES[kind])) for col, kind in types.items()
+    )
+    conn.execute(
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))").format(
+            _table(name), columns, sql.SQL(", ").join(map(sql.Identifier, key))
+        )
+    )
+    found = [
+        row[0]
+        for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+            " ORDER BY ordinal_position",
+            (WAREHOUSE_SCHEMA, name),
+        )
+    ]
+    if found != list(types):
+        raise RuntimeError(
+            f"table {WAREHOUSE_SCHEMA}.{name} has columns {found}, the contract says {list(types)};"
+            " migrate or drop it before loading"
+        )
+
+
+def _copy_partition(dsn: str, stage_name: str, columns: list[str]):
+    """A mapInArrow function: COPY this task's batches into the staging table, yield the count."""
+
+    def copy(batches: Iterator) -> Iterator:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        rows = 0
+        with psycopg.connect(dsn) as conn:
+            statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+                _table(stage_name), sql.SQL(", ").join(map(sql.Identifier, columns))
+            )
+            with conn.cursor().copy(statement) as copy_in:
+                for batch in batches:
+                    if batch.num_rows == 0:
+                        continue
+                    buffer = io.BytesIO()
+                    pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+                    copy_in.write(buffer.getvalue())
+                    rows += batch.num_rows
+        yield pa.RecordBatch.from_pydict({"rows": [rows]})
+
+    return copy
+
+
+def load_replace(
+    frame: DataFrame,
+    dsn: str,
+    name: str,
+    types: dict[str, str],
+    key: tuple[str, ...],
+    run_id: str,
+    days: list[date] | None,
+) -> int:
+    """Replace the rows of ``days`` (every row, for an unpartitioned table) with ``frame``.
+
+    Returns the number of rows loaded.
+    """
+    stage_name = f"_stage_{name}_{run_id}"[:63]
+    columns = list(types)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ensure_table(conn, name, types, key)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(stage_name)))
+        conn.execute(
+            sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(_table(stage_name), _table(name))
+        )
+    try:
+        counts = frame.select(*columns).mapInArrow(_copy_partition(dsn, stage_name, columns), "rows long").collect()
+        loaded = sum(row["rows"] for row in counts)
+        with psycopg.connect(dsn) as conn, conn.transaction():
+            if days is None:
+                conn.execute(sql.SQL("DELETE FROM {}").format(_table(name)))
+            else:
+                conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(_table(name), sql.Identifier("date")),
+                    (days,),
+                )
+            names = sql.SQL(", ").join(map(sql.Identifier, columns))
+            conn.execute(
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(_table(name), names, names, _table(stage_name))
+            )
+        return loaded
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(stage_name)))

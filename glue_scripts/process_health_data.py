@@ -1,0 +1,16 @@
+"""Glue job `process-health-data`: raw/health -> processed/health_data, for a range of days."""
+
+import sys
+
+from climate_glue.jobs import process_dataset
+from climate_glue.runtime import run_job
+from climate_glue.contract import HEALTH
+
+
+def main(argv: list[str]) -> None:
+    with run_job(argv) as job:
+        process_dataset(job, HEALTH)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
