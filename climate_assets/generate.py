@@ -277,7 +277,8 @@ def _make_locations(rng: np.random.Generator, count: int) -> _Locations:
 
     # Mountain West high, coastal plains low.
     mountains = 1700.0 * np.exp(-(((longitude + 108.0) / 6.0) ** 2))
-    elevation = mountains + 250.0 * rng.lognormal(0.0, 0.8, count) - 60.0
+    lowland = rng.lognormal(math.log(150.0), 0.7, count)
+    elevation = mountains * rng.uniform(0.6, 1.3, count) + lowland
     elevation_m = np.round(np.clip(elevation, 0.0, 3000.0), 1) + 0.0
 
     names = _county_names(rng, state_idx)

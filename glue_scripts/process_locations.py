@@ -2,9 +2,9 @@
 
 import sys
 
+from climate_glue.contract import LOCATIONS
 from climate_glue.jobs import process_dataset
 from climate_glue.runtime import run_job
-from climate_glue.contract import LOCATIONS
 
 
 def main(argv: list[str]) -> None:

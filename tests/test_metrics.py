@@ -16,7 +16,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-
 from climate_glue.metrics import (
     health_risks,
     hospital_resources,
@@ -41,8 +40,8 @@ CLIMATE_DDL = (
 )
 HEALTH_DDL = (
     "location_id string, date date, heat_illness_cases bigint, respiratory_cases bigint, "
-    "cardiovascular_cases bigint, waterborne_cases bigint, vector_borne_cases bigint, ed_visits bigint, "
-    + LINEAGE_DDL
+    "cardiovascular_cases bigint, waterborne_cases bigint, vector_borne_cases bigint, "
+    "ed_visits bigint, " + LINEAGE_DDL
 )
 HOSPITAL_DDL = (
     "hospital_id string, location_id string, hospital_name string, date date, total_beds bigint, "
@@ -55,9 +54,10 @@ HEALTH_RISKS_DDL = (
     "health_risk_index double, risk_level string, inputs_complete boolean"
 )
 HOSPITAL_RESOURCES_DDL = (
-    "location_id string, date date, hospital_count bigint, total_beds bigint, beds_occupied bigint, "
-    "icu_beds bigint, icu_beds_occupied bigint, beds_available bigint, occupancy_rate double, "
-    "beds_per_1k double, icu_per_100k double, backup_power_share double, flood_exposed_share double, "
+    "location_id string, date date, hospital_count bigint, total_beds bigint, "
+    "beds_occupied bigint, icu_beds bigint, icu_beds_occupied bigint, beds_available bigint, "
+    "occupancy_rate double, beds_per_1k double, icu_per_100k double, "
+    "backup_power_share double, flood_exposed_share double, "
     "capacity_score double"
 )
 
@@ -109,7 +109,10 @@ EXACT = {"health_risk_index", "capacity_score", "resilience_score"}
 
 
 def locations_frame(spark, populations: dict[str, int]):
-    rows = [(loc, f"Place {loc}", "CA", 34.0, -118.0, pop, 10.0, *LINEAGE) for loc, pop in populations.items()]
+    rows = [
+        (loc, f"Place {loc}", "CA", 34.0, -118.0, pop, 10.0, *LINEAGE)
+        for loc, pop in populations.items()
+    ]
     return spark.createDataFrame(rows, LOCATIONS_DDL)
 
 
@@ -122,7 +125,19 @@ def health_row(loc, counts, day=D1):
 
 
 def hospital_row(hid, loc, total, occupied, icu, icu_occupied, backup, flood, day=D1):
-    return (hid, loc, f"Hospital {hid}", day, total, occupied, icu, icu_occupied, backup, flood, *LINEAGE)
+    return (
+        hid,
+        loc,
+        f"Hospital {hid}",
+        day,
+        total,
+        occupied,
+        icu,
+        icu_occupied,
+        backup,
+        flood,
+        *LINEAGE,
+    )
 
 
 def hr_row(loc, hri, level, day=D1):
@@ -136,6 +151,16 @@ def res_row(loc, capacity, flood_share, day=D1):
 
 
 # --------------------------------------------------------------------------- comparison
+
+# The `spark` fixture is per test (the session may be stopped between tests), so a result shared
+# by several tests is kept as collected Python data, computed by the first test that needs it.
+_MEMO: dict = {}
+
+
+def memo(key: str, compute):
+    if key not in _MEMO:
+        _MEMO[key] = compute()
+    return _MEMO[key]
 
 
 def rows_by(frame, *key):
@@ -173,14 +198,28 @@ def assert_rows(actual: dict, expected: dict) -> None:
 
 RISK_POPULATIONS = {
     # formulas
-    "NORMAL": 100000, "COOL": 1000, "HOT": 100000, "NOAQI": 1000, "NOPRECIP": 1000, "NULLCNT": 60000,
+    "NORMAL": 100000,
+    "COOL": 1000,
+    "HOT": 100000,
+    "NOAQI": 1000,
+    "NOPRECIP": 1000,
+    "NULLCNT": 60000,
     "THIRD": 300000,
     # risk_level boundaries
-    "B25": 3200, "B2499": 8_000_000, "B50": 100000, "B4999": 8_000_000, "B75": 16000, "B7499": 8_000_000,
+    "B25": 3200,
+    "B2499": 8_000_000,
+    "B50": 100000,
+    "B4999": 8_000_000,
+    "B75": 16000,
+    "B7499": 8_000_000,
     # inner joins (J4 is not a known location)
-    "J1": 1000, "J2": 1000, "J3": 1000,
+    "J1": 1000,
+    "J2": 1000,
+    "J3": 1000,
     # rounding
-    "R1": 1000, "R2": 1000, "R3": 12_163_629,
+    "R1": 1000,
+    "R2": 1000,
+    "R3": 12_163_629,
 }
 RISK_CLIMATE = [
     climate_row("NORMAL", 36.0, 25.0, 150),
@@ -227,16 +266,23 @@ RISK_HEALTH = [
 ]
 
 
-@pytest.fixture(scope="module")
+def risks_frame(spark, climate_rows, health_rows, populations):
+    return health_risks(
+        spark.createDataFrame(climate_rows, CLIMATE_DDL),
+        spark.createDataFrame(health_rows, HEALTH_DDL),
+        locations_frame(spark, populations),
+    )
+
+
+@pytest.fixture
 def risks(spark):
-    """(health_risks frame, cached; its rows by (location_id, date))."""
-    frame = health_risks(
-        spark.createDataFrame(RISK_CLIMATE, CLIMATE_DDL),
-        spark.createDataFrame(RISK_HEALTH, HEALTH_DDL),
-        locations_frame(spark, RISK_POPULATIONS),
-    ).cache()
-    yield frame, rows_by(frame, "location_id", "date")
-    frame.unpersist()
+    """(columns, rows by (location_id, date)) of health_risks over all the cases above."""
+
+    def compute():
+        frame = risks_frame(spark, RISK_CLIMATE, RISK_HEALTH, RISK_POPULATIONS)
+        return frame.columns, rows_by(frame, "location_id", "date")
+
+    return memo("health_risks", compute)
 
 
 def only(rows: dict, *locations: str) -> dict:
@@ -244,8 +290,8 @@ def only(rows: dict, *locations: str) -> dict:
 
 
 def test_health_risks_columns_and_grain(risks):
-    frame, rows = risks
-    assert frame.columns == HEALTH_RISKS_COLUMNS
+    columns, rows = risks
+    assert columns == HEALTH_RISKS_COLUMNS
     # one row per (location, date) present in climate, health and locations
     assert set(rows) == {(loc, D1) for loc in RISK_POPULATIONS if loc not in ("J2", "J3")}
 
@@ -256,35 +302,89 @@ def test_health_risks_formulas(risks):
         # hazard 0.5*0.5 + 0.3*0.5 + 0.2*0.25 = 0.25 + 0.15 + 0.05 = 0.45
         # cases 10+20+5+3+2 = 40; per 100k 40/100000*100000 = 40; burden 40/50 = 0.8
         # index 100*(0.6*0.45 + 0.4*0.8) = 100*(0.27 + 0.32) = 59.00 -> high (50 <= 59 < 75)
-        ("NORMAL", D1): dict(heat_stress=0.5, air_quality_risk=0.5, precipitation_risk=0.25, climate_hazard=0.45,
-                             case_total=40, cases_per_100k=40.0, health_risk_index=59.0, risk_level="high",
-                             inputs_complete=True),
+        ("NORMAL", D1): {
+            "heat_stress": 0.5,
+            "air_quality_risk": 0.5,
+            "precipitation_risk": 0.25,
+            "climate_hazard": 0.45,
+            "case_total": 40,
+            "cases_per_100k": 40.0,
+            "health_risk_index": 59.0,
+            "risk_level": "high",
+            "inputs_complete": True,
+        },
         # heat (20-27)/18 = -0.39 -> clipped to 0; everything else 0 -> index 0.00 low
-        ("COOL", D1): dict(heat_stress=0.0, air_quality_risk=0.0, precipitation_risk=0.0, climate_hazard=0.0,
-                           case_total=0, cases_per_100k=0.0, health_risk_index=0.0, risk_level="low",
-                           inputs_complete=True),
+        ("COOL", D1): {
+            "heat_stress": 0.0,
+            "air_quality_risk": 0.0,
+            "precipitation_risk": 0.0,
+            "climate_hazard": 0.0,
+            "case_total": 0,
+            "cases_per_100k": 0.0,
+            "health_risk_index": 0.0,
+            "risk_level": "low",
+            "inputs_complete": True,
+        },
         # heat (50-27)/18 = 1.28 -> 1; aqi 450/300 = 1.5 -> 1; precip 250/100 = 2.5 -> 1; hazard 1.0
-        # cases 5*20 = 100; per 100k 100; burden 100/50 = 2 -> 1; index 100*(0.6 + 0.4) = 100.00 severe
-        ("HOT", D1): dict(heat_stress=1.0, air_quality_risk=1.0, precipitation_risk=1.0, climate_hazard=1.0,
-                          case_total=100, cases_per_100k=100.0, health_risk_index=100.0, risk_level="severe",
-                          inputs_complete=True),
+        # cases 5*20 = 100; per 100k 100; burden 100/50 = 2 -> 1
+        # index 100*(0.6 + 0.4) = 100.00 severe
+        ("HOT", D1): {
+            "heat_stress": 1.0,
+            "air_quality_risk": 1.0,
+            "precipitation_risk": 1.0,
+            "climate_hazard": 1.0,
+            "case_total": 100,
+            "cases_per_100k": 100.0,
+            "health_risk_index": 100.0,
+            "risk_level": "severe",
+            "inputs_complete": True,
+        },
         # heat (27-27)/18 = 0; aqi null -> 0; precip 50/100 = 0.5; hazard 0.2*0.5 = 0.1
         # index 100*0.6*0.1 = 6.00 low; aqi null -> inputs_complete false
-        ("NOAQI", D1): dict(heat_stress=0.0, air_quality_risk=0.0, precipitation_risk=0.5, climate_hazard=0.1,
-                            case_total=0, cases_per_100k=0.0, health_risk_index=6.0, risk_level="low",
-                            inputs_complete=False),
+        ("NOAQI", D1): {
+            "heat_stress": 0.0,
+            "air_quality_risk": 0.0,
+            "precipitation_risk": 0.5,
+            "climate_hazard": 0.1,
+            "case_total": 0,
+            "cases_per_100k": 0.0,
+            "health_risk_index": 6.0,
+            "risk_level": "low",
+            "inputs_complete": False,
+        },
         # heat (45-27)/18 = 1; aqi 30/300 = 0.1; precip null -> 0; hazard 0.5 + 0.03 = 0.53
         # index 100*0.6*0.53 = 31.80 moderate; precip null -> inputs_complete false
-        ("NOPRECIP", D1): dict(heat_stress=1.0, air_quality_risk=0.1, precipitation_risk=0.0, climate_hazard=0.53,
-                               case_total=0, cases_per_100k=0.0, health_risk_index=31.8, risk_level="moderate",
-                               inputs_complete=False),
-        # cases 5 + null(0) + 5 + null(0) + 2 = 12; per 100k 12/60000*100000 = 20; burden 20/50 = 0.4
+        ("NOPRECIP", D1): {
+            "heat_stress": 1.0,
+            "air_quality_risk": 0.1,
+            "precipitation_risk": 0.0,
+            "climate_hazard": 0.53,
+            "case_total": 0,
+            "cases_per_100k": 0.0,
+            "health_risk_index": 31.8,
+            "risk_level": "moderate",
+            "inputs_complete": False,
+        },
+        # cases 5 + null(0) + 5 + null(0) + 2 = 12; per 100k 12/60000*100000 = 20
+        # burden 20/50 = 0.4
         # index 100*0.4*0.4 = 16.00 low
-        ("NULLCNT", D1): dict(heat_stress=0.0, climate_hazard=0.0, case_total=12, cases_per_100k=20.0,
-                              health_risk_index=16.0, risk_level="low", inputs_complete=True),
-        # per 100k 1/300000*100000 = 0.3333...; burden 0.3333/50 = 0.006667; index 100*0.4*0.006667 = 0.2667
-        # -> 0.27 low
-        ("THIRD", D1): dict(case_total=1, cases_per_100k=1 / 3, health_risk_index=0.27, risk_level="low"),
+        ("NULLCNT", D1): {
+            "heat_stress": 0.0,
+            "climate_hazard": 0.0,
+            "case_total": 12,
+            "cases_per_100k": 20.0,
+            "health_risk_index": 16.0,
+            "risk_level": "low",
+            "inputs_complete": True,
+        },
+        # per 100k 1/300000*100000 = 0.3333...; burden 0.3333/50 = 0.006667
+        # index 100*0.4*0.006667 = 0.2667 -> 0.27 low
+        ("THIRD", D1): {
+            "case_total": 1,
+            "cases_per_100k": 1 / 3,
+            "health_risk_index": 0.27,
+            "risk_level": "low",
+        },
     }
     assert_rows(only(risks[1], *{k[0] for k in expected}), expected)
 
@@ -292,17 +392,17 @@ def test_health_risks_formulas(risks):
 def test_health_risks_risk_level_boundaries(risks):
     expected = {
         # 1/3200*100000 = 31.25; burden 0.625; 40*0.625 = 25.00 -> moderate (25 is not < 25)
-        ("B25", D1): dict(health_risk_index=25.0, risk_level="moderate"),
+        ("B25", D1): {"health_risk_index": 25.0, "risk_level": "moderate"},
         # 2499/8000000*100000 = 31.2375; burden 0.62475; 40*0.62475 = 24.99 -> low
-        ("B2499", D1): dict(health_risk_index=24.99, risk_level="low"),
+        ("B2499", D1): {"health_risk_index": 24.99, "risk_level": "low"},
         # 25/100000*100000 = 25; burden 0.5; 30 + 40*0.5 = 50.00 -> high
-        ("B50", D1): dict(health_risk_index=50.0, risk_level="high"),
+        ("B50", D1): {"health_risk_index": 50.0, "risk_level": "high"},
         # 1999/8000000*100000 = 24.9875; burden 0.49975; 30 + 19.99 = 49.99 -> moderate
-        ("B4999", D1): dict(health_risk_index=49.99, risk_level="moderate"),
+        ("B4999", D1): {"health_risk_index": 49.99, "risk_level": "moderate"},
         # 3/16000*100000 = 18.75; burden 0.375; 60 + 15 = 75.00 -> severe
-        ("B75", D1): dict(health_risk_index=75.0, risk_level="severe"),
+        ("B75", D1): {"health_risk_index": 75.0, "risk_level": "severe"},
         # 1499/8000000*100000 = 18.7375; burden 0.37475; 60 + 14.99 = 74.99 -> high
-        ("B7499", D1): dict(health_risk_index=74.99, risk_level="high"),
+        ("B7499", D1): {"health_risk_index": 74.99, "risk_level": "high"},
     }
     assert_rows(only(risks[1], *{k[0] for k in expected}), expected)
 
@@ -310,18 +410,29 @@ def test_health_risks_risk_level_boundaries(risks):
 def test_health_risks_inner_joins(risks):
     # J1 on D2 (no health), J2 (no health), J3 (no climate), J4 (no location): no rows
     # J1 on D1: heat (30-27)/18 = 0.1667; index 100*0.6*0.5*0.16667 = 5.00
-    expected = {("J1", D1): dict(heat_stress=1 / 6, health_risk_index=5.0, risk_level="low")}
+    expected = {
+        ("J1", D1): {
+            "heat_stress": 1 / 6,
+            "health_risk_index": 5.0,
+            "risk_level": "low",
+        }
+    }
     assert_rows(only(risks[1], "J1", "J2", "J3", "J4"), expected)
 
 
 def test_health_risk_index_rounds_half_away_from_zero(risks):
     expected = {
         # heat (34.407-27)/18 = 7.407/18 = 0.4115; hazard 0.5*0.4115 = 0.20575
-        # index 100*0.6*0.20575 = 12.345 exactly -> 12.35 (the double arithmetic gives 12.344999999999994)
-        ("R1", D1): dict(heat_stress=0.4115, climate_hazard=0.20575, health_risk_index=12.35),
+        # index 100*0.6*0.20575 = 12.345 exactly -> 12.35
+        # (the double arithmetic gives 12.344999999999994)
+        ("R1", D1): {
+            "heat_stress": 0.4115,
+            "climate_hazard": 0.20575,
+            "health_risk_index": 12.35,
+        },
         # heat (33.099-27)/18 = 6.099/18; index 30*6.099/18 = 10.165 exactly -> 10.17
         # (the double arithmetic gives 10.164999999999996)
-        ("R2", D1): dict(health_risk_index=10.17),
+        ("R2", D1): {"health_risk_index": 10.17},
     }
     assert_rows(only(risks[1], "R1", "R2"), expected)
 
@@ -336,15 +447,25 @@ def test_health_risk_index_just_below_half_rounds_down(risks):
     """
     expected = {
         # cases per 100k 1877/12163629*100000 = 15.4312499994862
-        ("R3", D1): dict(case_total=1877, cases_per_100k=15.4312499994862, health_risk_index=12.34,
-                         risk_level="low"),
+        ("R3", D1): {
+            "case_total": 1877,
+            "cases_per_100k": 15.4312499994862,
+            "health_risk_index": 12.34,
+            "risk_level": "low",
+        },
     }
     assert_rows(only(risks[1], "R3"), expected)
 
 
 # --------------------------------------------------------------------------- hospital_resources
 
-RESOURCE_POPULATIONS = {"L1": 100000, "L2": 50000, "L3": 1000, "C1": 100000, "C2": 100000}
+RESOURCE_POPULATIONS = {
+    "L1": 100000,
+    "L2": 50000,
+    "L3": 1000,
+    "C1": 100000,
+    "C2": 100000,
+}
 RESOURCE_HOSPITALS = [
     # L1 on D1: three hospitals
     hospital_row("H1", "L1", 200, 150, 50, 10, True, False),
@@ -364,23 +485,37 @@ RESOURCE_HOSPITALS = [
     hospital_row("H9", "LX", 500, 100, 50, 10, True, True),
 ]
 
-NO_HOSPITALS = dict(
-    hospital_count=0, total_beds=0, beds_occupied=0, icu_beds=0, icu_beds_occupied=0, beds_available=0,
-    occupancy_rate=None, beds_per_1k=0.0, icu_per_100k=0.0, backup_power_share=0.0, flood_exposed_share=0.0,
+NO_HOSPITALS = {
+    "hospital_count": 0,
+    "total_beds": 0,
+    "beds_occupied": 0,
+    "icu_beds": 0,
+    "icu_beds_occupied": 0,
+    "beds_available": 0,
+    "occupancy_rate": None,
+    "beds_per_1k": 0.0,
+    "icu_per_100k": 0.0,
+    "backup_power_share": 0.0,
+    "flood_exposed_share": 0.0,
     # 100*(0.4*0 + 0.3*(1 - coalesce(null, 1)) + 0.2*0 + 0.1*0) = 0.00
-    capacity_score=0.0,
-)
+    "capacity_score": 0.0,
+}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def resources(spark):
-    """hospital_resources rows by (location_id, date) for RESOURCE_HOSPITALS over dates D1, D2."""
-    frame = hospital_resources(
-        spark.createDataFrame(RESOURCE_HOSPITALS, HOSPITAL_DDL),
-        locations_frame(spark, RESOURCE_POPULATIONS),
-        spark.createDataFrame([(D1,), (D2,)], "date date"),
-    )
-    return frame.columns, rows_by(frame, "location_id", "date")
+    """(columns, rows by (location_id, date)) of hospital_resources for RESOURCE_HOSPITALS over
+    dates D1, D2."""
+
+    def compute():
+        frame = hospital_resources(
+            spark.createDataFrame(RESOURCE_HOSPITALS, HOSPITAL_DDL),
+            locations_frame(spark, RESOURCE_POPULATIONS),
+            spark.createDataFrame([(D1,), (D2,)], "date date"),
+        )
+        return frame.columns, rows_by(frame, "location_id", "date")
+
+    return memo("hospital_resources", compute)
 
 
 def test_hospital_resources_columns_and_grid(resources):
@@ -392,20 +527,46 @@ def test_hospital_resources_columns_and_grid(resources):
 
 def test_hospital_resources_aggregates(resources):
     expected = {
-        # beds 200+100+100 = 400; occupied 150+50+100 = 300; icu 50+null(0)+10 = 60; icu occ 10+0+10 = 20
+        # beds 200+100+100 = 400; occupied 150+50+100 = 300; icu 50+null(0)+10 = 60
+        # icu occupied 10+0+10 = 20
         # available 400-300 = 100; occupancy 300/400 = 0.75
-        # beds/1k 400/100000*1000 = 4 -> clip(4/3) = 1; icu/100k 60/100000*100000 = 60 -> clip(60/30) = 1
-        # backup beds 200 (H2 null = not backed up) / 400 = 0.5; flood beds 100+100 = 200 / 400 = 0.5
+        # beds/1k 400/100000*1000 = 4 -> clip(4/3) = 1
+        # icu/100k 60/100000*100000 = 60 -> clip(60/30) = 1
+        # backup beds 200 (H2 null = not backed up) / 400 = 0.5
+        # flood beds 100+100 = 200 / 400 = 0.5
         # capacity 100*(0.4*1 + 0.3*(1-0.75) + 0.2*1 + 0.1*0.5) = 100*(0.4+0.075+0.2+0.05) = 72.50
-        ("L1", D1): dict(hospital_count=3, total_beds=400, beds_occupied=300, icu_beds=60, icu_beds_occupied=20,
-                         beds_available=100, occupancy_rate=0.75, beds_per_1k=4.0, icu_per_100k=60.0,
-                         backup_power_share=0.5, flood_exposed_share=0.5, capacity_score=72.5),
+        ("L1", D1): {
+            "hospital_count": 3,
+            "total_beds": 400,
+            "beds_occupied": 300,
+            "icu_beds": 60,
+            "icu_beds_occupied": 20,
+            "beds_available": 100,
+            "occupancy_rate": 0.75,
+            "beds_per_1k": 4.0,
+            "icu_per_100k": 60.0,
+            "backup_power_share": 0.5,
+            "flood_exposed_share": 0.5,
+            "capacity_score": 72.5,
+        },
         # beds/1k 200/100000*1000 = 2 -> 2/3; icu/100k 5 -> 5/30 = 1/6; occupancy 180/200 = 0.9
         # capacity 100*(0.4*2/3 + 0.3*0.1 + 0.2/6 + 0.1*1) = 100*(0.26667+0.03+0.03333+0.1) = 43.00
-        ("L1", D2): dict(hospital_count=1, total_beds=200, beds_occupied=180, icu_beds=5, icu_beds_occupied=5,
-                         beds_available=20, occupancy_rate=0.9, beds_per_1k=2.0, icu_per_100k=5.0,
-                         backup_power_share=1.0, flood_exposed_share=1.0, capacity_score=43.0),
-        # two hospitals, zero beds: occupancy null, shares 0, capacity uses coalesce(null, 1) -> 0.00
+        ("L1", D2): {
+            "hospital_count": 1,
+            "total_beds": 200,
+            "beds_occupied": 180,
+            "icu_beds": 5,
+            "icu_beds_occupied": 5,
+            "beds_available": 20,
+            "occupancy_rate": 0.9,
+            "beds_per_1k": 2.0,
+            "icu_per_100k": 5.0,
+            "backup_power_share": 1.0,
+            "flood_exposed_share": 1.0,
+            "capacity_score": 43.0,
+        },
+        # two hospitals, zero beds: occupancy null, shares 0,
+        # capacity uses coalesce(null, 1) -> 0.00
         ("L2", D1): {**NO_HOSPITALS, "hospital_count": 2},
         # no hospitals that day: count 0, sums 0
         ("L2", D2): NO_HOSPITALS,
@@ -419,11 +580,21 @@ def test_capacity_score_rounds_half_away_from_zero(resources):
     expected = {
         # beds/1k 64/100000*1000 = 0.64 -> 0.4*0.64/3; icu/100k 10 -> 0.2*10/30 = 0.2/3
         # together (0.256 + 0.2)/3 = 0.152; occupancy 28/64 = 0.4375 -> 0.3*0.5625 = 0.16875
-        # capacity 100*(0.152 + 0.16875) = 32.075 exactly -> 32.08 (the double gives 32.074999999999996)
-        ("C1", D1): dict(beds_per_1k=0.64, icu_per_100k=10.0, occupancy_rate=0.4375, capacity_score=32.08),
+        # capacity 100*(0.152 + 0.16875) = 32.075 exactly -> 32.08
+        # (the double gives 32.074999999999996)
+        ("C1", D1): {
+            "beds_per_1k": 0.64,
+            "icu_per_100k": 10.0,
+            "occupancy_rate": 0.4375,
+            "capacity_score": 32.08,
+        },
         # (0.4*1.12 + 0.2)/3 = 0.648/3 = 0.216; occupancy 7/112 = 0.0625 -> 0.3*0.9375 = 0.28125
         # capacity 100*0.49725 = 49.725 exactly -> 49.73 (the double gives 49.724999999999994)
-        ("C2", D1): dict(beds_per_1k=1.12, occupancy_rate=0.0625, capacity_score=49.73),
+        ("C2", D1): {
+            "beds_per_1k": 1.12,
+            "occupancy_rate": 0.0625,
+            "capacity_score": 49.73,
+        },
         ("C1", D2): NO_HOSPITALS,
         ("C2", D2): NO_HOSPITALS,
     }
@@ -475,47 +646,76 @@ def test_resilience_scores_formula_clips_and_categories(spark):
     assert result.columns == RESILIENCE_COLUMNS
     expected = {
         # 0.45*80 + 0.45*(100-20) + 10*(1-0.5) = 36 + 36 + 5 = 77.00 -> resilient
-        ("S_FORMULA", D1): dict(health_risk_index=20.0, risk_level="low", capacity_score=80.0,
-                                flood_exposed_share=0.5, resilience_score=77.0, resilience_category="resilient"),
+        ("S_FORMULA", D1): {
+            "health_risk_index": 20.0,
+            "risk_level": "low",
+            "capacity_score": 80.0,
+            "flood_exposed_share": 0.5,
+            "resilience_score": 77.0,
+            "resilience_category": "resilient",
+        },
         # 0.45*50 + 0.45*88.7 + 10*1 = 22.5 + 39.915 + 10 = 72.415 exactly -> 72.42
         # (the double gives 72.41499999999999)
-        ("S_HALF", D1): dict(resilience_score=72.42, resilience_category="resilient"),
+        ("S_HALF", D1): {"resilience_score": 72.42, "resilience_category": "resilient"},
         # 45 + 45 + 10 = 100.00 -> highly_resilient
-        ("S_TOP", D1): dict(resilience_score=100.0, resilience_category="highly_resilient"),
+        ("S_TOP", D1): {
+            "resilience_score": 100.0,
+            "resilience_category": "highly_resilient",
+        },
         # 0.45*130 + 45 + 10 = 113.5 -> clipped to 100.00
-        ("S_OVER", D1): dict(resilience_score=100.0, resilience_category="highly_resilient"),
+        ("S_OVER", D1): {
+            "resilience_score": 100.0,
+            "resilience_category": "highly_resilient",
+        },
         # 0 + 0 + 0 = 0.00 -> critical
-        ("S_ZERO", D1): dict(resilience_score=0.0, resilience_category="critical"),
+        ("S_ZERO", D1): {"resilience_score": 0.0, "resilience_category": "critical"},
         # 0 + 0.45*(100-150) + 0 = -22.5 -> clipped to 0.00
-        ("S_UNDER", D1): dict(resilience_score=0.0, resilience_category="critical"),
+        ("S_UNDER", D1): {"resilience_score": 0.0, "resilience_category": "critical"},
         # 22.5 + 13.5 + 10*0.4 = 40.00 -> vulnerable (40 is not < 40)
-        ("S40", D1): dict(resilience_score=40.0, resilience_category="vulnerable"),
+        ("S40", D1): {"resilience_score": 40.0, "resilience_category": "vulnerable"},
         # 22.5 + 13.5 + 10*0.399 = 39.99 -> critical
-        ("S3999", D1): dict(resilience_score=39.99, resilience_category="critical"),
+        ("S3999", D1): {"resilience_score": 39.99, "resilience_category": "critical"},
         # 27 + 27 + 10*0.6 = 60.00 -> resilient
-        ("S60", D1): dict(resilience_score=60.0, resilience_category="resilient"),
+        ("S60", D1): {"resilience_score": 60.0, "resilience_category": "resilient"},
         # 27 + 27 + 10*0.599 = 59.99 -> vulnerable
-        ("S5999", D1): dict(resilience_score=59.99, resilience_category="vulnerable"),
+        ("S5999", D1): {"resilience_score": 59.99, "resilience_category": "vulnerable"},
         # 40.5 + 31.5 + 10*0.8 = 80.00 -> highly_resilient
-        ("S80", D1): dict(resilience_score=80.0, resilience_category="highly_resilient"),
+        ("S80", D1): {
+            "resilience_score": 80.0,
+            "resilience_category": "highly_resilient",
+        },
         # 40.5 + 31.5 + 10*0.799 = 79.99 -> resilient
-        ("S7999", D1): dict(resilience_score=79.99, resilience_category="resilient"),
+        ("S7999", D1): {"resilience_score": 79.99, "resilience_category": "resilient"},
     }
     # (S_FORMULA, D2), ONLY_RISK and ONLY_RES are in one input only: no row (inner join)
     assert_rows(rows_by(result, "location_id", "date"), expected)
 
 
-def test_resilience_uses_rounded_health_risk_index(spark, risks):
+def test_resilience_uses_rounded_health_risk_index(spark):
     """THIRD's health_risk_index 0.2667 is published as 0.27, and resilience must use 0.27."""
+    risks = risks_frame(
+        spark,
+        [climate_row("THIRD", 27.0, 0.0, 0)],
+        [health_row("THIRD", (1, 0, 0, 0, 0))],
+        {"THIRD": 300000},
+    )
     resources_frame = spark.createDataFrame([res_row("THIRD", 20.08, 1.0)], HOSPITAL_RESOURCES_DDL)
     expected = {
         # index: 100*0.4*(1/300000*100000/50) = 0.2667 -> 0.27
-        # resilience 0.45*20.08 + 0.45*(100-0.27) + 10*(1-1) = 9.036 + 44.8785 + 0 = 53.9145 -> 53.91
+        # resilience 0.45*20.08 + 0.45*(100-0.27) + 10*(1-1) = 9.036 + 44.8785 + 0
+        #   = 53.9145 -> 53.91
         # (with the unrounded 0.2667 it would be 9.036 + 44.88 = 53.916 -> 53.92)
-        ("THIRD", D1): dict(health_risk_index=0.27, capacity_score=20.08, resilience_score=53.91,
-                            resilience_category="vulnerable"),
+        ("THIRD", D1): {
+            "health_risk_index": 0.27,
+            "capacity_score": 20.08,
+            "resilience_score": 53.91,
+            "resilience_category": "vulnerable",
+        },
     }
-    assert_rows(rows_by(resilience_scores(risks[0], resources_frame), "location_id", "date"), expected)
+    assert_rows(
+        rows_by(resilience_scores(risks, resources_frame), "location_id", "date"),
+        expected,
+    )
 
 
 # --------------------------------------------------------------------------- privacy
@@ -532,13 +732,22 @@ def test_suppress_small_counts(spark):
     result = suppress_small_counts(frame)
     assert result.columns == [*HEALTH_RISKS_COLUMNS, "suppressed"]
     actual = rows_by(result, "location_id")
-    # 0 and >= 11 shown; 1..10 (count and the rate from it) null with suppressed true; rest untouched
+    # 0 and >= 11 shown; 1..10 (count and the rate from it) null with suppressed true;
+    # the other columns untouched
     expected = {
-        ("P0",): {**dict(zip(HEALTH_RISKS_COLUMNS, rows[0])), "suppressed": False},
-        ("P1",): {**dict(zip(HEALTH_RISKS_COLUMNS, rows[1])), "case_total": None, "cases_per_100k": None,
-                  "suppressed": True},
-        ("P10",): {**dict(zip(HEALTH_RISKS_COLUMNS, rows[2])), "case_total": None, "cases_per_100k": None,
-                   "suppressed": True},
-        ("P11",): {**dict(zip(HEALTH_RISKS_COLUMNS, rows[3])), "suppressed": False},
+        ("P0",): {**dict(zip(HEALTH_RISKS_COLUMNS, rows[0], strict=True)), "suppressed": False},
+        ("P1",): {
+            **dict(zip(HEALTH_RISKS_COLUMNS, rows[1], strict=True)),
+            "case_total": None,
+            "cases_per_100k": None,
+            "suppressed": True,
+        },
+        ("P10",): {
+            **dict(zip(HEALTH_RISKS_COLUMNS, rows[2], strict=True)),
+            "case_total": None,
+            "cases_per_100k": None,
+            "suppressed": True,
+        },
+        ("P11",): {**dict(zip(HEALTH_RISKS_COLUMNS, rows[3], strict=True)), "suppressed": False},
     }
     assert actual == expected

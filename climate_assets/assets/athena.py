@@ -9,7 +9,9 @@ from ..resources.lake import LakeResource
 
 
 def table_specs() -> list[TableSpec]:
-    processed = [TableSpec(d.asset, f"{PROCESSED_PREFIX}/{d.asset}", d.daily) for d in RAW_DATASETS.values()]
+    processed = [
+        TableSpec(d.asset, f"{PROCESSED_PREFIX}/{d.asset}", d.daily) for d in RAW_DATASETS.values()
+    ]
     curated = [TableSpec(d.asset, f"{CURATED_PREFIX}/{d.asset}", True) for d in DERIVED]
     return processed + curated
 
@@ -28,9 +30,13 @@ def table_specs() -> list[TableSpec]:
     ],
     can_subset=True,
 )
-def athena_tables(context: dg.AssetExecutionContext, athena: AthenaTablesResource, lake: LakeResource):
+def athena_tables(
+    context: dg.AssetExecutionContext, athena: AthenaTablesResource, lake: LakeResource
+):
     wanted = {key.path[-1] for key in context.selected_asset_keys}
     specs = [spec for spec in table_specs() if spec.name in wanted]
     results = athena.create_tables(lake.root_uri(), specs)
     for spec in specs:
-        yield dg.MaterializeResult(asset_key=athena_table_key(dg.AssetKey(spec.name)), metadata=results[spec.name])
+        yield dg.MaterializeResult(
+            asset_key=athena_table_key(dg.AssetKey(spec.name)), metadata=results[spec.name]
+        )

@@ -53,7 +53,10 @@ def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         backfill_policy=dg.BackfillPolicy.single_run(),
     )
     def derived_metrics(
-        context: dg.AssetExecutionContext, glue: GlueJobRunner, lake: LakeResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        glue: GlueJobRunner,
+        lake: LakeResource,
+        warehouse: WarehouseResource,
     ):
         arguments = glue_job_arguments(context, lake, warehouse)
         yield from glue.run(context, JOB_DERIVED_METRICS, arguments).get_results()

@@ -28,7 +28,10 @@ KINDS = {"glue", "spark", "parquet", "postgres"}
     description="Locations from raw/locations: ids kept as text, validated, unique by location_id.",
 )
 def locations(
-    context: dg.AssetExecutionContext, glue: GlueJobRunner, lake: LakeResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    glue: GlueJobRunner,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     arguments = glue_job_arguments(context, lake, warehouse)
     return glue.run(context, JOB_PROCESS_LOCATIONS, arguments).get_materialize_result()
@@ -49,7 +52,10 @@ def daily_processed_asset(
         description=description,
     )
     def _asset(
-        context: dg.AssetExecutionContext, glue: GlueJobRunner, lake: LakeResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        glue: GlueJobRunner,
+        lake: LakeResource,
+        warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
         arguments = glue_job_arguments(context, lake, warehouse)
         return glue.run(context, job_name, arguments).get_materialize_result()

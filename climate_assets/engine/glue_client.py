@@ -88,7 +88,9 @@ class LocalGlueClient:
 
     # --- the subset of the boto3 Glue client that PipesGlueClient calls -------------------
 
-    def start_job_run(self, JobName: str, Arguments: Mapping[str, str] | None = None, **_: Any) -> dict:  # noqa: N803
+    def start_job_run(
+        self, JobName: str, Arguments: Mapping[str, str] | None = None, **_: Any
+    ) -> dict:
         script = self._script(JobName)
         run = _JobRun(
             id=f"jr_local_{uuid.uuid4().hex}",
@@ -106,7 +108,9 @@ class LocalGlueClient:
             run.state = "FAILED"
             run.error_message = f"{type(exc).__name__}: {exc}"
             run.stats["traceback"] = traceback.format_exc()
-        except BaseException:  # interrupted (run cancelled): stop Spark's work, then let it propagate
+        except (
+            BaseException
+        ):  # interrupted (run cancelled): stop Spark's work, then let it propagate
             run.state = "STOPPED"
             if self._session is not None:
                 self._session.sparkContext.cancelAllJobs()

@@ -61,9 +61,14 @@ class DuckDBAthena(AthenaTablesResource):
                 name = f"{_quote_identifier(ATHENA_DATABASE)}.{_quote_identifier(table.name)}"
                 if not any(base.glob("*/*/*/*.parquet" if table.partitioned else "*.parquet")):
                     con.execute(f"DROP VIEW IF EXISTS {name}")
-                    results[table.name] = {"created": False, "reason": f"no Parquet under {base} yet"}
+                    results[table.name] = {
+                        "created": False,
+                        "reason": f"no Parquet under {base} yet",
+                    }
                     continue
-                options = ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
+                options = (
+                    ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
+                )
                 con.execute(
                     f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({_quote_literal(pattern)}{options})"
                 )

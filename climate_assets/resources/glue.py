@@ -33,11 +33,16 @@ class ClimateGlueClient(PipesGlueClient):
         if self._client.meta.region_name:  # a real AWS Glue: keep the console link
             metadata = dict(super()._extract_dagster_metadata(response))
         else:
-            metadata = {"glue_job_name": job_run.get("JobName"), "glue_job_run_id": job_run.get("Id")}
+            metadata = {
+                "glue_job_name": job_run.get("JobName"),
+                "glue_job_run_id": job_run.get("Id"),
+            }
         metadata["glue_execution_seconds"] = job_run.get("ExecutionTime", 0)
         if "DPUSeconds" in job_run:
             metadata["glue_dpu_seconds"] = job_run["DPUSeconds"]
-            metadata["glue_cost_usd"] = round(job_run["DPUSeconds"] / 3600 * self._dpu_hour_price, 4)
+            metadata["glue_cost_usd"] = round(
+                job_run["DPUSeconds"] / 3600 * self._dpu_hour_price, 4
+            )
         return metadata
 
 
@@ -88,4 +93,7 @@ class LocalGlueRunner(GlueJobRunner):
             context_injector=dg.PipesTempFileContextInjector(),
             message_reader=dg.PipesTempFileMessageReader(),
         )
-        return pipes.run(context=context, start_job_run_params={"JobName": job_name, "Arguments": dict(arguments)})
+        return pipes.run(
+            context=context,
+            start_job_run_params={"JobName": job_name, "Arguments": dict(arguments)},
+        )

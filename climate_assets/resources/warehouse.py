@@ -6,8 +6,8 @@ import os
 
 import dagster as dg
 import psycopg
-from pydantic import PrivateAttr
 from climate_glue.warehouse import EMBEDDED_DATABASE, resolve_dsn
+from pydantic import PrivateAttr
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -64,4 +64,10 @@ def ensure_database(admin_dsn: str, name: str) -> None:
             conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
 
 
-__all__ = ["EMBEDDED_DATABASE", "LocalWarehouse", "WarehouseResource", "embedded_server", "ensure_database"]
+__all__ = [
+    "EMBEDDED_DATABASE",
+    "LocalWarehouse",
+    "WarehouseResource",
+    "embedded_server",
+    "ensure_database",
+]

@@ -65,14 +65,22 @@ def read_processed(
             " materialize it for those days first"
         )
     paths = [lake.spark_path(f"{prefix}/{hive_partition(d)}") for d in days]
-    return spark.read.schema(schema).option("basePath", lake.spark_path(prefix)).parquet(*paths).select(*types)
+    return (
+        spark.read.schema(schema)
+        .option("basePath", lake.spark_path(prefix))
+        .parquet(*paths)
+        .select(*types)
+    )
 
 
 def _range_metadata(job: Job) -> dict:
     args = job.args
     if args.start_date is None:
         return {}
-    return {"partition_start": args.start_date.isoformat(), "partition_end": args.end_date.isoformat()}
+    return {
+        "partition_start": args.start_date.isoformat(),
+        "partition_end": args.end_date.isoformat(),
+    }
 
 
 def _publish(lake: Lake, job: Job, outputs: list[StagedOutput]) -> None:
@@ -88,16 +96,24 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
     lake = open_lake(args.lake_root)
     days = args.days if dataset.daily else None
     if dataset.daily and not days:
-        raise ValueError(f"{dataset.asset} is partitioned by day: --start-date and --end-date are required")
+        raise ValueError(
+            f"{dataset.asset} is partitioned by day: --start-date and --end-date are required"
+        )
     log = job.pipes.log
 
     with timings.stage("read"):
         keys_by_day = list_raw_files(lake, dataset, days)
-        files = [read_header(lake, key, dataset, day) for day, keys in keys_by_day.items() for key in keys]
+        files = [
+            read_header(lake, key, dataset, day)
+            for day, keys in keys_by_day.items()
+            for key in keys
+        ]
         raw = read_raw(spark, lake, dataset, files)
         known = None
         if dataset.references_locations:
-            known = read_processed(spark, lake, f"{PROCESSED_PREFIX}/{LOCATIONS.asset}", LOCATIONS.output_types, None)
+            known = read_processed(
+                spark, lake, f"{PROCESSED_PREFIX}/{LOCATIONS.asset}", LOCATIONS.output_types, None
+            )
     log.info(f"{dataset.asset}: {len(files)} raw file(s) for {len(keys_by_day)} partition(s)")
 
     with timings.stage("validate"):
@@ -113,22 +129,34 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
         valid = with_lineage(valid_rows(validated, dataset), job.processed_at, args.run_id)
         outputs = [stage(lake, valid, args.run_id, live, "parquet", days)]
         if dataset.daily:
-            reject_frame = rejects.withColumnRenamed("date", "raw_date").withColumnRenamed("_partition_date", "date")
-            outputs.append(stage(lake, reject_frame, args.run_id, rejects_live, "csv", days, layout="date"))
+            reject_frame = rejects.withColumnRenamed("date", "raw_date").withColumnRenamed(
+                "_partition_date", "date"
+            )
+            outputs.append(
+                stage(lake, reject_frame, args.run_id, rejects_live, "csv", days, layout="date")
+            )
         else:
             outputs.append(stage(lake, rejects, args.run_id, rejects_live, "csv", None))
 
     with timings.stage("load_postgres"):
         staged = read_processed(spark, lake, outputs[0].staged, dataset.output_types, days)
         loaded = load_replace(
-            staged, resolve_dsn(args.warehouse), dataset.asset, dataset.output_types, dataset.key, args.run_id, days
+            staged,
+            resolve_dsn(args.warehouse),
+            dataset.asset,
+            dataset.output_types,
+            dataset.key,
+            args.run_id,
+            days,
         )
     _publish(lake, job, outputs)
     validated.unpersist()
 
     drift = {f.key: f.drift for f in files if f.drift}
     if drift:
-        log.warning(f"{dataset.asset}: schema drift, columns not in the contract were ignored: {drift}")
+        log.warning(
+            f"{dataset.asset}: schema drift, columns not in the contract were ignored: {drift}"
+        )
     if rejected:
         log.warning(f"{dataset.asset}: {rejected} row(s) rejected: {rejects_by_rule}")
     job.pipes.report_asset_materialization(
@@ -149,7 +177,11 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
 
 
 def derive(
-    climate: DataFrame, health: DataFrame, hospital: DataFrame, locations: DataFrame, dates: DataFrame
+    climate: DataFrame,
+    health: DataFrame,
+    hospital: DataFrame,
+    locations: DataFrame,
+    dates: DataFrame,
 ) -> dict[str, DataFrame]:
     """The three derived datasets by asset name (pure: frames in, frames out)."""
     risks = metrics.health_risks(climate, health, locations)
@@ -167,24 +199,38 @@ def calculate_derived_metrics(job: Job) -> None:
     lake = open_lake(args.lake_root)
     days = args.days
     if not days:
-        raise ValueError("calculate-derived-metrics is partitioned by day: --start-date and --end-date are required")
+        raise ValueError(
+            "calculate-derived-metrics is partitioned by day: --start-date and --end-date are required"
+        )
 
     with timings.stage("read"):
         inputs = {
-            d.asset: read_processed(spark, lake, f"{PROCESSED_PREFIX}/{d.asset}", d.output_types, days)
+            d.asset: read_processed(
+                spark, lake, f"{PROCESSED_PREFIX}/{d.asset}", d.output_types, days
+            )
             for d in (CLIMATE, HEALTH, HOSPITAL)
         }
-        locations = read_processed(spark, lake, f"{PROCESSED_PREFIX}/{LOCATIONS.asset}", LOCATIONS.output_types, None)
+        locations = read_processed(
+            spark, lake, f"{PROCESSED_PREFIX}/{LOCATIONS.asset}", LOCATIONS.output_types, None
+        )
         dates = spark.createDataFrame([(d,) for d in days], "date date")
 
     with timings.stage("transform"):
         derived = derive(
-            inputs[CLIMATE.asset], inputs[HEALTH.asset], inputs[HOSPITAL.asset], locations.persist(), dates
+            inputs[CLIMATE.asset],
+            inputs[HEALTH.asset],
+            inputs[HOSPITAL.asset],
+            locations.persist(),
+            dates,
         )
-        specs: dict[str, Derived] = {spec.asset: spec for spec in (HEALTH_RISKS, HOSPITAL_RESOURCES, RESILIENCE_SCORES)}
+        specs: dict[str, Derived] = {
+            spec.asset: spec for spec in (HEALTH_RISKS, HOSPITAL_RESOURCES, RESILIENCE_SCORES)
+        }
         derived = {
             name: with_lineage(
-                frame.withColumn("_source_file", F.concat(F.lit("date="), F.col("date").cast("string"))),
+                frame.withColumn(
+                    "_source_file", F.concat(F.lit("date="), F.col("date").cast("string"))
+                ),
                 job.processed_at,
                 args.run_id,
             ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -195,18 +241,30 @@ def calculate_derived_metrics(job: Job) -> None:
     loaded: dict[str, int] = {}
     with timings.stage("write_lake"):
         for name, frame in derived.items():
-            outputs.append(stage(lake, frame, args.run_id, f"{CURATED_PREFIX}/{name}", "parquet", days))
+            outputs.append(
+                stage(lake, frame, args.run_id, f"{CURATED_PREFIX}/{name}", "parquet", days)
+            )
     with timings.stage("write_exports"):
         for name, frame in derived.items():
-            shared = metrics.suppress_small_counts(frame) if "case_total" in specs[name].types else frame
+            shared = (
+                metrics.suppress_small_counts(frame) if "case_total" in specs[name].types else frame
+            )
             for fmt in ("csv", "json"):
-                outputs.append(stage(lake, shared, args.run_id, f"{EXPORTS_PREFIX}/{fmt}/{name}", fmt, days))
+                outputs.append(
+                    stage(lake, shared, args.run_id, f"{EXPORTS_PREFIX}/{fmt}/{name}", fmt, days)
+                )
     with timings.stage("load_postgres"):
         dsn = resolve_dsn(args.warehouse)
         for name, frame in derived.items():
             spec = specs[name]
             loaded[name] = load_replace(
-                frame.select(*spec.output_types), dsn, name, spec.output_types, spec.key, args.run_id, days
+                frame.select(*spec.output_types),
+                dsn,
+                name,
+                spec.output_types,
+                spec.key,
+                args.run_id,
+                days,
             )
     _publish(lake, job, outputs)
 
@@ -216,9 +274,18 @@ def calculate_derived_metrics(job: Job) -> None:
             metadata={
                 **_range_metadata(job),
                 "rows": loaded[name],
-                "lake_path": {"raw_value": lake.spark_path(f"{CURATED_PREFIX}/{name}"), "type": "url"},
-                "csv_export": {"raw_value": lake.spark_path(f"{EXPORTS_PREFIX}/csv/{name}"), "type": "url"},
-                "json_export": {"raw_value": lake.spark_path(f"{EXPORTS_PREFIX}/json/{name}"), "type": "url"},
+                "lake_path": {
+                    "raw_value": lake.spark_path(f"{CURATED_PREFIX}/{name}"),
+                    "type": "url",
+                },
+                "csv_export": {
+                    "raw_value": lake.spark_path(f"{EXPORTS_PREFIX}/csv/{name}"),
+                    "type": "url",
+                },
+                "json_export": {
+                    "raw_value": lake.spark_path(f"{EXPORTS_PREFIX}/json/{name}"),
+                    "type": "url",
+                },
                 "postgres_table": f"{WAREHOUSE_SCHEMA}.{name}",
                 **timings.metadata(),
             },

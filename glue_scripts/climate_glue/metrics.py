@@ -32,10 +32,12 @@ def round_score(value: SparkColumn) -> SparkColumn:
     """Round half away from zero to 2 decimals, on the value's decimal meaning.
 
     Spark's ``round`` is HALF_UP (away from zero) on the shortest decimal form of a double.
-    Rounding to 9 places first removes binary noise from the arithmetic, so that a value that
-    is 12.345 in exact arithmetic (but 12.3449999... as a double) rounds to 12.35.
+    Scores lie in 0..100, where a double's spacing is about 1.4e-14, and the formulas add a few
+    such errors at most: rounding to 12 places first removes that noise (12.344999999999994
+    from exact 12.345 becomes 12.345 and rounds to 12.35) while a real difference of 1e-12 or
+    more survives (12.344999999589 stays below the half and rounds to 12.34).
     """
-    return F.round(F.round(value, 9), 2)
+    return F.round(F.round(value, 12), 2)
 
 
 def _zero(name: str) -> SparkColumn:
@@ -70,7 +72,9 @@ def health_risks(climate: DataFrame, health: DataFrame, locations: DataFrame) ->
     )
     frame = frame.withColumn(
         "climate_hazard",
-        0.5 * F.col("heat_stress") + 0.3 * F.col("air_quality_risk") + 0.2 * F.col("precipitation_risk"),
+        0.5 * F.col("heat_stress")
+        + 0.3 * F.col("air_quality_risk")
+        + 0.2 * F.col("precipitation_risk"),
     ).withColumn("cases_per_100k", F.col("case_total") / F.col("population") * 100000)
     health_burden = clip(F.col("cases_per_100k") / 50, 0, 1)
     index = round_score(100 * (0.6 * F.col("climate_hazard") + 0.4 * health_burden))
@@ -114,8 +118,12 @@ def hospital_resources(hospital: DataFrame, locations: DataFrame, dates: DataFra
         .withColumn("occupancy_rate", F.when(has_beds, F.col("beds_occupied") / total))
         .withColumn("beds_per_1k", total / F.col("population") * 1000)
         .withColumn("icu_per_100k", F.col("icu_beds") / F.col("population") * 100000)
-        .withColumn("backup_power_share", F.when(has_beds, F.col("backup_beds") / total).otherwise(0.0))
-        .withColumn("flood_exposed_share", F.when(has_beds, F.col("flood_beds") / total).otherwise(0.0))
+        .withColumn(
+            "backup_power_share", F.when(has_beds, F.col("backup_beds") / total).otherwise(0.0)
+        )
+        .withColumn(
+            "flood_exposed_share", F.when(has_beds, F.col("flood_beds") / total).otherwise(0.0)
+        )
     )
     capacity = 100 * (
         0.4 * clip(F.col("beds_per_1k") / 3, 0, 1)
@@ -124,7 +132,9 @@ def hospital_resources(hospital: DataFrame, locations: DataFrame, dates: DataFra
         + 0.1 * F.col("backup_power_share")
     )
     frame = frame.withColumn("capacity_score", round_score(capacity))
-    return frame.select(*[F.col(c).cast(SPARK_TYPES[t]) for c, t in HOSPITAL_RESOURCES.types.items()])
+    return frame.select(
+        *[F.col(c).cast(SPARK_TYPES[t]) for c, t in HOSPITAL_RESOURCES.types.items()]
+    )
 
 
 def resilience_scores(health_risks_frame: DataFrame, resources: DataFrame) -> DataFrame:
@@ -157,4 +167,3 @@ def suppress_small_counts(frame: DataFrame) -> DataFrame:
         .withColumn("case_total", F.when(~F.col("suppressed"), F.col("case_total")))
         .withColumn("cases_per_100k", F.when(~F.col("suppressed"), F.col("cases_per_100k")))
     )
-

@@ -59,7 +59,9 @@ def partition_prefix(dataset: Dataset, day: date | None = None) -> str:
     return f"{base}/date={day.isoformat()}" if day is not None else base
 
 
-def list_raw_files(lake: Lake, dataset: Dataset, days: list[date] | None) -> dict[str | None, list[str]]:
+def list_raw_files(
+    lake: Lake, dataset: Dataset, days: list[date] | None
+) -> dict[str | None, list[str]]:
     """CSV keys per partition date (``None`` for the unpartitioned locations).
 
     A daily dataset must have at least one file for every requested day: a missing day is an
@@ -69,20 +71,28 @@ def list_raw_files(lake: Lake, dataset: Dataset, days: list[date] | None) -> dic
         keys = [k for k in lake.list_keys(partition_prefix(dataset)) if k.count("/") == 2]
         csvs = [k for k in keys if k.lower().endswith(".csv")]
         if not csvs:
-            raise MissingPartitionError(f"no raw files for {dataset.name} under {partition_prefix(dataset)}/")
+            raise MissingPartitionError(
+                f"no raw files for {dataset.name} under {partition_prefix(dataset)}/"
+            )
         return {None: csvs}
     found: dict[str | None, list[str]] = {}
     missing: list[str] = []
     for day in days or []:
         prefix = partition_prefix(dataset, day)
-        csvs = [k for k in lake.list_keys(prefix) if k.lower().endswith(".csv") and k.count("/") == 3]
+        csvs = [
+            k for k in lake.list_keys(prefix) if k.lower().endswith(".csv") and k.count("/") == 3
+        ]
         if csvs:
             found[day.isoformat()] = csvs
         else:
             missing.append(prefix + "/")
     if missing:
-        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise MissingPartitionError(f"no raw {dataset.name} files for {len(missing)} partition(s): {shown}")
+        shown = ", ".join(missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
+        raise MissingPartitionError(
+            f"no raw {dataset.name} files for {len(missing)} partition(s): {shown}"
+        )
     return found
 
 
@@ -145,7 +155,9 @@ def read_raw(spark: SparkSession, lake: Lake, dataset: Dataset, files: list[RawF
     frames = []
     for header, group in by_header.items():
         # Positional schema from the file's own header; the header line itself is skipped.
-        schema = T.StructType([T.StructField(f"__c{i}", T.StringType()) for i in range(len(header))])
+        schema = T.StructType(
+            [T.StructField(f"__c{i}", T.StringType()) for i in range(len(header))]
+        )
         frame = spark.read.csv(
             [lake.spark_path(f.key) for f in group],
             schema=schema,
@@ -172,5 +184,7 @@ def read_raw(spark: SparkSession, lake: Lake, dataset: Dataset, files: list[RawF
     raw = _row_numbers(union_all(frames).persist(StorageLevel.MEMORY_AND_DISK))
     raw = raw.withColumn("_source_file", F.regexp_extract(F.col("__key_path"), RAW_KEY_PATTERN, 1))
     if dataset.daily:
-        raw = raw.withColumn("_partition_date", F.regexp_extract("_source_file", r"date=([0-9-]+)/", 1))
+        raw = raw.withColumn(
+            "_partition_date", F.regexp_extract("_source_file", r"date=([0-9-]+)/", 1)
+        )
     return raw.drop("__key_path")

@@ -35,8 +35,8 @@ def typed_name(name: str) -> str:
 
 
 def _cleaned(name: str) -> SparkColumn:
-    """The raw value trimmed, with an empty string read as null."""
-    trimmed = F.trim(F.col(name))
+    """The raw value without leading or trailing white space (tabs too), empty read as null."""
+    trimmed = F.regexp_replace(F.col(name), r"^\s+|\s+$", "")
     return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
 
 
@@ -47,8 +47,10 @@ def _parse(column: Column) -> tuple[SparkColumn, SparkColumn | None, str | None]
     if kind == "string":
         return raw, None, None
     if kind == "double":
-        ok = raw.rlike(DOUBLE_PATTERN)
-        return F.when(ok, raw.cast("double")), ~ok, f"{column.name}: not a number"
+        value = F.when(raw.rlike(DOUBLE_PATTERN), raw.cast("double"))
+        # "1e999" matches the pattern but overflows to Infinity: not a usable number either.
+        finite = value.isNotNull() & ~F.isnan(value) & (F.abs(value) < float("inf"))
+        return F.when(finite, value), ~finite, f"{column.name}: not a number"
     if kind in ("long", "int"):
         ok = raw.rlike(WHOLE_PATTERN)
         value = F.when(ok, raw.cast(SPARK_TYPES[kind]))
@@ -79,7 +81,9 @@ def _range_rule(column: Column) -> tuple[SparkColumn, str] | None:
         return f"{x:g}"
 
     if low is not None and high is not None:
-        return (value < low) | (value > high), f"{column.name}: out of range {fmt(low)}..{fmt(high)}"
+        return (value < low) | (
+            value > high
+        ), f"{column.name}: out of range {fmt(low)}..{fmt(high)}"
     if low is not None:
         if column.min_exclusive:
             return value <= low, f"{column.name}: must be > {fmt(low)}"
@@ -89,7 +93,9 @@ def _range_rule(column: Column) -> tuple[SparkColumn, str] | None:
 
 def _first_broken(rules: list[tuple[SparkColumn, str]]) -> SparkColumn:
     """The text of the first rule whose condition is true, else null (nulls count as not broken)."""
-    return F.coalesce(*(F.when(cond, F.lit(text)) for cond, text in rules), F.lit(None).cast("string"))
+    return F.coalesce(
+        *(F.when(cond, F.lit(text)) for cond, text in rules), F.lit(None).cast("string")
+    )
 
 
 def check_rows(raw: DataFrame, dataset: Dataset, known_locations: DataFrame | None) -> DataFrame:
@@ -119,15 +125,24 @@ def check_rows(raw: DataFrame, dataset: Dataset, known_locations: DataFrame | No
             broken = F.col(typed_name(column.name)) > F.col(typed_name(column.max_column))
             rules.append((broken, f"{column.name}: must be <= {column.max_column}"))
     if dataset.daily:
-        rules.append((F.col(typed_name("date")) != F.col("_partition_date").cast("date"), RULE_DATE_NOT_PARTITION))
+        rules.append(
+            (
+                F.col(typed_name("date")) != F.col("_partition_date").cast("date"),
+                RULE_DATE_NOT_PARTITION,
+            )
+        )
     if dataset.references_locations:
         if known_locations is None:
             raise ValueError(f"{dataset.name} references locations: known_locations is required")
         known = known_locations.select(F.col("location_id").alias("__known_location")).distinct()
         frame = frame.join(
-            F.broadcast(known), frame[typed_name("location_id")] == known["__known_location"], "left"
+            F.broadcast(known),
+            frame[typed_name("location_id")] == known["__known_location"],
+            "left",
         )
-        location_missing = F.col(typed_name("location_id")).isNotNull() & F.col("__known_location").isNull()
+        location_missing = (
+            F.col(typed_name("location_id")).isNotNull() & F.col("__known_location").isNull()
+        )
         rules.append((location_missing, RULE_UNKNOWN_LOCATION))
     frame = frame.withColumn("_reject_rule", _first_broken(rules))
     return frame.drop("__known_location") if dataset.references_locations else frame
@@ -152,14 +167,18 @@ def apply_duplicate_rule(checked: DataFrame, dataset: Dataset) -> DataFrame:
     return (
         frame.withColumn(
             "_reject_rule",
-            F.when(good & conflicting, F.lit(RULE_DUPLICATE_CONFLICT)).otherwise(F.col("_reject_rule")),
+            F.when(good & conflicting, F.lit(RULE_DUPLICATE_CONFLICT)).otherwise(
+                F.col("_reject_rule")
+            ),
         )
         .withColumn("_duplicate_dropped", good & ~conflicting & ~is_last)
         .drop("__content", "__order")
     )
 
 
-def validate(raw: DataFrame, dataset: Dataset, known_locations: DataFrame | None = None) -> DataFrame:
+def validate(
+    raw: DataFrame, dataset: Dataset, known_locations: DataFrame | None = None
+) -> DataFrame:
     """All row rules, then the duplicate rule: the frame ``valid_rows``/``rejected_rows`` split."""
     return apply_duplicate_rule(check_rows(raw, dataset, known_locations), dataset)
 

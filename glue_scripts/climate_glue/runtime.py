@@ -59,11 +59,17 @@ def parse_args(argv: list[str]) -> JobArgs:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lake-root", required=True)
     parser.add_argument("--run-id", required=True)
-    parser.add_argument("--warehouse", required=True, help="env:NAME, pgserver:PATH or secretsmanager:ID")
+    parser.add_argument(
+        "--warehouse", required=True, help="env:NAME, pgserver:PATH or secretsmanager:ID"
+    )
     parser.add_argument("--start-date", type=date.fromisoformat)
     parser.add_argument("--end-date", type=date.fromisoformat)
-    parser.add_argument(f"--{DAGSTER_PIPES_CONTEXT_ENV_VAR}".replace("_", "-").lower(), dest="pipes_context")
-    parser.add_argument(f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower(), dest="pipes_messages")
+    parser.add_argument(
+        f"--{DAGSTER_PIPES_CONTEXT_ENV_VAR}".replace("_", "-").lower(), dest="pipes_context"
+    )
+    parser.add_argument(
+        f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower(), dest="pipes_messages"
+    )
     known, _ = parser.parse_known_args(argv)
     if (known.start_date is None) != (known.end_date is None):
         parser.error("--start-date and --end-date go together")
@@ -79,14 +85,19 @@ def _pipes(args: JobArgs) -> PipesContext:
     if not args.pipes_context:
         return open_dagster_pipes()  # not launched by Dagster: a no-op context, with a warning
     params_loader = PipesMappingParamsLoader(
-        {DAGSTER_PIPES_CONTEXT_ENV_VAR: args.pipes_context, DAGSTER_PIPES_MESSAGES_ENV_VAR: args.pipes_messages}
+        {
+            DAGSTER_PIPES_CONTEXT_ENV_VAR: args.pipes_context,
+            DAGSTER_PIPES_MESSAGES_ENV_VAR: args.pipes_messages,
+        }
     )
     if "bucket" in decode_param(args.pipes_context):
         import boto3
         from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter
 
         s3 = boto3.client("s3")
-        return PipesContext(params_loader, PipesS3ContextLoader(client=s3), PipesS3MessageWriter(client=s3))
+        return PipesContext(
+            params_loader, PipesS3ContextLoader(client=s3), PipesS3MessageWriter(client=s3)
+        )
     return PipesContext(params_loader, PipesDefaultContextLoader(), PipesDefaultMessageWriter())
 
 
@@ -102,7 +113,9 @@ class Timings:
         try:
             yield
         finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+            self.seconds[name] = round(
+                self.seconds.get(name, 0.0) + time.perf_counter() - started, 3
+            )
 
     def metadata(self) -> dict[str, float]:
         return {f"seconds_{name}": value for name, value in self.seconds.items()}

@@ -33,7 +33,9 @@ def resolve_dsn(reference: str) -> str:
     if scheme == "env":
         dsn = os.environ.get(value)
         if not dsn:
-            raise ValueError(f"warehouse reference {reference!r}: environment variable {value} is not set")
+            raise ValueError(
+                f"warehouse reference {reference!r}: environment variable {value} is not set"
+            )
         return dsn.replace("postgresql+psycopg2://", "postgresql://")
     if scheme == "pgserver":
         import pgserver  # the embedded default only
@@ -42,7 +44,9 @@ def resolve_dsn(reference: str) -> str:
     if scheme == "secretsmanager":
         import boto3
 
-        secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=value)["SecretString"])
+        secret = json.loads(
+            boto3.client("secretsmanager").get_secret_value(SecretId=value)["SecretString"]
+        )
         return psycopg.conninfo.make_conninfo(
             host=secret["host"],
             port=secret.get("port", 5432),
@@ -51,18 +55,23 @@ def resolve_dsn(reference: str) -> str:
             dbname=secret.get("dbname", EMBEDDED_DATABASE),
             sslmode=secret.get("sslmode", "require"),
         )
-    raise ValueError(f"unknown warehouse reference {reference!r} (env:, pgserver: or secretsmanager:)")
+    raise ValueError(
+        f"unknown warehouse reference {reference!r} (env:, pgserver: or secretsmanager:)"
+    )
 
 
 def _table(name: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(name))
 
 
-def ensure_table(conn: psycopg.Connection, name: str, types: dict[str, str], key: tuple[str, ...]) -> None:
+def ensure_table(
+    conn: psycopg.Connection, name: str, types: dict[str, str], key: tuple[str, ...]
+) -> None:
     """Create the schema and table if absent; refuse a table whose columns differ from the contract."""
     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(WAREHOUSE_SCHEMA)))
     columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(col), sql.SQL(POSTGRES_TYPES[kind])) for col, kind in types.items()
+        sql.SQL("{} {}").format(sql.Identifier(col), sql.SQL(POSTGRES_TYPES[kind]))
+        for col, kind in types.items()
     )
     conn.execute(
         sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))").format(
@@ -131,19 +140,27 @@ def load_replace(
             sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(_table(stage_name), _table(name))
         )
     try:
-        counts = frame.select(*columns).mapInArrow(_copy_partition(dsn, stage_name, columns), "rows long").collect()
+        counts = (
+            frame.select(*columns)
+            .mapInArrow(_copy_partition(dsn, stage_name, columns), "rows long")
+            .collect()
+        )
         loaded = sum(row["rows"] for row in counts)
         with psycopg.connect(dsn) as conn, conn.transaction():
             if days is None:
                 conn.execute(sql.SQL("DELETE FROM {}").format(_table(name)))
             else:
                 conn.execute(
-                    sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(_table(name), sql.Identifier("date")),
+                    sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                        _table(name), sql.Identifier("date")
+                    ),
                     (days,),
                 )
             names = sql.SQL(", ").join(map(sql.Identifier, columns))
             conn.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(_table(name), names, names, _table(stage_name))
+                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                    _table(name), names, names, _table(stage_name)
+                )
             )
         return loaded
     finally:

@@ -1,0 +1,212 @@
+"""``climate-assets demo``: a landing zone if there is none, the whole graph, and a summary.
+
+The run goes through the project's Dagster instance (PostgreSQL storage), so it shows in the
+UI of ``climate-assets dev`` afterwards like any other run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import dagster as dg
+from climate_glue.contract import (
+    CURATED_PREFIX,
+    DERIVED,
+    EXPORTS_PREFIX,
+    PROCESSED_PREFIX,
+    RAW_DATASETS,
+    REJECTS_PREFIX,
+    WAREHOUSE_SCHEMA,
+)
+from climate_glue.lake import LocalLake
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from psycopg import sql
+
+from .constants import WHOLE_GRAPH_JOB
+from .definitions import build_definitions
+from .generate import generate_landing_zone
+from .resources.warehouse import LocalWarehouse
+from .settings import Settings
+
+# Progress is echoed from the run's events; the console logger only shows warnings and errors.
+QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def landing_dates(lake: LocalLake) -> list[date]:
+    """Days present in the climate landing folder (raw/climate/date=YYYY-MM-DD/)."""
+    days = []
+    for name in lake.list_dirs("raw/climate"):
+        if name.startswith("date="):
+            try:
+                days.append(date.fromisoformat(name[len("date=") :]))
+            except ValueError:
+                continue
+    return sorted(days)
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    seconds: float
+    materializations: dict[str, dict] = field(default_factory=dict)  # last metadata per asset
+    errors: list[str] = field(default_factory=list)
+
+
+def _metadata_values(materialization) -> dict:
+    return {key: value.value for key, value in materialization.metadata.items()}
+
+
+def run_whole_graph(
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    start: date,
+    end: date,
+    echo: Callable[[str], None] = print,
+) -> RunOutcome:
+    """Materialize every asset for days start..end in one run, echoing progress as it goes."""
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(WHOLE_GRAPH_JOB)
+    run_id = str(uuid.uuid4())
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
+        ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+    }
+    result: dict = {}
+
+    def execute() -> None:
+        try:
+            result["value"] = job.execute_in_process(
+                instance=instance,
+                run_id=run_id,
+                tags=tags,
+                raise_on_error=False,
+                run_config=QUIET_CONSOLE,
+            )
+        except BaseException as exc:  # shown after the progress loop
+            result["error"] = exc
+
+    started = time.perf_counter()
+    worker = threading.Thread(target=execute, name="climate-demo-run", daemon=True)
+    worker.start()
+    outcome = RunOutcome(run_id=run_id, success=False, seconds=0.0)
+    cursor = None
+    step_started: dict[str, float] = {}
+
+    def drain() -> None:
+        nonlocal cursor
+        if not instance.has_run(run_id):
+            return
+        connection = instance.get_records_for_run(run_id, cursor=cursor)
+        cursor = connection.cursor
+        for record in connection.records:
+            event = record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            elapsed = time.perf_counter() - started
+            step = event.step_key or ""
+            if event.event_type_value == "STEP_START":
+                step_started[step] = elapsed
+                echo(f"[{elapsed:6.1f}s] started   {step}")
+            elif event.event_type_value == "STEP_SUCCESS":
+                took = elapsed - step_started.get(step, elapsed)
+                echo(f"[{elapsed:6.1f}s] finished  {step} ({took:.1f}s)")
+            elif event.event_type_value == "STEP_FAILURE":
+                message = event.event_specific_data.error.message.strip().splitlines()
+                outcome.errors.append(f"{step}: {' '.join(message)[:800]}")
+                echo(f"[{elapsed:6.1f}s] FAILED    {step}")
+            elif event.event_type_value == "ASSET_MATERIALIZATION":
+                materialization = event.event_specific_data.materialization
+                outcome.materializations[materialization.asset_key.to_user_string()] = (
+                    _metadata_values(materialization)
+                )
+
+    while worker.is_alive():
+        worker.join(timeout=0.5)
+        drain()
+    drain()
+    outcome.seconds = time.perf_counter() - started
+    if "error" in result:
+        raise result["error"]
+    outcome.success = result["value"].success
+    return outcome
+
+
+def warehouse_counts(settings: Settings) -> dict[str, int]:
+    """Rows per table in the warehouse schema."""
+    warehouse = LocalWarehouse(embedded_pgdata=str(settings.pgdata))
+    tables = [d.asset for d in RAW_DATASETS.values()] + [d.asset for d in DERIVED]
+    counts = {}
+    with warehouse.connect() as conn:
+        for table in tables:
+            query = sql.SQL("SELECT count(*) FROM {}.{}").format(
+                sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(table)
+            )
+            counts[table] = conn.execute(query).fetchone()[0]
+    return counts
+
+
+def summary(settings: Settings, outcome: RunOutcome, start: date, end: date) -> str:
+    lake = settings.lake_root
+    lines = [
+        "",
+        f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'} in {outcome.seconds:.1f}s"
+        f" for {start} .. {end}.",
+    ]
+    if outcome.errors:
+        lines += ["", "Errors:"] + [f"  {error}" for error in outcome.errors]
+    if outcome.success:
+        counts = warehouse_counts(settings)
+        lines += ["", f"PostgreSQL schema {WAREHOUSE_SCHEMA} (rows per table):"]
+        for table, rows in counts.items():
+            meta = outcome.materializations.get(table, {})
+            rejected = meta.get("rows_rejected")
+            note = f"   {rejected} rejected ({lake / REJECTS_PREFIX})" if rejected else ""
+            lines.append(f"  {table:<20} {rows:>9,}{note}")
+    lines += [
+        "",
+        "Where the outputs are:",
+        f"  lake root          {lake}",
+        f"  processed Parquet  {lake / PROCESSED_PREFIX}/<asset>/year=YYYY/month=MM/day=DD/",
+        f"  curated Parquet    {lake / CURATED_PREFIX}/<asset>/year=YYYY/month=MM/day=DD/",
+        f"  CSV / JSON exports {lake / EXPORTS_PREFIX}/csv|json/<asset>/...",
+        f"  rejected rows      {lake / REJECTS_PREFIX}/<dataset>/date=YYYY-MM-DD/",
+        f"  Athena tables      DuckDB views {WAREHOUSE_SCHEMA}.<asset> in {settings.athena_database}",
+        "",
+        "Open the Dagster UI (lineage, runs, backfills) with:  uv run climate-assets dev",
+    ]
+    return "\n".join(lines)
+
+
+def ensure_landing_zone(
+    settings: Settings,
+    locations: int,
+    days: int,
+    start: date,
+    seed: int,
+    echo: Callable[[str], None] = print,
+) -> list[date]:
+    lake = LocalLake(settings.lake_root)
+    present = landing_dates(lake)
+    if present:
+        echo(f"Landing zone found: {len(present)} day(s) under {settings.lake_root / 'raw'}")
+        return present
+    echo(
+        f"No landing zone yet: generating {locations} locations x {days} days from {start} (seed {seed})"
+    )
+    generated = generate_landing_zone(
+        settings.lake_root, locations=locations, days=days, start=start, seed=seed
+    )
+    echo(
+        f"  wrote {len(generated.files)} files: "
+        + ", ".join(f"{k} {v:,} rows" for k, v in generated.rows.items())
+    )
+    return generated.days
