@@ -40,14 +40,12 @@ def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from .demo import ensure_landing_zone, run_whole_graph, summary
-    from .instance import prepare_instance
+    from .instance import instance_environment
 
     settings = Settings.from_env()
-    days = ensure_landing_zone(
-        settings, args.locations, args.days, date.fromisoformat(args.start), args.seed
-    )
-    environment = prepare_instance(settings)
-    environment.apply()
+    start = date.fromisoformat(args.start)
+    days = ensure_landing_zone(settings, args.locations, args.days, start, args.seed)
+    os.environ.update(instance_environment())
     print(f"Materializing the whole graph for {days[0]} .. {days[-1]} (one run, one Spark session)")
     with dg.DagsterInstance.get() as instance:
         outcome = run_whole_graph(settings, instance, days[0], days[-1])
@@ -56,24 +54,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from .instance import prepare_instance
+    from .instance import instance_environment, server_admin_dsn
 
-    settings = Settings.from_env()
-    environment = prepare_instance(settings)  # keeps the embedded server up while dagster dev runs
-    env = {**os.environ, **environment.variables}
-    command = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "dev",
-        "-w",
-        str(PROJECT_ROOT / "workspace.yaml"),
-        *args.dagster_args,
-    ]
-    print(
-        "Starting the Dagster webserver and daemon on this project's instance: "
-        + " ".join(command[2:])
-    )
+    server_admin_dsn(Settings.from_env())  # start the embedded server; it stays up while we run
+    env = {**os.environ, **instance_environment()}
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    command = [sys.executable, "-m", "dagster", "dev", "-w", workspace, *args.dagster_args]
+    print("Starting the Dagster webserver and daemon on this project's instance: " + " ".join(command[2:]))
     return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
 
 
@@ -105,13 +92,17 @@ def parser() -> argparse.ArgumentParser:
     dev = commands.add_parser(
         "dev", help="run `dagster dev` (webserver + daemon) against this project's instance"
     )
-    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed on to `dagster dev`")
+    dev.epilog = "Other options (e.g. -p 3001) are passed on to `dagster dev`."
     dev.set_defaults(handler=_dev)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args, extra = cli.parse_known_args(argv)
+    if extra and args.command != "dev":
+        cli.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.dagster_args = extra
     return args.handler(args)
 
 

@@ -2,30 +2,23 @@
 
 The instance lives on the same PostgreSQL server as the warehouse, in its own database
 (``dagster``): the embedded server by default, the server of CLIMATE_WAREHOUSE_URL when set.
+``ProjectPostgresStorage`` (named in dagster.yaml) finds that server itself, so every Dagster
+command run in the project (``dagster dev``, ``dagster definitions validate``, the daemon, run
+workers) uses the same instance without any variable set beforehand.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import psycopg
+from dagster import Field
+from dagster_postgres import DagsterPostgresStorage
 
 from .resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
-from .settings import ENV_DAGSTER_DIR, ENV_DAGSTER_PG_URL, ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
+from .settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
 
 DAGSTER_DATABASE = "dagster"
-
-
-@dataclass
-class InstanceEnvironment:
-    """What a process needs in its environment to use the project's instance."""
-
-    variables: dict[str, str]
-    server: object | None  # the embedded server handle, kept alive while this process runs
-
-    def apply(self) -> None:
-        os.environ.update(self.variables)
 
 
 def _with_database(url: str, database: str) -> str:
@@ -34,14 +27,13 @@ def _with_database(url: str, database: str) -> str:
     return psycopg.conninfo.make_conninfo(**params)
 
 
-def _sqlalchemy_url(dsn: str) -> str:
+def sqlalchemy_url(dsn: str) -> str:
     """A psycopg2 SQLAlchemy URL for dagster-postgres (SQLAlchemy 2.1 needs the driver named)."""
     from sqlalchemy.engine import URL
 
     params = psycopg.conninfo.conninfo_to_dict(dsn)
-    query = {
-        k: v for k, v in params.items() if k not in ("user", "password", "host", "port", "dbname")
-    }
+    standard = ("user", "password", "host", "port", "dbname")
+    query = {k: v for k, v in params.items() if k not in standard}
     host = params.get("host")
     if host and host.startswith("/"):  # a Unix socket folder goes in the query string
         query["host"] = host
@@ -58,21 +50,39 @@ def _sqlalchemy_url(dsn: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def prepare_instance(settings: Settings) -> InstanceEnvironment:
-    """Make sure the server and its databases exist; return the instance's environment."""
+def server_admin_dsn(settings: Settings) -> str:
+    """A connection to the server's maintenance database; starts the embedded server if used."""
     external = os.environ.get(ENV_WAREHOUSE_URL)
-    server = None
     if external:
-        admin = external.replace("postgresql+psycopg2://", "postgresql://")
-    else:
-        server = embedded_server(str(settings.pgdata))
-        admin = server.get_uri("postgres")
-        ensure_database(admin, EMBEDDED_DATABASE)
+        return external.replace("postgresql+psycopg2://", "postgresql://")
+    server = embedded_server(str(settings.pgdata))  # kept alive for this process by pgserver
+    admin = server.get_uri("postgres")
+    ensure_database(admin, EMBEDDED_DATABASE)
+    return admin
+
+
+def dagster_storage_url(settings: Settings) -> str:
+    admin = server_admin_dsn(settings)
     ensure_database(admin, DAGSTER_DATABASE)
-    settings.dagster_dir.mkdir(parents=True, exist_ok=True)
-    variables = {
-        "DAGSTER_HOME": str(PROJECT_ROOT),
-        ENV_DAGSTER_PG_URL: _sqlalchemy_url(_with_database(admin, DAGSTER_DATABASE)),
-        ENV_DAGSTER_DIR: str(settings.dagster_dir),
-    }
-    return InstanceEnvironment(variables=variables, server=server)
+    return sqlalchemy_url(_with_database(admin, DAGSTER_DATABASE))
+
+
+class ProjectPostgresStorage(DagsterPostgresStorage):
+    """dagster-postgres storage in the ``dagster`` database of the project's server."""
+
+    @classmethod
+    def config_type(cls):
+        return {"should_autocreate_tables": Field(bool, is_required=False, default_value=True)}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(
+            postgres_url=dagster_storage_url(Settings.from_env()),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            inst_data=inst_data,
+        )
+
+
+def instance_environment() -> dict[str, str]:
+    """What a process needs to use the project's instance: DAGSTER_HOME at the project root."""
+    return {"DAGSTER_HOME": str(PROJECT_ROOT)}

@@ -19,8 +19,6 @@ ENV_WAREHOUSE_URL = "CLIMATE_WAREHOUSE_URL"
 ENV_PARTITIONS_START = "CLIMATE_PARTITIONS_START"
 ENV_SPARK_MASTER = "CLIMATE_SPARK_MASTER"
 ENV_SPARK_DRIVER_MEMORY = "CLIMATE_SPARK_DRIVER_MEMORY"
-ENV_DAGSTER_PG_URL = "CLIMATE_DAGSTER_PG_URL"
-ENV_DAGSTER_DIR = "CLIMATE_DAGSTER_DIR"
 
 DEFAULT_PARTITIONS_START = "2010-01-01"
 
@@ -43,11 +41,6 @@ class Settings:
     def athena_database(self) -> Path:
         """The DuckDB file that stands in for the Athena/Glue Data Catalog database."""
         return self.state_dir / "athena.duckdb"
-
-    @property
-    def dagster_dir(self) -> Path:
-        """Compute logs and artifacts of the Dagster instance."""
-        return self.state_dir / "dagster"
 
     @classmethod
     def from_env(cls) -> Settings:

@@ -66,7 +66,7 @@ class LocalGlueRunner(GlueJobRunner):
     scripts_dir: str
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
-    spark_shuffle_partitions: int = 8
+    spark_shuffle_partitions: int = 4  # small local data: few, larger tasks; AQE coalesces
 
     _client: LocalGlueClient | None = PrivateAttr(default=None)
 

@@ -34,7 +34,7 @@ from .contract import (
 from .lake import Lake, open_lake
 from .publish import StagedOutput, discard_staging, hive_partition, stage, with_lineage
 from .raw import list_raw_files, read_header, read_raw
-from .rules import count_by, rejected_rows, valid_rows, validate
+from .rules import rejected_rows, valid_rows, validate
 from .runtime import Job
 from .warehouse import load_replace, resolve_dsn
 
@@ -119,8 +119,10 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
     with timings.stage("validate"):
         validated = validate(raw, dataset, known).persist(StorageLevel.MEMORY_AND_DISK)
         rejects = rejected_rows(validated, dataset)
-        rejects_by_rule = count_by(rejects, "_reject_rule")
-        duplicates_dropped = validated.where(F.col("_duplicate_dropped")).count()
+        # One pass for both counts: rows per broken rule, and identical duplicates dropped.
+        outcome = validated.groupBy("_reject_rule", "_duplicate_dropped").count().collect()
+        rejects_by_rule = {r["_reject_rule"]: r["count"] for r in outcome if r["_reject_rule"]}
+        duplicates_dropped = sum(r["count"] for r in outcome if r["_duplicate_dropped"])
     rejected = sum(rejects_by_rule.values())
 
     live = f"{PROCESSED_PREFIX}/{dataset.asset}"

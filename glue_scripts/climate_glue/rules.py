@@ -200,9 +200,5 @@ def rejected_rows(validated: DataFrame, dataset: Dataset) -> DataFrame:
     )
 
 
-def count_by(frame: DataFrame, column: str) -> dict[str, int]:
-    return {row[column]: row["count"] for row in frame.groupBy(column).count().collect()}
-
-
 def union_all(frames: list[DataFrame]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
