@@ -60,7 +60,10 @@ def _dev(args: argparse.Namespace) -> int:
     env = {**os.environ, **instance_environment()}
     workspace = str(PROJECT_ROOT / "workspace.yaml")
     command = [sys.executable, "-m", "dagster", "dev", "-w", workspace, *args.dagster_args]
-    print("Starting the Dagster webserver and daemon on this project's instance: " + " ".join(command[2:]))
+    print(
+        "Starting the Dagster webserver and daemon on this project's instance: "
+        + " ".join(command[2:])
+    )
     return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
 
 

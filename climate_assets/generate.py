@@ -358,7 +358,9 @@ def _make_hospitals(rng: np.random.Generator, locs: _Locations) -> _Hospitals:
     saint = rng.integers(0, len(_SAINTS), n)
     hospital_name = [
         f"{_SAINTS[sv]} Hospital {t}" if k == len(_HOSPITAL_KINDS) else f"{t} {_HOSPITAL_KINDS[k]}"
-        for t, k, sv in zip(town[location_index].tolist(), kind.tolist(), saint.tolist())
+        for t, k, sv in zip(
+            town[location_index].tolist(), kind.tolist(), saint.tolist(), strict=True
+        )
     ]
 
     return _Hospitals(
@@ -555,7 +557,7 @@ def _write(root: Path, dataset: Dataset, day: date | None, columns: Mapping[str,
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(dataset.column_names)
-        writer.writerows(zip(*values))
+        writer.writerows(zip(*values, strict=True))
     return key
 
 

@@ -304,3 +304,58 @@ def test_rerun_of_one_partition_changes_nothing_else(demo):
     assert pq.read_table(demo["lake"] / "curated/resilience_scores").num_rows == LOCATIONS * len(
         DAYS
     )
+
+
+def test_failed_job_leaves_published_partition_untouched(demo):
+    """A day-2 climate file that loses a required column fails the job with the file and the
+    problem named, and day 2 stays as published in PostgreSQL and in the lake."""
+    import dagster as dg
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from climate_assets.constants import CLIMATE_DATA, WHOLE_GRAPH_JOB
+    from climate_assets.definitions import build_definitions
+    from climate_assets.settings import Settings
+
+    state, lake = demo["state"], demo["lake"]
+    raw = lake / "raw/climate/date=2024-07-02/climate.csv"
+    original = raw.read_text(encoding="utf-8")
+    published = lake / "processed/climate_data/year=2024/month=07/day=02"
+    files_before = sorted(p.name for p in published.iterdir())
+    with _connect(state) as conn:
+        before = _rows(conn, "climate_data", DATA_COLUMNS["climate_data"])
+    lines = original.splitlines()
+    header = lines[0].split(",")
+    drop = header.index("temp_max_c")
+    raw.write_text(
+        "\n".join(",".join(v for i, v in enumerate(line.split(",")) if i != drop) for line in lines)
+        + "\n",
+        encoding="utf-8",
+    )
+    os.environ["CLIMATE_STATE_DIR"] = str(state)
+    try:
+        job = build_definitions(Settings.from_env()).resolve_job_def(WHOLE_GRAPH_JOB)
+        with dg.instance_for_test() as instance:
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=[CLIMATE_DATA],
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: "2024-07-02",
+                    ASSET_PARTITION_RANGE_END_TAG: "2024-07-02",
+                },
+                raise_on_error=False,
+            )
+    finally:
+        os.environ.pop("CLIMATE_STATE_DIR")
+        raw.write_text(original, encoding="utf-8")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.to_string()
+    assert (
+        "raw/climate/date=2024-07-02/climate.csv: missing required column(s): temp_max_c" in message
+    )
+    with _connect(state) as conn:
+        assert _rows(conn, "climate_data", DATA_COLUMNS["climate_data"]) == before
+    assert sorted(p.name for p in published.iterdir()) == files_before

@@ -87,6 +87,7 @@ class LocalGlueClient:
         return self._modules[job_name]
 
     # --- the subset of the boto3 Glue client that PipesGlueClient calls -------------------
+    # Argument names are boto3's (JobName, Arguments, RunId), since callers pass them by name.
 
     def start_job_run(
         self, JobName: str, Arguments: Mapping[str, str] | None = None, **_: Any
@@ -121,7 +122,7 @@ class LocalGlueClient:
             run.stats["seconds"] = time.perf_counter() - started
         return {"JobRunId": run.id}
 
-    def get_job_run(self, JobName: str, RunId: str, **_: Any) -> dict:  # noqa: N803
+    def get_job_run(self, JobName: str, RunId: str, **_: Any) -> dict:
         run = self._runs[RunId]
         job_run: dict[str, Any] = {
             "Id": run.id,
@@ -138,7 +139,7 @@ class LocalGlueClient:
             job_run["ErrorMessage"] = run.error_message
         return {"JobRun": job_run}
 
-    def batch_stop_job_run(self, JobName: str, JobRunIds: list[str], **_: Any) -> dict:  # noqa: N803
+    def batch_stop_job_run(self, JobName: str, JobRunIds: list[str], **_: Any) -> dict:
         stopped = []
         for run_id in JobRunIds:
             run = self._runs.get(run_id)

@@ -1,0 +1,85 @@
+"""The external-database path: CLIMATE_WAREHOUSE_URL names an existing server, as RDS would be.
+
+Runs against the PostgreSQL server of CLIMATE_TEST_EXTERNAL_PG_URL (default: the machine's
+server on 127.0.0.1:5432), in a database made for the test and dropped after it. The URL carries
+a password; it must reach the jobs through their environment only, never through job arguments,
+Dagster's event log or the logs.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import date
+
+import dagster as dg
+import psycopg
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from psycopg import sql
+
+from climate_assets.constants import WHOLE_GRAPH_JOB
+from climate_assets.definitions import build_definitions
+from climate_assets.generate import generate_landing_zone
+from climate_assets.settings import Settings
+
+pytestmark = [pytest.mark.external_postgres, pytest.mark.e2e]
+
+ADMIN_URL = os.environ.get(
+    "CLIMATE_TEST_EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+PASSWORD = "not-a-real-secret-7f3a"  # trust auth ignores it; it must still never be shown
+
+
+@pytest.fixture
+def external_database():
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no external PostgreSQL at {ADMIN_URL}: {exc}")
+    name = f"climate_it_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
+        params.update(dbname=name, password=PASSWORD)
+        yield psycopg.conninfo.make_conninfo(**params)
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_graph_loads_into_an_external_server_without_showing_its_password(
+    external_database, tmp_path, monkeypatch, capfd
+):
+    monkeypatch.setenv("CLIMATE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("CLIMATE_WAREHOUSE_URL", external_database)
+    generate_landing_zone(tmp_path / "lake", locations=3, days=1, start=date(2024, 1, 15), seed=3)
+    job = build_definitions(Settings.from_env()).resolve_job_def(WHOLE_GRAPH_JOB)
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: "2024-01-15",
+                ASSET_PARTITION_RANGE_END_TAG: "2024-01-15",
+            },
+        )
+        assert result.success
+        records = instance.get_records_for_run(result.run_id).records
+        event_log = "\n".join(str(r.event_log_entry) for r in records)
+    with psycopg.connect(external_database) as conn:
+        counts = dict(
+            conn.execute(
+                "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = 'climate_health'"
+            ).fetchall()
+        )
+        rows = conn.execute("SELECT count(*) FROM climate_health.resilience_scores").fetchone()[0]
+    assert rows == 3
+    assert set(counts) == {
+        "locations", "climate_data", "health_data", "hospital_data",
+        "health_risks", "hospital_resources", "resilience_scores",
+    }  # fmt: skip
+    assert not (tmp_path / "pgdata").exists()  # no embedded server was started
+    captured = capfd.readouterr()
+    assert PASSWORD not in event_log
+    assert PASSWORD not in captured.out + captured.err

@@ -1,0 +1,82 @@
+"""Resources and the local engine, in-process, without Spark work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from climate_glue.lake import LocalLake
+from climate_glue.warehouse import resolve_dsn
+
+from climate_assets.engine.glue_client import LocalGlueClient
+from climate_assets.resources.warehouse import LocalWarehouse
+
+
+def test_job_reference_names_the_variable_not_the_url(monkeypatch):
+    warehouse = LocalWarehouse(embedded_pgdata="/x/pgdata")
+    monkeypatch.delenv("CLIMATE_WAREHOUSE_URL", raising=False)
+    assert warehouse.job_reference() == "pgserver:/x/pgdata"
+    monkeypatch.setenv("CLIMATE_WAREHOUSE_URL", "postgresql://u:hunter2@db:5432/climate")
+    assert warehouse.job_reference() == "env:CLIMATE_WAREHOUSE_URL"
+    assert resolve_dsn("env:CLIMATE_WAREHOUSE_URL") == "postgresql://u:hunter2@db:5432/climate"
+
+
+def test_unknown_or_unset_warehouse_reference_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    with pytest.raises(ValueError, match="NOT_SET_ANYWHERE is not set"):
+        resolve_dsn("env:NOT_SET_ANYWHERE")
+    with pytest.raises(ValueError, match="unknown warehouse reference"):
+        resolve_dsn("postgresql://u:p@h/db")
+
+
+def _tree(path: Path) -> dict[str, str]:
+    return {str(p.relative_to(path)): p.read_text() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def test_publish_swaps_a_partition_and_replaces_exactly_it(tmp_path):
+    lake = LocalLake(tmp_path)
+    for day, text in (("01", "old-1"), ("02", "old-2")):
+        lake.write_text(f"processed/x/year=2024/month=07/day={day}/part-0.parquet", text)
+    lake.write_text("_staging/run/processed/x/year=2024/month=07/day=02/part-9.parquet", "new-2")
+    lake.publish(
+        "_staging/run/processed/x/year=2024/month=07/day=02",
+        "processed/x/year=2024/month=07/day=02",
+    )
+    assert _tree(tmp_path / "processed/x") == {
+        "year=2024/month=07/day=01/part-0.parquet": "old-1",
+        "year=2024/month=07/day=02/part-9.parquet": "new-2",
+    }
+    assert not (tmp_path / "_staging/run/processed/x/year=2024/month=07/day=02").exists()
+
+
+def test_publish_into_a_new_place_and_refuses_keys_with_dotdot(tmp_path):
+    lake = LocalLake(tmp_path)
+    lake.write_text("_staging/r/curated/y/part-0.parquet", "first")
+    lake.publish("_staging/r/curated/y", "curated/y")
+    assert (tmp_path / "curated/y/part-0.parquet").read_text() == "first"
+    with pytest.raises(ValueError, match=r"\.\."):
+        lake.path("raw/../../etc/passwd")
+
+
+def test_local_glue_client_reports_a_failing_script_as_a_failed_run(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(
+        "def main(argv):\n"
+        "    if argv != ['--lake-root', '/l', '--run-id', 'r1']:\n"
+        "        raise AssertionError(argv)\n"
+        "    raise ValueError('raw/climate/date=2024-07-02/a.csv: empty file')\n"
+    )
+    sessions = []
+    client = LocalGlueClient(
+        {"my-job": script}, session_factory=lambda: sessions.append(1) or object()
+    )
+    run_id = client.start_job_run(
+        JobName="my-job", Arguments={"--lake-root": "/l", "--run-id": "r1"}
+    )["JobRunId"]
+    job_run = client.get_job_run(JobName="my-job", RunId=run_id)["JobRun"]
+    assert job_run["JobRunState"] == "FAILED"
+    assert job_run["ErrorMessage"] == "ValueError: raw/climate/date=2024-07-02/a.csv: empty file"
+    client.start_job_run(JobName="my-job", Arguments={"--lake-root": "/l", "--run-id": "r1"})
+    assert sessions == [1]  # one session for every job of the run
+    with pytest.raises(KeyError, match="no Glue job named 'other'"):
+        client.start_job_run(JobName="other", Arguments={})
