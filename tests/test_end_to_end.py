@@ -23,6 +23,8 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
+from tests.support import materialize_days
+
 pytestmark = pytest.mark.e2e
 
 START = date(2024, 7, 1)
@@ -253,48 +255,22 @@ def test_duckdb_views_read_the_lake(demo):
         con.close()
 
 
+def _run_ids_by_day(conn: psycopg.Connection) -> dict[str, str]:
+    query = "SELECT date::text, min(_run_id) FROM climate_health.resilience_scores GROUP BY date"
+    return dict(conn.execute(query).fetchall())
+
+
 def test_rerun_of_one_partition_changes_nothing_else(demo):
     """Re-running 2024-07-02 replaces exactly that partition: same rows, new lineage there only."""
-    import dagster as dg
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
-
-    from climate_assets.constants import WHOLE_GRAPH_JOB
-    from climate_assets.definitions import build_definitions
-    from climate_assets.settings import Settings
-
     state = demo["state"]
     with _connect(state) as conn:
         before = {t: _rows(conn, t, c) for t, c in DATA_COLUMNS.items()}
-        run_ids_before = dict(
-            conn.execute(
-                "SELECT date::text, min(_run_id) FROM climate_health.resilience_scores GROUP BY date"
-            ).fetchall()
-        )
-    os.environ["CLIMATE_STATE_DIR"] = str(state)
-    try:
-        settings = Settings.from_env()
-        job = build_definitions(settings).resolve_job_def(WHOLE_GRAPH_JOB)
-        with dg.instance_for_test() as instance:
-            result = job.execute_in_process(
-                instance=instance,
-                tags={
-                    ASSET_PARTITION_RANGE_START_TAG: "2024-07-02",
-                    ASSET_PARTITION_RANGE_END_TAG: "2024-07-02",
-                },
-            )
-        assert result.success
-    finally:
-        os.environ.pop("CLIMATE_STATE_DIR")
+        run_ids_before = _run_ids_by_day(conn)
+    result, _ = materialize_days(state, "2024-07-02", "2024-07-02")
+    assert result.success
     with _connect(state) as conn:
         after = {t: _rows(conn, t, c) for t, c in DATA_COLUMNS.items()}
-        run_ids_after = dict(
-            conn.execute(
-                "SELECT date::text, min(_run_id) FROM climate_health.resilience_scores GROUP BY date"
-            ).fetchall()
-        )
+        run_ids_after = _run_ids_by_day(conn)
     assert after == before
     assert run_ids_after["2024-07-01"] == run_ids_before["2024-07-01"]
     assert run_ids_after["2024-07-03"] == run_ids_before["2024-07-03"]
@@ -309,15 +285,8 @@ def test_rerun_of_one_partition_changes_nothing_else(demo):
 def test_failed_job_leaves_published_partition_untouched(demo):
     """A day-2 climate file that loses a required column fails the job with the file and the
     problem named, and day 2 stays as published in PostgreSQL and in the lake."""
-    import dagster as dg
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
-    from climate_assets.constants import CLIMATE_DATA, WHOLE_GRAPH_JOB
-    from climate_assets.definitions import build_definitions
-    from climate_assets.settings import Settings
+    from climate_assets.constants import CLIMATE_DATA
 
     state, lake = demo["state"], demo["lake"]
     raw = lake / "raw/climate/date=2024-07-02/climate.csv"
@@ -334,21 +303,9 @@ def test_failed_job_leaves_published_partition_untouched(demo):
         + "\n",
         encoding="utf-8",
     )
-    os.environ["CLIMATE_STATE_DIR"] = str(state)
     try:
-        job = build_definitions(Settings.from_env()).resolve_job_def(WHOLE_GRAPH_JOB)
-        with dg.instance_for_test() as instance:
-            result = job.execute_in_process(
-                instance=instance,
-                asset_selection=[CLIMATE_DATA],
-                tags={
-                    ASSET_PARTITION_RANGE_START_TAG: "2024-07-02",
-                    ASSET_PARTITION_RANGE_END_TAG: "2024-07-02",
-                },
-                raise_on_error=False,
-            )
+        result, _ = materialize_days(state, "2024-07-02", "2024-07-02", [CLIMATE_DATA])
     finally:
-        os.environ.pop("CLIMATE_STATE_DIR")
         raw.write_text(original, encoding="utf-8")
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")

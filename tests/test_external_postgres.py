@@ -12,19 +12,12 @@ import os
 import uuid
 from datetime import date
 
-import dagster as dg
 import psycopg
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from psycopg import sql
 
-from climate_assets.constants import WHOLE_GRAPH_JOB
-from climate_assets.definitions import build_definitions
 from climate_assets.generate import generate_landing_zone
-from climate_assets.settings import Settings
+from tests.support import materialize_days
 
 pytestmark = [pytest.mark.external_postgres, pytest.mark.e2e]
 
@@ -55,18 +48,8 @@ def test_graph_loads_into_an_external_server_without_showing_its_password(
     monkeypatch.setenv("CLIMATE_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("CLIMATE_WAREHOUSE_URL", external_database)
     generate_landing_zone(tmp_path / "lake", locations=3, days=1, start=date(2024, 1, 15), seed=3)
-    job = build_definitions(Settings.from_env()).resolve_job_def(WHOLE_GRAPH_JOB)
-    with dg.instance_for_test() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                ASSET_PARTITION_RANGE_START_TAG: "2024-01-15",
-                ASSET_PARTITION_RANGE_END_TAG: "2024-01-15",
-            },
-        )
-        assert result.success
-        records = instance.get_records_for_run(result.run_id).records
-        event_log = "\n".join(str(r.event_log_entry) for r in records)
+    result, event_log = materialize_days(tmp_path, "2024-01-15", "2024-01-15")
+    assert result.success
     with psycopg.connect(external_database) as conn:
         counts = dict(
             conn.execute(
