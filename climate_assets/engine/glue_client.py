@@ -148,6 +148,3 @@ class LocalGlueClient:
                 run.state = "STOPPED"
             stopped.append({"JobName": JobName, "JobRunId": run_id})
         return {"SuccessfulSubmissions": stopped, "Errors": []}
-
-    def run_seconds(self, run_id: str) -> float:
-        return self._runs[run_id].stats.get("seconds", 0.0)

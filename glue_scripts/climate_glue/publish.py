@@ -33,12 +33,8 @@ LAYOUTS = {
 }
 
 
-def with_lineage(
-    frame: DataFrame, processed_at: datetime, run_id: str, source: str | None = None
-) -> DataFrame:
-    """Add ``_source_file`` (a literal, or keep the frame's own), ``_processed_at`` and ``_run_id``."""
-    if source is not None:
-        frame = frame.withColumn("_source_file", F.lit(source))
+def with_lineage(frame: DataFrame, processed_at: datetime, run_id: str) -> DataFrame:
+    """Add ``_processed_at`` and ``_run_id``; the frame brings its own ``_source_file``."""
     # An ISO string with its offset: a naive datetime literal would be read in local time.
     stamp = F.lit(processed_at.isoformat()).cast("timestamp")
     return frame.withColumn("_processed_at", stamp).withColumn("_run_id", F.lit(run_id))
