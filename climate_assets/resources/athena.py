@@ -19,8 +19,10 @@ ATHENA_DATABASE = WAREHOUSE_SCHEMA  # contract: tables live in database climate_
 @dataclass(frozen=True)
 class TableSpec:
     name: str  # table name in the database
-    prefix: str  # lake prefix of its Parquet, e.g. processed/climate_data
+    prefix: str  # lake prefix of its files, e.g. processed/climate_data
     partitioned: bool  # Hive partitioned year=/month=/day=
+    fmt: str = "parquet"  # "parquet", or "json" (JSON Lines, as the exports are)
+    database: str = ATHENA_DATABASE
 
 
 def _quote_identifier(name: str) -> str:

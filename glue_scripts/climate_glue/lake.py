@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -21,12 +23,36 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
+@dataclass(frozen=True)
+class LakeObject:
+    """One file of the lake as a listing shows it."""
+
+    key: str
+    size: int
+    modified: float  # seconds since the epoch
+    etag: str | None  # the content tag when the listing has it for free (S3), else None
+
+
 class Lake(Protocol):
+    """What jobs, sensors and commands need of the lake; a local folder or an S3 prefix."""
+
     root: str
 
     def spark_path(self, key: str) -> str: ...
 
     def list_keys(self, prefix: str) -> list[str]: ...
+
+    def list_objects(self, prefix: str) -> list[LakeObject]: ...
+
+    def content_tag(self, key: str) -> str: ...
+
+    def read_bytes(self, key: str) -> bytes: ...
+
+    def write_bytes(self, key: str, data: bytes) -> None: ...
+
+    def write_text(self, key: str, text: str) -> None: ...
+
+    def move(self, src: str, dst: str) -> None: ...
 
     def list_dirs(self, prefix: str) -> list[str]: ...
 
@@ -83,6 +109,45 @@ class LocalLake:
         root = Path(self.root)
         return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())
 
+    def list_objects(self, prefix: str) -> list[LakeObject]:
+        """Every file under ``prefix`` with its size and modification time, sorted by key."""
+        base = self.path(prefix)
+        if not base.is_dir():
+            return []
+        root = Path(self.root)
+        objects = []
+        for path in base.rglob("*"):
+            stat = path.stat()
+            if path.is_file():
+                key = str(path.relative_to(root))
+                objects.append(LakeObject(key, stat.st_size, stat.st_mtime, None))
+        return sorted(objects, key=lambda o: o.key)
+
+    def content_tag(self, key: str) -> str:
+        """The MD5 of the file's bytes in hex (what S3 reports as the ETag of a simple upload)."""
+        digest = hashlib.md5(usedforsecurity=False)
+        with open(self.path(key), "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write a whole file; it appears under its key complete or not at all."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.write_bytes(data)
+        os.replace(partial, target)
+
+    def move(self, src: str, dst: str) -> None:
+        """Move one file to another key (replacing what is there)."""
+        target = self.path(dst)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path(src), target)
+
     def list_dirs(self, prefix: str) -> list[str]:
         base = self.path(prefix)
         if not base.is_dir():
@@ -134,9 +199,7 @@ class LocalLake:
         self.path(prefix).mkdir(parents=True, exist_ok=True)
 
     def write_text(self, key: str, text: str) -> None:
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        self.write_bytes(key, text.encode("utf-8"))
 
 
 def open_lake(root: str) -> Lake:
