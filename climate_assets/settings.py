@@ -19,8 +19,10 @@ ENV_WAREHOUSE_URL = "CLIMATE_WAREHOUSE_URL"
 ENV_PARTITIONS_START = "CLIMATE_PARTITIONS_START"
 ENV_SPARK_MASTER = "CLIMATE_SPARK_MASTER"
 ENV_SPARK_DRIVER_MEMORY = "CLIMATE_SPARK_DRIVER_MEMORY"
+ENV_MAX_REJECT_RATE = "CLIMATE_MAX_REJECT_RATE"
 
 DEFAULT_PARTITIONS_START = "2010-01-01"
+DEFAULT_MAX_REJECT_RATE = 0.01  # share of a day's rows; above it the reject_rate check fails
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Settings:
     partitions_start: str
     spark_master: str
     spark_driver_memory: str
+    max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
 
     @property
     def pgdata(self) -> Path:
@@ -53,4 +56,5 @@ class Settings:
             partitions_start=os.environ.get(ENV_PARTITIONS_START) or DEFAULT_PARTITIONS_START,
             spark_master=os.environ.get(ENV_SPARK_MASTER) or "local[*]",
             spark_driver_memory=os.environ.get(ENV_SPARK_DRIVER_MEMORY) or "2g",
+            max_reject_rate=float(os.environ.get(ENV_MAX_REJECT_RATE) or DEFAULT_MAX_REJECT_RATE),
         )

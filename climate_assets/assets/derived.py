@@ -1,6 +1,7 @@
 """Curated metrics: one Glue job (calculate-derived-metrics) materializes all three."""
 
 import dagster as dg
+from climate_glue.contract import DERIVED
 
 from ..constants import (
     CLIMATE_DATA,
@@ -17,6 +18,7 @@ from ..resources.glue import GlueJobRunner
 from ..resources.lake import LakeResource
 from ..resources.warehouse import WarehouseResource
 from .arguments import glue_job_arguments
+from .checks import check_specs, quality_arguments
 
 KINDS = {"glue", "spark", "parquet", "postgres", "csv", "json"}
 
@@ -51,6 +53,9 @@ def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         specs=DERIVED_SPECS,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=[
+            check for spec in DERIVED for check in check_specs(dg.AssetKey(spec.asset), spec)
+        ],
     )
     def derived_metrics(
         context: dg.AssetExecutionContext,
@@ -59,6 +64,7 @@ def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         warehouse: WarehouseResource,
     ):
         arguments = glue_job_arguments(context, lake, warehouse)
+        arguments.update(quality_arguments(context, [spec.key for spec in DERIVED_SPECS]))
         yield from glue.run(context, JOB_DERIVED_METRICS, arguments).get_results()
 
     return derived_metrics

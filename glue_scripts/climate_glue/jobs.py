@@ -7,13 +7,15 @@ transaction -> swap each staged lake partition into place -> report through Pipe
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from . import metrics
+from . import checks, metrics
 from .contract import (
     CLIMATE,
     CURATED_PREFIX,
@@ -33,7 +35,8 @@ from .contract import (
 )
 from .lake import Lake, open_lake
 from .publish import StagedOutput, discard_staging, hive_partition, stage, with_lineage
-from .raw import list_raw_files, read_header, read_raw
+from .quarantine import quarantine
+from .raw import RawFile, RawFileError, RawFilesError, list_raw_files, read_header, read_raw
 from .rules import rejected_rows, valid_rows, validate
 from .runtime import Job
 from .warehouse import load_replace, resolve_dsn
@@ -90,6 +93,66 @@ def _publish(lake: Lake, job: Job, outputs: list[StagedOutput]) -> None:
         discard_staging(lake, job.args.run_id)
 
 
+def _report_checks(job: Job, asset: str, results: list[checks.CheckResult]) -> None:
+    """Report check results through Pipes (after the asset's materialization)."""
+    failed = [r.name for r in results if not r.passed]
+    if failed:
+        job.pipes.log.warning(f"{asset}: check(s) failed: {', '.join(failed)}")
+    for result in results:
+        job.pipes.report_asset_check(
+            check_name=result.name,
+            passed=result.passed,
+            severity=result.severity,
+            metadata={k: _metadata_value(v) for k, v in result.metadata.items()},
+            asset_key=asset,
+        )
+
+
+def _metadata_value(value):
+    if isinstance(value, dict | list):
+        return {"raw_value": value, "type": "json"}
+    return value
+
+
+@dataclass
+class _RawInput:
+    files: list[RawFile]
+    frame: DataFrame
+
+
+def _read_files(
+    spark: SparkSession,
+    lake: Lake,
+    dataset: Dataset,
+    keys_by_day: dict[str | None, list[str]],
+    run_id: str,
+    log,
+) -> _RawInput:
+    """Check every file's header, then read all rows in one scan (which also checks every row's
+    field count and encoding). Files that cannot be read as the contract says are quarantined
+    with their reason, and the job fails naming each, before anything is written."""
+    files: list[RawFile] = []
+    errors: list[RawFileError] = []
+    for day, keys in keys_by_day.items():
+        for key in keys:
+            try:
+                files.append(read_header(lake, key, dataset, day))
+            except RawFileError as exc:
+                errors.append(exc)
+    frame = None
+    if files:
+        try:
+            frame = read_raw(spark, lake, dataset, files)
+        except RawFilesError as exc:
+            errors += exc.errors
+    if errors:
+        for error in errors:
+            moved = quarantine(lake, error.key, error.problem, moved_by=run_id)
+            log.error(f"{error.key}: {error.problem} (moved to {moved})")
+        raise RawFilesError(errors)
+    return _RawInput(files=files, frame=frame)
+
+
 def process_dataset(job: Job, dataset: Dataset) -> None:
     """process-locations / process-climate-data / process-health-data / process-hospital-data."""
     args, spark, timings = job.args, job.spark, job.timings
@@ -100,15 +163,12 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             f"{dataset.asset} is partitioned by day: --start-date and --end-date are required"
         )
     log = job.pipes.log
+    quality = checks.QualityConfig.from_json(args.quality)
 
     with timings.stage("read"):
         keys_by_day = list_raw_files(lake, dataset, days)
-        files = [
-            read_header(lake, key, dataset, day)
-            for day, keys in keys_by_day.items()
-            for key in keys
-        ]
-        raw = read_raw(spark, lake, dataset, files)
+        raw_input = _read_files(spark, lake, dataset, keys_by_day, args.run_id, log)
+        files, raw = raw_input.files, raw_input.frame
         known = None
         if dataset.references_locations:
             known = read_processed(
@@ -119,11 +179,44 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
     with timings.stage("validate"):
         validated = validate(raw, dataset, known).persist(StorageLevel.MEMORY_AND_DISK)
         rejects = rejected_rows(validated, dataset)
-        # One pass for both counts: rows per broken rule, and identical duplicates dropped.
-        outcome = validated.groupBy("_reject_rule", "_duplicate_dropped").count().collect()
-        rejects_by_rule = {r["_reject_rule"]: r["count"] for r in outcome if r["_reject_rule"]}
+        # One pass for the counts: rows per broken rule (per day), identical duplicates dropped.
+        by_day = ["_partition_date"] if dataset.daily else []
+        outcome = validated.groupBy("_reject_rule", "_duplicate_dropped", *by_day).count().collect()
+        rejects_by_rule: dict[str, int] = defaultdict(int)
+        read_by_day: dict[str | None, int] = {d.isoformat(): 0 for d in days or []}
+        rejected_by_day: dict[str | None, int] = defaultdict(int)
+        for r in outcome:
+            day = r["_partition_date"] if dataset.daily else None
+            read_by_day[day] = read_by_day.get(day, 0) + r["count"]
+            if r["_reject_rule"]:
+                rejects_by_rule[r["_reject_rule"]] += r["count"]
+                rejected_by_day[day] += r["count"]
+        rejects_by_rule = dict(rejects_by_rule)
         duplicates_dropped = sum(r["count"] for r in outcome if r["_duplicate_dropped"])
     rejected = sum(rejects_by_rule.values())
+
+    with timings.stage("checks"):
+        measures = checks.measure(
+            valid_rows(validated, dataset),
+            dataset.key,
+            checks.dataset_rules(dataset),
+            known,
+            "date" if dataset.daily else None,
+            [d.isoformat() for d in days or []],
+        )
+        absent = {
+            f.key: [c.name for c in dataset.columns if not c.required and c.name not in f.header]
+            for f in files
+        }
+        check_results = checks.evaluate(
+            measures,
+            checks.check_names(dataset),
+            history=quality.row_history.get(dataset.asset, []),
+            reject=checks.reject_rate_check(read_by_day, rejected_by_day, quality.max_reject_rate),
+            schema=checks.schema_check(
+                {f.key: f.drift for f in files if f.drift}, {k: v for k, v in absent.items() if v}
+            ),
+        )
 
     live = f"{PROCESSED_PREFIX}/{dataset.asset}"
     rejects_live = f"{REJECTS_PREFIX}/{dataset.name}"
@@ -165,6 +258,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
         metadata={
             **_range_metadata(job),
             "rows": loaded,
+            "rows_per_day": checks.rows_per_day(measures),
             "rows_rejected": rejected,
             "rejects_by_rule": {"raw_value": rejects_by_rule, "type": "json"},
             "duplicates_dropped": duplicates_dropped,
@@ -176,6 +270,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             **timings.metadata(),
         }
     )
+    _report_checks(job, dataset.asset, check_results)
 
 
 def derive(
@@ -200,6 +295,7 @@ def calculate_derived_metrics(job: Job) -> None:
     args, spark, timings = job.args, job.spark, job.timings
     lake = open_lake(args.lake_root)
     days = args.days
+    quality = checks.QualityConfig.from_json(args.quality)
     if not days:
         raise ValueError(
             "calculate-derived-metrics is partitioned by day: --start-date and --end-date are required"
@@ -239,6 +335,24 @@ def calculate_derived_metrics(job: Job) -> None:
             for name, frame in derived.items()
         }
 
+    check_results: dict[str, list[checks.CheckResult]] = {}
+    measured: dict[str, checks.Measures] = {}
+    with timings.stage("checks"):
+        for name, frame in derived.items():
+            measured[name] = checks.measure(
+                frame,
+                specs[name].key,
+                checks.derived_rules(specs[name]),
+                locations,
+                "date",
+                [d.isoformat() for d in days],
+            )
+            check_results[name] = checks.evaluate(
+                measured[name],
+                checks.check_names(specs[name]),
+                history=quality.row_history.get(name, []),
+            )
+
     outputs: list[StagedOutput] = []
     loaded: dict[str, int] = {}
     with timings.stage("write_lake"):
@@ -276,6 +390,7 @@ def calculate_derived_metrics(job: Job) -> None:
             metadata={
                 **_range_metadata(job),
                 "rows": loaded[name],
+                "rows_per_day": checks.rows_per_day(measured[name]),
                 "lake_path": {
                     "raw_value": lake.spark_path(f"{CURATED_PREFIX}/{name}"),
                     "type": "url",
@@ -292,3 +407,4 @@ def calculate_derived_metrics(job: Job) -> None:
                 **timings.metadata(),
             },
         )
+        _report_checks(job, name, check_results[name])

@@ -45,6 +45,7 @@ class JobArgs:
     end_date: date | None
     pipes_context: str | None
     pipes_messages: str | None
+    quality: str | None = None  # JSON: reject-rate threshold and row history (climate_glue.checks)
 
     @property
     def days(self) -> list[date]:
@@ -70,6 +71,7 @@ def parse_args(argv: list[str]) -> JobArgs:
     parser.add_argument(
         f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower(), dest="pipes_messages"
     )
+    parser.add_argument("--quality", help="JSON quality settings for the job's asset checks")
     known, _ = parser.parse_known_args(argv)
     if (known.start_date is None) != (known.end_date is None):
         parser.error("--start-date and --end-date go together")

@@ -1,0 +1,435 @@
+"""A catalog of bad inputs, end to end through the job scripts (contract sections 1 and 3).
+
+One module-scoped baseline is published by the real job scripts (``main(argv)``, as the local
+Glue client calls them) on one Spark session and the embedded PostgreSQL. Each case then drops
+one bad file into the 2024-07-01 landing folder, runs the job for that day, and asserts the
+exact error or reject, and that previously published data is unchanged: a file that cannot be
+read fails the job before anything is written (the lake's processed/ tree and the PostgreSQL
+table compare equal, lineage included) and is quarantined with its reason; a file whose rows
+break rules republishes the day with exactly the good rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from climate_glue.contract import CLIMATE, HOSPITAL
+from climate_glue.lake import LocalLake
+from climate_glue.quarantine import REASON_SUFFIX, quarantine
+from climate_glue.raw import RawFileError, RawFilesError, list_raw_files
+from psycopg import sql
+
+from climate_assets.engine.spark import local_spark_session
+from climate_assets.generate import generate_landing_zone
+from climate_assets.settings import GLUE_SCRIPTS_DIR
+
+pytestmark = pytest.mark.e2e
+
+DAY = "2024-07-01"
+CLIMATE_HEADER = (
+    "location_id,date,temp_max_c,temp_min_c,precipitation_mm,humidity_pct,wind_speed_ms,aqi"
+)
+HOSPITAL_HEADER = (
+    "hospital_id,location_id,hospital_name,date,total_beds,beds_occupied,icu_beds,"
+    "icu_beds_occupied,has_backup_power,in_flood_zone"
+)
+CASE_FILE = "zz_case.csv"
+SCRIPTS = {
+    "locations": "process_locations.py",
+    "climate": "process_climate_data.py",
+    "health": "process_health_data.py",
+    "hospital": "process_hospital_data.py",
+    "derived": "calculate_derived_metrics.py",
+}
+TABLES = {"climate": "climate_data", "hospital": "hospital_data"}
+
+
+def _script(name: str):
+    path = Path(GLUE_SCRIPTS_DIR, SCRIPTS[name])
+    spec = importlib.util.spec_from_file_location(f"catalog_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Published:
+    """The baseline: a lake and an embedded PostgreSQL with two published days."""
+
+    def __init__(self, state: Path):
+        self.state = state
+        self.lake = state / "lake"
+        self.runs = 0
+
+    def run(self, dataset: str, start: str = DAY, end: str = DAY) -> None:
+        self.runs += 1
+        argv = [
+            "--lake-root", str(self.lake), "--run-id", f"catalog-{self.runs}",
+            "--warehouse", f"pgserver:{self.state / 'pgdata'}",
+        ]  # fmt: skip
+        if dataset != "locations":
+            argv += ["--start-date", start, "--end-date", end]
+        _script(dataset).main(argv)
+
+    def connect(self) -> psycopg.Connection:
+        import pgserver
+
+        return psycopg.connect(pgserver.get_server(self.state / "pgdata").get_uri("climate"))
+
+    def table(self, dataset: str, lineage: bool = True) -> list[tuple]:
+        table = TABLES[dataset]
+        with self.connect() as conn:
+            columns = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema ="
+                    " 'climate_health' AND table_name = %s ORDER BY ordinal_position",
+                    (table,),
+                )
+                if lineage or r[0] not in ("_processed_at", "_run_id", "_source_file")
+            ]
+            query = sql.SQL("SELECT {} FROM climate_health.{} ORDER BY 1, 2").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)
+            )
+            return conn.execute(query).fetchall()
+
+    def processed_tree(self) -> dict[str, str]:
+        root = self.lake / "processed"
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+
+    def snapshot(self, dataset: str) -> tuple:
+        return self.processed_tree(), self.table(dataset)
+
+    def rejects(self, dataset: str) -> list[dict[str, str]]:
+        folder = self.lake / f"rejects/{dataset}/date={DAY}"
+        rows = []
+        for path in sorted(folder.glob("*.csv")):
+            with path.open(encoding="utf-8", newline="") as handle:
+                rows += list(csv.DictReader(handle))
+        return sorted(rows, key=lambda r: int(r["_row"]))
+
+    def raw(self, dataset: str, name: str = CASE_FILE) -> Path:
+        return self.lake / f"raw/{dataset}/date={DAY}/{name}"
+
+    def rows_of(self, dataset: str) -> list[list[str]]:
+        with self.raw(dataset, f"{dataset}.csv").open(encoding="utf-8", newline="") as handle:
+            return list(csv.reader(handle))
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    state = tmp_path_factory.mktemp("catalog")
+    generate_landing_zone(state / "lake", locations=3, days=2, start=date(2024, 7, 1), seed=5)
+    local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)
+    base = Published(state)
+    base.run("locations")
+    for dataset in ("climate", "health", "hospital"):
+        base.run(dataset, DAY, "2024-07-02")
+    base.baseline = {d: base.table(d, lineage=False) for d in TABLES}
+    return base
+
+
+@pytest.fixture
+def case(published):
+    """Each case starts from the generated files and leaves them so."""
+    yield published
+    for dataset in TABLES:
+        published.raw(dataset).unlink(missing_ok=True)
+
+
+def _fails_and_changes_nothing(base: Published, dataset: str, content: bytes, problem: str):
+    before = base.snapshot(dataset)
+    path = base.raw(dataset)
+    path.write_bytes(content)
+    key = f"raw/{dataset}/date={DAY}/{CASE_FILE}"
+    with pytest.raises(RawFilesError) as failure:
+        base.run(dataset)
+    assert str(failure.value) == f"{key}: {problem}"
+    assert base.snapshot(dataset) == before
+    assert not path.exists()
+    quarantined = base.lake / "quarantine" / key
+    assert quarantined.read_bytes() == content
+    reason = json.loads(Path(str(quarantined) + REASON_SUFFIX).read_text())
+    assert reason["key"] == key and reason["reason"] == problem
+    assert reason["moved_by"] == f"catalog-{base.runs}"
+
+
+def _loads(base: Published, dataset: str, content: str | None) -> list[dict[str, str]]:
+    """Run with the case file (if any); return the rejects. Day 2 stays byte for byte."""
+    tree = base.processed_tree()
+    if content is not None:
+        base.raw(dataset).write_text(content, encoding="utf-8")
+    base.run(dataset)
+    day2 = f"{TABLES[dataset]}/year=2024/month=07/day=02/"
+    after = base.processed_tree()
+    assert {k: v for k, v in after.items() if day2 in k} == {
+        k: v for k, v in tree.items() if day2 in k
+    }
+    return base.rejects(dataset)
+
+
+def _climate_row(base: Published, **changes) -> str:
+    header, first = base.rows_of("climate")[0], base.rows_of("climate")[1]
+    values = dict(zip(header, first, strict=True))
+    values.update(changes)
+    return ",".join(values[c] for c in header)
+
+
+# --------------------------------------------------------------------------- whole files
+
+
+def test_non_utf8_bytes_beyond_the_header_probe(case):
+    good = _climate_row(case)
+    rows = 64 * 1024 // len(good) + 100  # past the 64 KiB the header probe reads
+    body = "\n".join([good] * rows)
+    content = f"{CLIMATE_HEADER}\n{body}\n".encode() + b"LOC\xff\xfe,2024-07-01,1,1,1,,,\n"
+    _fails_and_changes_nothing(
+        case, "climate", content, f"not UTF-8 (data row {rows + 1}; 1 row(s) affected)"
+    )
+
+
+def test_non_utf8_bytes_in_the_header(case):
+    content = b"location_id,d\xe4te,temp_max_c\nA,2024-07-01,1\n"
+    _fails_and_changes_nothing(case, "climate", content, "not UTF-8 (byte 13)")
+
+
+def test_semicolon_delimiter(case):
+    content = CLIMATE_HEADER.replace(",", ";") + "\n" + _climate_row(case).replace(",", ";")
+    _fails_and_changes_nothing(
+        case,
+        "climate",
+        (content + "\n").encode(),
+        "wrong delimiter: the header has ';' where ',' is expected",
+    )
+
+
+def test_truncated_last_line(case):
+    row = _climate_row(case)
+    content = f"{CLIMATE_HEADER}\n{row}\n{row[: len(row) // 2]}"  # cut mid-row, no newline
+    _fails_and_changes_nothing(
+        case,
+        "climate",
+        content.encode(),
+        "ragged or truncated rows: 1 row(s) do not have the header's 8 fields"
+        " (first at data row 2)",
+    )
+
+
+def test_ragged_rows(case):
+    row = _climate_row(case)
+    content = f"{CLIMATE_HEADER}\n{row}\n{row},extra\n{row}\n{row.rsplit(',', 2)[0]}\n"
+    _fails_and_changes_nothing(
+        case,
+        "climate",
+        content.encode(),
+        "ragged or truncated rows: 2 row(s) do not have the header's 8 fields"
+        " (first at data row 2)",
+    )
+
+
+def test_empty_file(case):
+    _fails_and_changes_nothing(case, "climate", b"", "empty file")
+
+
+def test_header_only(case):
+    _fails_and_changes_nothing(
+        case, "climate", f"{CLIMATE_HEADER}\n".encode(), "header only: no data rows"
+    )
+
+
+def test_missing_required_column(case):
+    content = "location_id,date,temp_min_c,precipitation_mm\nA,2024-07-01,1,0\n"
+    _fails_and_changes_nothing(
+        case, "climate", content.encode(), "missing required column(s): temp_max_c"
+    )
+
+
+def test_several_bad_files_are_all_quarantined_and_named(case):
+    before = case.snapshot("climate")
+    other = case.raw("climate", "zz_other.csv")
+    case.raw("climate").write_bytes(b"")
+    other.write_text(f"{CLIMATE_HEADER}\n", encoding="utf-8")
+    with pytest.raises(RawFilesError) as failure:
+        case.run("climate")
+    assert [str(e) for e in failure.value.errors] == [
+        f"raw/climate/date={DAY}/{CASE_FILE}: empty file",
+        f"raw/climate/date={DAY}/zz_other.csv: header only: no data rows",
+    ]
+    assert case.snapshot("climate") == before
+    assert not other.exists()
+
+
+# --------------------------------------------------------------------------- accepted files
+
+
+def test_bom_is_accepted(case):
+    rows = case.rows_of("climate")
+    original = case.raw("climate", "climate.csv")
+    content = original.read_bytes()
+    original.write_bytes(b"\xef\xbb\xbf" + content)
+    try:
+        assert _loads(case, "climate", None) == []
+    finally:
+        original.write_bytes(content)
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+    assert len(rows) > 1
+
+
+def test_extra_column_is_loaded_without_it(case):
+    original = case.raw("climate", "climate.csv")
+    content = original.read_text(encoding="utf-8")
+    lines = content.splitlines()
+    drifted = [lines[0] + ",station_note"] + [line + ",roof sensor" for line in lines[1:]]
+    original.write_text("\n".join(drifted) + "\n", encoding="utf-8")
+    try:
+        assert _loads(case, "climate", None) == []
+    finally:
+        original.write_text(content, encoding="utf-8")
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+    columns = [r[0] for r in case.connect().execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'climate_data'"
+    )]  # fmt: skip
+    assert "station_note" not in columns
+
+
+def test_header_case_and_spaces(case):
+    header = (
+        " Location_ID ,DATE,Temp_Max_C , temp_min_c,PRECIPITATION_MM,humidity_pct,wind_speed_ms,AQI"
+    )
+    assert _loads(case, "climate", f"{header}\n{_climate_row(case)}\n") == []
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def test_duplicate_identical_rows_keep_one(case):
+    row = _climate_row(case)
+    assert _loads(case, "climate", f"{CLIMATE_HEADER}\n{row}\n{row}\n") == []
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+    with case.connect() as conn:
+        source = conn.execute(
+            "SELECT _source_file FROM climate_health.climate_data WHERE location_id = %s"
+            " AND date = %s",
+            (row.split(",")[0], DAY),
+        ).fetchone()[0]
+    assert source == f"raw/climate/date={DAY}/{CASE_FILE}"  # the last in file order wins
+
+
+def test_conflicting_duplicates_reject_every_row_of_the_key(case):
+    row = _climate_row(case)
+    location = row.split(",")[0]
+    changed = _climate_row(case, temp_max_c="39.5")
+    rejects = _loads(case, "climate", f"{CLIMATE_HEADER}\n{changed}\n")
+    assert sorted((r["_source_file"], r["_row"], r["_reject_rule"]) for r in rejects) == [
+        (f"raw/climate/date={DAY}/climate.csv", "1", "duplicate key with conflicting values"),
+        (f"raw/climate/date={DAY}/{CASE_FILE}", "1", "duplicate key with conflicting values"),
+    ]
+    expected = [r for r in case.baseline["climate"] if (r[0], r[1].isoformat()) != (location, DAY)]
+    assert case.table("climate", lineage=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule"),
+    [
+        ({"location_id": "99999"}, "location_id: unknown location"),
+        ({"date": "2024-07-02"}, "date: does not match its partition folder"),
+        ({"temp_max_c": "75.0"}, "temp_max_c: out of range -90..60"),
+        ({"temp_max_c": "10.0", "temp_min_c": "12.0"}, "temp_min_c: must be <= temp_max_c"),
+        ({"aqi": "501"}, "aqi: out of range 0..500"),
+        ({"temp_max_c": "31.5C"}, "temp_max_c: not a number"),
+        ({"aqi": "12 ppm"}, "aqi: not a whole number"),
+    ],
+    ids=[
+        "unknown_location",
+        "date_not_its_folder",
+        "out_of_range",
+        "temp_min_above_max",
+        "aqi_out_of_range",
+        "number_with_stray_text",
+        "whole_number_with_stray_text",
+    ],
+)
+def test_bad_row_is_rejected_with_its_rule(case, changes, rule):
+    bad = _climate_row(case, **changes)
+    rejects = _loads(case, "climate", f"{CLIMATE_HEADER}\n{bad}\n")
+    assert [(r["_source_file"], r["_row"], r["_reject_rule"]) for r in rejects] == [
+        (f"raw/climate/date={DAY}/{CASE_FILE}", "1", rule)
+    ]
+    for column, value in changes.items():
+        assert rejects[0][column if column != "date" else "raw_date"] == value  # as it arrived
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+
+
+def _hospital_row(base: Published, **changes) -> str:
+    rows = base.rows_of("hospital")
+    values = dict(zip(rows[0], rows[1], strict=True))
+    values.update(changes)
+    return ",".join(values[c] for c in rows[0])
+
+
+def test_leading_zero_ids_stay_text(case):
+    row = _hospital_row(case, hospital_id="000123", hospital_name="Zero Clinic")
+    assert _loads(case, "hospital", f"{HOSPITAL_HEADER}\n{row}\n") == []
+    with case.connect() as conn:
+        ids = [r[0] for r in conn.execute("SELECT hospital_id FROM climate_health.hospital_data")]
+    assert "000123" in ids and "123" not in ids
+
+
+def test_an_id_that_looks_like_sql_is_only_data(case):
+    evil = "x'); DROP TABLE y;--"
+    row = _hospital_row(case, hospital_id=f'"{evil}"', hospital_name="Quoted")
+    assert _loads(case, "hospital", f"{HOSPITAL_HEADER}\n{row}\n") == []
+    with case.connect() as conn:
+        stored = conn.execute(
+            "SELECT hospital_name FROM climate_health.hospital_data WHERE hospital_id = %s",
+            (evil,),
+        ).fetchall()
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = 'climate_health'"
+            )
+        }
+    assert stored == [("Quoted",)]
+    assert {"climate_data", "hospital_data", "locations"} <= tables
+    baseline = case.baseline["hospital"]
+    assert [r for r in case.table("hospital", lineage=False) if r[0] != evil] == baseline
+
+
+class _Listing:
+    """A lake listing as S3 can return it: keys are text, and may contain '..' segments."""
+
+    def __init__(self, keys: list[str]):
+        self.keys = keys
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return [k for k in self.keys if k.startswith(prefix + "/")]
+
+
+def test_keys_with_dotdot_are_refused_and_never_moved(case):
+    key = f"raw/climate/date={DAY}/../../../processed/climate_data/x.csv"
+    listing = _Listing([f"raw/climate/date={DAY}/climate.csv", key])
+    with pytest.raises(RawFileError) as failure:
+        list_raw_files(listing, CLIMATE, [date(2024, 7, 1)])
+    assert str(failure.value) == f"{key}: key contains '..': not a landing key"
+    tree = case.processed_tree()
+    with pytest.raises(ValueError, match=r"must not contain '\.\.'"):
+        quarantine(LocalLake(case.lake), key, "test", moved_by="catalog")
+    assert case.processed_tree() == tree
+    assert not (case.lake / "quarantine" / "processed").exists()
+    # A name that merely contains two dots is an ordinary file.
+    assert list_raw_files(
+        _Listing([f"raw/hospital/date={DAY}/a..b.csv"]), HOSPITAL, [date(2024, 7, 1)]
+    ) == {DAY: [f"raw/hospital/date={DAY}/a..b.csv"]}
