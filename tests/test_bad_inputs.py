@@ -28,6 +28,7 @@ from psycopg import sql
 
 from climate_assets.engine.spark import local_spark_session
 from climate_assets.generate import generate_landing_zone
+from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
 from climate_assets.settings import GLUE_SCRIPTS_DIR
 
 pytestmark = pytest.mark.e2e
@@ -80,7 +81,9 @@ class Published:
     def connect(self) -> psycopg.Connection:
         import pgserver
 
-        return psycopg.connect(pgserver.get_server(self.state / "pgdata").get_uri("climate"))
+        return psycopg.connect(
+            pgserver.get_server(self.state / "pgdata").get_uri(EMBEDDED_DATABASE)
+        )
 
     def table(self, dataset: str, lineage: bool = True) -> list[tuple]:
         table = TABLES[dataset]
@@ -94,8 +97,9 @@ class Published:
                 )
                 if lineage or r[0] not in ("_processed_at", "_run_id", "_source_file")
             ]
-            query = sql.SQL("SELECT {} FROM climate_health.{} ORDER BY 1, 2").format(
-                sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)
+            listed = sql.SQL(", ").join(map(sql.Identifier, columns))
+            query = sql.SQL("SELECT {} FROM climate_health.{} ORDER BY {}").format(
+                listed, sql.Identifier(table), listed
             )
             return conn.execute(query).fetchall()
 
@@ -131,6 +135,8 @@ def published(tmp_path_factory):
     state = tmp_path_factory.mktemp("catalog")
     generate_landing_zone(state / "lake", locations=3, days=2, start=date(2024, 7, 1), seed=5)
     local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)
+    server = embedded_server(str(state / "pgdata"))
+    ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)
     base = Published(state)
     base.run("locations")
     for dataset in ("climate", "health", "hospital"):
