@@ -53,6 +53,16 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if outcome.success else 1
 
 
+def _check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .check import run_checks
+
+    lake = Path(args.lake_root) if args.lake_root else None
+    state = Path(args.state_dir) if args.state_dir else None
+    return 0 if run_checks(lake, state) else 1
+
+
 def _dev(args: argparse.Namespace) -> int:
     from .instance import instance_environment, server_admin_dsn
 
@@ -91,6 +101,17 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", default=DEMO_START)
     demo.add_argument("--seed", type=int, default=DEMO_SEED)
     demo.set_defaults(handler=_demo)
+
+    check = commands.add_parser(
+        "check", help="run every asset check against a fixture landing zone; non-zero on failure"
+    )
+    check.add_argument(
+        "--lake-root", help="a lake with a landing zone to check (default: generate a fixture)"
+    )
+    check.add_argument(
+        "--state-dir", help="state folder for the check run (default: a new temporary folder)"
+    )
+    check.set_defaults(handler=_check)
 
     dev = commands.add_parser(
         "dev", help="run `dagster dev` (webserver + daemon) against this project's instance"

@@ -26,6 +26,11 @@ def athena_table_key(asset: dg.AssetKey) -> dg.AssetKey:
     return dg.AssetKey([GROUP_ATHENA, asset.path[-1]])
 
 
+def athena_shared_table_key(asset: dg.AssetKey) -> dg.AssetKey:
+    """The shared Athena table over a derived asset's JSON export (small counts suppressed)."""
+    return dg.AssetKey([GROUP_ATHENA, "shared", asset.path[-1]])
+
+
 # Glue jobs and the script each one runs (the same file locally and on AWS Glue).
 JOB_PROCESS_LOCATIONS = "process-locations"
 JOB_PROCESS_CLIMATE = "process-climate-data"

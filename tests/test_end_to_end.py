@@ -257,6 +257,37 @@ def test_duckdb_views_read_the_lake(demo):
         con.close()
 
 
+def test_shared_athena_tables_suppress_small_counts(demo):
+    """climate_health_shared.* read the JSON exports: counts 1..10 null and flagged there, while
+    climate_health.* (and PostgreSQL) keep the true counts."""
+    con = duckdb.connect(str(demo["state"] / "athena.duckdb"), read_only=True)
+    try:
+        views = {
+            r[0]
+            for r in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE schema_name = 'climate_health_shared'"
+            ).fetchall()
+        }
+        assert views == {"health_risks", "hospital_resources", "resilience_scores"}
+        shared = con.execute(
+            "SELECT location_id, CAST(date AS VARCHAR), case_total, cases_per_100k, suppressed"
+            " FROM climate_health_shared.health_risks"
+        ).fetchall()
+        internal = con.execute(
+            "SELECT location_id, CAST(date AS VARCHAR), case_total FROM climate_health.health_risks"
+        ).fetchall()
+    finally:
+        con.close()
+    true_totals = {(r[0], r[1]): r[2] for r in internal}
+    assert len(shared) == len(internal) == LOCATIONS * len(DAYS)
+    for location, day, total, rate, suppressed in shared:
+        true_total = true_totals[(location, day)]
+        if 1 <= true_total <= 10:
+            assert suppressed is True and total is None and rate is None
+        else:
+            assert suppressed is False and total == true_total and rate is not None
+
+
 def _run_ids_by_day(conn: psycopg.Connection) -> dict[str, str]:
     query = "SELECT date::text, min(_run_id) FROM climate_health.resilience_scores GROUP BY date"
     return dict(conn.execute(query).fetchall())

@@ -1,10 +1,23 @@
-"""Athena tables: one per processed and derived asset, over its lake Parquet."""
+"""Athena tables: one per processed and derived asset over its lake Parquet (true counts), and
+one per derived asset in the shared database over its JSON export (small counts suppressed)."""
 
 import dagster as dg
-from climate_glue.contract import CURATED_PREFIX, DERIVED, PROCESSED_PREFIX, RAW_DATASETS
+from climate_glue.contract import (
+    CURATED_PREFIX,
+    DERIVED,
+    EXPORTS_PREFIX,
+    PROCESSED_PREFIX,
+    RAW_DATASETS,
+)
 
-from ..constants import DERIVED_ASSETS, GROUP_ATHENA, PROCESSED_ASSETS, athena_table_key
-from ..resources.athena import AthenaTablesResource, TableSpec
+from ..constants import (
+    DERIVED_ASSETS,
+    GROUP_ATHENA,
+    PROCESSED_ASSETS,
+    athena_shared_table_key,
+    athena_table_key,
+)
+from ..resources.athena import SHARED_DATABASE, AthenaTablesResource, TableSpec
 from ..resources.lake import LakeResource
 
 
@@ -14,6 +27,14 @@ def table_specs() -> list[TableSpec]:
     ]
     curated = [TableSpec(d.asset, f"{CURATED_PREFIX}/{d.asset}", True) for d in DERIVED]
     return processed + curated
+
+
+def shared_table_specs() -> list[TableSpec]:
+    """The tables meant for sharing (contract section 4): over the JSON exports."""
+    return [
+        TableSpec(d.asset, f"{EXPORTS_PREFIX}/json/{d.asset}", True, "json", SHARED_DATABASE)
+        for d in DERIVED
+    ]
 
 
 @dg.multi_asset(
@@ -27,16 +48,33 @@ def table_specs() -> list[TableSpec]:
             description=f"SQL table climate_health.{asset.path[-1]} over the lake Parquet.",
         )
         for asset in (*PROCESSED_ASSETS, *DERIVED_ASSETS)
+    ]
+    + [
+        dg.AssetSpec(
+            athena_shared_table_key(asset),
+            deps=[asset],
+            group_name=GROUP_ATHENA,
+            kinds={"athena", "duckdb"},
+            description=f"Shared SQL table {SHARED_DATABASE}.{asset.path[-1]} over the JSON"
+            " export: health counts of 1 to 10 suppressed.",
+        )
+        for asset in DERIVED_ASSETS
     ],
     can_subset=True,
 )
 def athena_tables(
     context: dg.AssetExecutionContext, athena: AthenaTablesResource, lake: LakeResource
 ):
-    wanted = {key.path[-1] for key in context.selected_asset_keys}
-    specs = [spec for spec in table_specs() if spec.name in wanted]
-    results = athena.create_tables(lake.root_uri(), specs)
-    for spec in specs:
-        yield dg.MaterializeResult(
-            asset_key=athena_table_key(dg.AssetKey(spec.name)), metadata=results[spec.name]
-        )
+    selected = context.selected_asset_keys
+    for specs, key_of in (
+        (table_specs(), athena_table_key),
+        (shared_table_specs(), athena_shared_table_key),
+    ):
+        wanted = [spec for spec in specs if key_of(dg.AssetKey(spec.name)) in selected]
+        if not wanted:
+            continue
+        results = athena.create_tables(lake.root_uri(), wanted)
+        for spec in wanted:
+            yield dg.MaterializeResult(
+                asset_key=key_of(dg.AssetKey(spec.name)), metadata=results[spec.name]
+            )

@@ -14,6 +14,8 @@ import duckdb
 from climate_glue.contract import WAREHOUSE_SCHEMA
 
 ATHENA_DATABASE = WAREHOUSE_SCHEMA  # contract: tables live in database climate_health
+# Tables meant for sharing: over the exports, where small health counts are suppressed.
+SHARED_DATABASE = f"{WAREHOUSE_SCHEMA}_shared"
 
 
 @dataclass(frozen=True)
@@ -56,26 +58,37 @@ class DuckDBAthena(AthenaTablesResource):
     def create_tables(self, lake_root: str, tables: list[TableSpec]) -> dict[str, dict]:
         results: dict[str, dict] = {}
         with self._connect() as con:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote_identifier(ATHENA_DATABASE)}")
             for table in tables:
+                schema = _quote_identifier(table.database)
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
                 base = Path(lake_root, table.prefix)
-                pattern = str(base / ("*/*/*/*.parquet" if table.partitioned else "*.parquet"))
-                name = f"{_quote_identifier(ATHENA_DATABASE)}.{_quote_identifier(table.name)}"
-                if not any(base.glob("*/*/*/*.parquet" if table.partitioned else "*.parquet")):
+                suffix = "json" if table.fmt == "json" else "parquet"
+                files = f"*/*/*/*.{suffix}" if table.partitioned else f"*.{suffix}"
+                pattern = str(base / files)
+                name = f"{schema}.{_quote_identifier(table.name)}"
+                if not any(base.glob(files)):
                     con.execute(f"DROP VIEW IF EXISTS {name}")
                     results[table.name] = {
                         "created": False,
-                        "reason": f"no Parquet under {base} yet",
+                        "reason": f"no {suffix} files under {base} yet",
                     }
                     continue
                 options = (
                     ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
                 )
-                con.execute(
-                    f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({_quote_literal(pattern)}{options})"
+                reader = (
+                    f"read_json({_quote_literal(pattern)}, format = 'newline_delimited'{options})"
+                    if table.fmt == "json"
+                    else f"read_parquet({_quote_literal(pattern)}{options})"
                 )
+                con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {reader}")
                 rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-                results[table.name] = {"created": True, "location": pattern, "rows": rows}
+                results[table.name] = {
+                    "created": True,
+                    "database": table.database,
+                    "location": pattern,
+                    "rows": rows,
+                }
         return results
 
     def query(self, sql: str) -> list[tuple]:

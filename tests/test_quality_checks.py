@@ -1,0 +1,96 @@
+"""Asset checks through Dagster: reported by the Glue jobs through Pipes, blocking per day.
+
+One landing zone of two days; day 1 has a climate row for a location that does not exist (a
+reject rate of 25%, above the 1% default) and day 2's hospital file has a column the contract
+does not list. Per-day runs: day 1's blocking check stops day 1's derived metrics, day 2's run
+publishes them. ``climate-assets check`` over the same landing zone (one range run) exits
+non-zero and prints the failing check.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow.parquet as pq
+import pytest
+
+from climate_assets import cli
+from climate_assets.constants import CLIMATE_DATA, HEALTH_RISKS, HOSPITAL_DATA
+from climate_assets.generate import generate_landing_zone
+from tests.support import materialize_days
+
+pytestmark = pytest.mark.e2e
+
+D1, D2 = "2024-07-01", "2024-07-02"
+
+
+def _curated_day(lake, asset: str, day: str):
+    return lake / f"curated/{asset}/year=2024/month=07/day={day[-2:]}"
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory):
+    state = tmp_path_factory.mktemp("checks")
+    lake = state / "lake"
+    generate_landing_zone(lake, locations=3, days=2, start=date(2024, 7, 1), seed=9)
+    climate = lake / f"raw/climate/date={D1}/climate.csv"
+    with climate.open("a", encoding="utf-8") as handle:
+        handle.write(f"99999,{D1},30.0,20.0,0.0,50,2.0,40\n")
+    hospital = lake / f"raw/hospital/date={D2}/hospital.csv"
+    lines = hospital.read_text(encoding="utf-8").splitlines()
+    drifted = [lines[0] + ",generator_fuel"] + [line + ",diesel" for line in lines[1:]]
+    hospital.write_text("\n".join(drifted) + "\n", encoding="utf-8")
+    return state, lake
+
+
+def _evaluations(result):
+    return {
+        (e.asset_key.to_user_string(), e.check_name): e
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def test_blocking_check_on_one_day_stops_that_days_derived_metrics_only(landing):
+    state, lake = landing
+    day1, _ = materialize_days(state, D1, D1)
+    assert not day1.success
+    checks = _evaluations(day1)
+    rate = checks[(CLIMATE_DATA.to_user_string(), "reject_rate")]
+    assert not rate.passed and rate.severity.value == "ERROR"
+    metadata = {k: v.value for k, v in rate.metadata.items()}
+    assert metadata["rows_rejected"] == 1 and metadata["rows_read"] == 4
+    assert metadata["failing_days"] == [D1] and metadata["max_reject_rate"] == 0.01
+    assert checks[(CLIMATE_DATA.to_user_string(), "known_locations")].passed  # rejected, not loaded
+    assert not any(key[0] == HEALTH_RISKS.to_user_string() for key in checks)
+    materialized = {e.asset_key for e in day1.get_asset_materialization_events()}
+    assert CLIMATE_DATA in materialized and HEALTH_RISKS not in materialized
+    assert not _curated_day(lake, "health_risks", D1).exists()
+
+    day2, _ = materialize_days(state, D2, D2)
+    assert day2.success
+    checks = _evaluations(day2)
+    assert all(e.passed for k, e in checks.items() if k[1] != "schema_unchanged")
+    drift = checks[(HOSPITAL_DATA.to_user_string(), "schema_unchanged")]
+    assert not drift.passed and drift.severity.value == "WARN"  # reported, not blocking
+    assert drift.metadata["extra_columns_by_file"].value == {
+        f"raw/hospital/date={D2}/hospital.csv": ["generator_fuel"]
+    }
+    assert checks[(HEALTH_RISKS.to_user_string(), "values_in_range")].passed
+    assert pq.read_table(_curated_day(lake, "health_risks", D2)).num_rows == 3
+    assert not _curated_day(lake, "health_risks", D1).exists()
+
+
+def test_check_command_fails_on_a_spoiled_landing_zone(landing, tmp_path, capsys):
+    """A range run: the blocking failure on day 1 stops the derived step for the whole range
+    (Dagster blocks a step, not a partition), so day 2's published metrics stay as they were."""
+    _, lake = landing
+    published = _curated_day(lake, "health_risks", D2)
+    before = sorted(p.name for p in published.iterdir()) if published.exists() else None
+    code = cli.main(["check", "--lake-root", str(lake), "--state-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL (ERROR) climate_data:reject_rate" in out
+    assert f"failing_days=['{D1}']" in out
+    assert "PASS         locations:unique_key" in out
+    if before is not None:
+        assert sorted(p.name for p in published.iterdir()) == before
