@@ -6,6 +6,7 @@ import dagster as dg
 
 from .assets.athena import athena_tables
 from .assets.derived import derived_metrics_asset
+from .assets.freshness import freshness_checks, freshness_sensor
 from .assets.processed import processed_assets
 from .constants import WHOLE_GRAPH_JOB
 from .environments import LOCAL_EXECUTOR, local_resources
@@ -15,14 +16,17 @@ from .settings import Settings
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     daily = daily_partitions(settings.partitions_start)
+    freshness = freshness_checks()
     whole_graph = dg.define_asset_job(
         WHOLE_GRAPH_JOB,
-        selection=dg.AssetSelection.all(),
+        selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness),
         partitions_def=daily,
         description="Every asset: processed datasets, derived metrics and Athena tables.",
     )
     return dg.Definitions(
         assets=[*processed_assets(daily), derived_metrics_asset(daily), athena_tables],
+        asset_checks=freshness,
+        sensors=[freshness_sensor(freshness)],
         jobs=[whole_graph],
         resources=local_resources(settings),
         executor=LOCAL_EXECUTOR,

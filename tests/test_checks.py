@@ -175,3 +175,29 @@ def test_check_names_per_asset_and_quality_config_round_trip():
     config = QualityConfig(max_reject_rate=0.05, row_history={"climate_data": [3.0, 4.0]})
     assert QualityConfig.from_json(config.to_json()) == config
     assert QualityConfig.from_json(None) == QualityConfig()
+
+
+def test_freshness_checks_warn_per_dated_asset_and_stay_out_of_the_graph_job():
+    from climate_assets.constants import (
+        CLIMATE_DATA,
+        DERIVED_ASSETS,
+        HEALTH_DATA,
+        HOSPITAL_DATA,
+        WHOLE_GRAPH_JOB,
+    )
+    from climate_assets.definitions import build_definitions
+    from climate_assets.settings import Settings
+
+    defs = build_definitions(Settings.from_env())
+    graph = defs.resolve_asset_graph()
+    fresh = {key for key in graph.asset_check_keys if key.name == "freshness_check"}
+    # every dated asset; locations is not partitioned
+    assert {key.asset_key for key in fresh} == {
+        CLIMATE_DATA,
+        HEALTH_DATA,
+        HOSPITAL_DATA,
+        *DERIVED_ASSETS,
+    }
+    job_checks = defs.resolve_job_def(WHOLE_GRAPH_JOB).asset_layer.asset_graph.asset_check_keys
+    assert not fresh & set(job_checks)
+    assert defs.resolve_sensor_def("freshness_checks_sensor") is not None
