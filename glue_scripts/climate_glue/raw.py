@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from urllib.parse import unquote
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -260,7 +261,10 @@ def read_raw(spark: SparkSession, lake: Lake, dataset: Dataset, files: list[RawF
         )
     # Cached: the split table and every later step read this one scan of the files.
     raw, scans = _row_numbers(union_all(frames).persist(StorageLevel.MEMORY_AND_DISK))
-    by_key = {re.search(RAW_KEY_PATTERN, path).group(1): scan for path, scan in scans.items()}
+    # Spark reports paths as URIs (a space is %20): decode them to compare with the keys.
+    by_key = {
+        unquote(re.search(RAW_KEY_PATTERN, path).group(1)): scan for path, scan in scans.items()
+    }
     errors = []
     for raw_file in files:
         problem = file_problem(raw_file, by_key.get(raw_file.key))
