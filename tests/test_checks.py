@@ -134,11 +134,13 @@ def test_row_count_bounds_and_no_history():
 def test_reject_rate_threshold_is_per_day():
     ok = reject_rate_check({"d1": 100, "d2": 100}, {"d1": 1}, 0.01)
     assert ok.passed and ok.metadata["reject_rate"] == 0.005
-    bad = reject_rate_check({"d1": 100, "d2": 100}, {"d2": 2}, 0.01)
+    bad = reject_rate_check({"d1": 100, "d2": 100}, {"d2": 2}, 0.01, lambda: ["f row 1: r"])
     assert not bad.passed
     assert bad.metadata["failing_days"] == ["d2"]
     assert bad.metadata["rows_rejected"] == 2 and bad.metadata["rows_read"] == 200
     assert bad.name == CHECK_REJECT_RATE and bad.severity == "ERROR"
+    assert bad.metadata["sample_rejects"] == ["f row 1: r"]
+    assert "sample_rejects" not in ok.metadata
 
 
 def test_schema_check_warns_on_drift():

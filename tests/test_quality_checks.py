@@ -60,6 +60,9 @@ def test_blocking_check_on_one_day_stops_that_days_derived_metrics_only(landing)
     metadata = {k: v.value for k, v in rate.metadata.items()}
     assert metadata["rows_rejected"] == 1 and metadata["rows_read"] == 4
     assert metadata["failing_days"] == [D1] and metadata["max_reject_rate"] == 0.01
+    assert metadata["sample_rejects"] == [
+        f"raw/climate/date={D1}/climate.csv row 4: location_id: unknown location"
+    ]
     assert checks[(CLIMATE_DATA.to_user_string(), "known_locations")].passed  # rejected, not loaded
     assert not any(key[0] == HEALTH_RISKS.to_user_string() for key in checks)
     materialized = {e.asset_key for e in day1.get_asset_materialization_events()}

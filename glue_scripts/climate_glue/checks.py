@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pyspark.sql import Column as SparkColumn
@@ -310,8 +310,12 @@ def reject_rate_check(
     read_by_day: Mapping[str | None, int],
     rejected_by_day: Mapping[str | None, int],
     max_rate: float,
+    sample: Callable[[], list[str]] = list,
 ) -> CheckResult:
-    """Rejected rows / rows read, per day; fails when any day is above ``max_rate``."""
+    """Rejected rows / rows read, per day; fails when any day is above ``max_rate``.
+
+    ``sample`` names a few rejected rows (file, row, rule); it is called only on failure.
+    """
     rates = {
         day: (rejected_by_day.get(day, 0) / read) if read else 0.0
         for day, read in read_by_day.items()
@@ -327,6 +331,7 @@ def reject_rate_check(
     if failing:
         metadata["failing_days"] = failing
         metadata["reject_rate_by_day"] = {str(d): round(rates[d], 6) for d in rates}
+        metadata["sample_rejects"] = sample()
     return CheckResult(CHECK_REJECT_RATE, not failing, metadata)
 
 
@@ -376,6 +381,12 @@ def evaluate(
         extra[CHECK_SCHEMA] = schema
     row = {r.name: r for r in _row_checks(measures, [n for n in names if n not in extra])}
     return [extra.get(name) or row[name] for name in names]
+
+
+def sample_rejects(rejects: DataFrame, size: int = SAMPLE_SIZE) -> list[str]:
+    """A few rejected rows as "<file> row <n>: <rule>", in file order."""
+    first = rejects.orderBy("_source_file", "_row").limit(size).collect()
+    return [f"{r['_source_file']} row {r['_row']}: {r['_reject_rule']}" for r in first]
 
 
 def rows_per_day(measures: Measures) -> float:

@@ -212,7 +212,12 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             measures,
             checks.check_names(dataset),
             history=quality.row_history.get(dataset.asset, []),
-            reject=checks.reject_rate_check(read_by_day, rejected_by_day, quality.max_reject_rate),
+            reject=checks.reject_rate_check(
+                read_by_day,
+                rejected_by_day,
+                quality.max_reject_rate,
+                lambda: checks.sample_rejects(rejects),
+            ),
             schema=checks.schema_check(
                 {f.key: f.drift for f in files if f.drift}, {k: v for k, v in absent.items() if v}
             ),
