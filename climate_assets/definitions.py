@@ -8,7 +8,7 @@ from .assets.athena import athena_tables
 from .assets.derived import derived_metrics_asset
 from .assets.processed import processed_assets
 from .constants import WHOLE_GRAPH_JOB
-from .environments import LOCAL_EXECUTOR, local_resources
+from .environments import executor_for, resources_for
 from .partitions import daily_partitions
 from .settings import Settings
 
@@ -24,8 +24,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*processed_assets(daily), derived_metrics_asset(daily), athena_tables],
         jobs=[whole_graph],
-        resources=local_resources(settings),
-        executor=LOCAL_EXECUTOR,
+        resources=resources_for(settings),
+        executor=executor_for(settings),
     )
 
 
