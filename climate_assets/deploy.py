@@ -344,7 +344,13 @@ def iam_policies(config: DeployConfig, partition: str, account: str) -> dict[str
             {
                 "Sid": "ReadWriteLake",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",  # Spark's large Parquet files
+                    "s3:ListMultipartUploadParts",
+                ],
                 "Resource": lake_objects,
             },
             {

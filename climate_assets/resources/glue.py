@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.pipes.utils import PipesThreadedMessageReader
+from dagster._core.pipes.utils import PipesThreadedMessageReader, forward_only_logs_to_file
 from dagster_aws.pipes import (
     PipesCloudWatchLogReader,
     PipesGlueClient,
     PipesS3ContextInjector,
     PipesS3MessageReader,
 )
+from dagster_aws.pipes.message_readers import get_log_events
 from pydantic import PrivateAttr
 
 from ..constants import GLUE_JOB_SCRIPTS
@@ -63,6 +64,40 @@ def dpu_seconds(job_run: Mapping) -> float | None:
     return None
 
 
+class GlueDriverLogReader(PipesCloudWatchLogReader):
+    """Streams a Glue run's driver log (CloudWatch Logs) to stdout while the job runs.
+
+    dagster-aws's reader tails through a generator that only yields when new events arrive, so
+    once the stream goes quiet it polls ``get_log_events`` without pause and never notices that
+    the Pipes session closed. This one pauses ``interval`` seconds between empty polls and stops
+    after the first empty poll once the session has closed.
+    """
+
+    def __init__(self, *, interval: float = 5, **kwargs):
+        super().__init__(**kwargs)
+        self.interval = interval
+
+    def _start(self, params, is_session_closed) -> None:
+        request = {
+            "logGroupName": params.get("log_group") or self.log_group,
+            "logStreamName": params.get("log_stream") or self.log_stream,
+            "startFromHead": True,
+        }
+        while True:
+            closed = is_session_closed.is_set()
+            response = get_log_events(self.client, max_retries=self.max_retries, **request)
+            events = response.get("events", [])
+            for event in events:
+                for line in event.get("message", "").splitlines():
+                    if line:
+                        forward_only_logs_to_file(line, self.target_stream)
+            request["nextToken"] = response["nextForwardToken"]
+            if not events:
+                if closed:
+                    return
+                is_session_closed.wait(self.interval)
+
+
 class ClimateGlueClient(PipesGlueClient):
     """``PipesGlueClient`` whose run metadata also carries the Glue run's time and cost, and
     which (given a CloudWatch Logs client) streams the driver's output while the job runs."""
@@ -85,7 +120,7 @@ class ClimateGlueClient(PipesGlueClient):
             job_run = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
             log_group = job_run.get("LogGroupName") or DEFAULT_GLUE_LOG_GROUP
             reader.add_log_reader(
-                PipesCloudWatchLogReader(
+                GlueDriverLogReader(
                     client=self._logs_client,
                     log_group=f"{log_group}/output",
                     log_stream=run_id,
