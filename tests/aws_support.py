@@ -20,6 +20,7 @@ def moto_server() -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    _reset(endpoint)  # moto's state lives in the process: start every server empty
     env = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -39,6 +40,13 @@ def moto_server() -> Iterator[str]:
             else:
                 os.environ[name] = value
         server.stop()
+
+
+def _reset(endpoint: str) -> None:
+    from urllib.request import Request, urlopen
+
+    with urlopen(Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30):
+        pass
 
 
 def client(service: str):

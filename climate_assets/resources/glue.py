@@ -2,7 +2,9 @@
 
 Both environments use dagster-aws's ``PipesGlueClient``; only the Glue client behind it and the
 Pipes channel differ. On the embedded default it is ``LocalGlueClient`` (the real job scripts on
-one local Spark session per run) with a temp-file channel.
+one local Spark session per run) with a temp-file channel. On AWS it is boto3's Glue client on
+the jobs that ``climate-assets deploy`` made, with the Pipes context and messages on S3 and the
+driver's output streamed from CloudWatch Logs.
 """
 
 from __future__ import annotations

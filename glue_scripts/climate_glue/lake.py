@@ -4,7 +4,8 @@ A job names everything by key (``raw/climate/date=2024-01-01/a.csv``); ``spark_p
 key into what Spark reads and writes. Publishing is "write aside, then swap": Spark writes a
 partition under ``_staging/<run>/...`` and ``publish`` moves it into place so that a reader
 sees either the old partition or the new one, never a half-written one, and a job that dies
-before the swap leaves the old one untouched.
+before the swap leaves the old one untouched. S3 has no atomic swap: ``S3Lake.publish`` says
+what it does instead.
 """
 
 from __future__ import annotations
