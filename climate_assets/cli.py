@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 from .settings import PROJECT_ROOT, Settings
 
@@ -77,6 +78,60 @@ def _dev(args: argparse.Namespace) -> int:
     return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
 
 
+def _deploy(args: argparse.Namespace) -> int:
+    from .assets.athena import table_specs
+    from .deploy import DeployConfig, deploy
+    from .settings import AwsSettings
+
+    settings = Settings.from_env()
+    databases = tuple(sorted({spec.database for spec in table_specs()}))
+    try:
+        config = DeployConfig.from_settings(AwsSettings.from_env(), databases)
+    except ValueError as exc:
+        print(f"climate-assets deploy: {exc}", file=sys.stderr)
+        return 2
+    policy_dir = args.policy_dir or settings.state_dir / "iam"
+    plan = deploy(config, dry_run=args.dry_run, policy_dir=policy_dir)
+    print("Plan (dry run, nothing written to AWS):" if args.dry_run else "Deployed:")
+    for line in plan.lines(args.dry_run):
+        print(f"  {line}")
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from .queries import named_queries
+
+    queries = named_queries()
+    if not args.name:
+        for query in queries.values():
+            print(f"{query.name:<36} {query.description}")
+        return 0
+    if args.name not in queries:
+        print(
+            f"no query named {args.name!r}; known: {', '.join(queries)}",
+            file=sys.stderr,
+        )
+        return 2
+    settings = Settings.from_env()
+    if not settings.athena_database.exists():
+        print(
+            f"no DuckDB views yet at {settings.athena_database}: run `climate-assets demo` first",
+            file=sys.stderr,
+        )
+        return 1
+    import duckdb
+
+    with duckdb.connect(str(settings.athena_database), read_only=True) as con:
+        cursor = con.execute(queries[args.name].sql)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    print("\t".join(columns))
+    for row in rows:
+        print("\t".join("" if v is None else str(v) for v in row))
+    print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="climate-assets", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -118,6 +173,24 @@ def parser() -> argparse.ArgumentParser:
     )
     dev.epilog = "Other options (e.g. -p 3001) are passed on to `dagster dev`."
     dev.set_defaults(handler=_dev)
+
+    deploy = commands.add_parser(
+        "deploy",
+        help="upload the Glue scripts and create or update the Glue jobs on AWS; write IAM policies",
+    )
+    deploy.add_argument(
+        "--dry-run", action="store_true", help="print the plan; write nothing to AWS"
+    )
+    deploy.add_argument(
+        "--policy-dir", type=Path, help="where to write the IAM policies (default .climate/iam/)"
+    )
+    deploy.set_defaults(handler=_deploy)
+
+    query = commands.add_parser(
+        "query", help="run a named query against the local DuckDB views (no NAME: list them)"
+    )
+    query.add_argument("name", nargs="?")
+    query.set_defaults(handler=_query)
     return root
 
 

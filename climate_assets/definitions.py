@@ -9,7 +9,7 @@ from .assets.derived import derived_metrics_asset
 from .assets.freshness import freshness_checks, freshness_sensor
 from .assets.processed import processed_assets
 from .constants import WHOLE_GRAPH_JOB
-from .environments import LOCAL_EXECUTOR, local_resources
+from .environments import executor_for, resources_for
 from .partitions import daily_partitions
 from .settings import Settings
 
@@ -28,8 +28,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=freshness,
         sensors=[freshness_sensor(freshness)],
         jobs=[whole_graph],
-        resources=local_resources(settings),
-        executor=LOCAL_EXECUTOR,
+        resources=resources_for(settings),
+        executor=executor_for(settings),
     )
 
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .resources.athena import DuckDBAthena
-from .resources.glue import LocalGlueRunner
-from .resources.lake import LocalLakeResource
-from .resources.warehouse import LocalWarehouse
-from .settings import GLUE_SCRIPTS_DIR, Settings
+from .resources.athena import DuckDBAthena, GlueCatalogAthena
+from .resources.glue import AwsGlueRunner, LocalGlueRunner
+from .resources.lake import LocalLakeResource, S3LakeResource
+from .resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
+from .settings import (
+    ENV_ATHENA_RESULTS,
+    ENV_AWS,
+    ENV_AWS_REGION,
+    ENV_LAKE_BUCKET,
+    ENV_PIPES_BUCKET,
+    ENV_RDS_SECRET_ID,
+    GLUE_SCRIPTS_DIR,
+    AwsSettings,
+    Settings,
+)
 
 
 def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -27,3 +37,38 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
 
 # One Spark session serves a whole run only if every step runs in the run's process.
 LOCAL_EXECUTOR = dg.in_process_executor
+
+
+def aws_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """S3 lake, Glue jobs through Pipes on S3, RDS through Secrets Manager, Glue Data Catalog
+    and Athena. Required settings are ``dg.EnvVar``s, resolved when a run launches."""
+    aws = settings.aws or AwsSettings.from_env()
+    region = dg.EnvVar(ENV_AWS_REGION)
+    return {
+        "lake": S3LakeResource(bucket=dg.EnvVar(ENV_LAKE_BUCKET), prefix=aws.lake_prefix),
+        "warehouse": SecretsManagerWarehouse(secret_id=dg.EnvVar(ENV_RDS_SECRET_ID)),
+        "glue": AwsGlueRunner(
+            region=region,
+            pipes_bucket=dg.EnvVar(ENV_PIPES_BUCKET),
+            pipes_prefix=aws.pipes_prefix,
+            dpu_hour_price=aws.dpu_hour_price,
+        ),
+        "athena": GlueCatalogAthena(
+            region=region,
+            workgroup=aws.athena_workgroup,
+            results_location=dg.EnvVar(ENV_ATHENA_RESULTS),
+            first_year=int(settings.partitions_start[:4]),
+        ),
+    }
+
+
+# On AWS every step only waits on its Glue job: steps run in parallel processes.
+AWS_EXECUTOR = dg.multiprocess_executor
+
+
+def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    return aws_resources(settings) if settings.environment == ENV_AWS else local_resources(settings)
+
+
+def executor_for(settings: Settings) -> dg.ExecutorDefinition:
+    return AWS_EXECUTOR if settings.environment == ENV_AWS else LOCAL_EXECUTOR

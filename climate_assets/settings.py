@@ -21,6 +21,28 @@ ENV_SPARK_MASTER = "CLIMATE_SPARK_MASTER"
 ENV_SPARK_DRIVER_MEMORY = "CLIMATE_SPARK_DRIVER_MEMORY"
 ENV_MAX_REJECT_RATE = "CLIMATE_MAX_REJECT_RATE"
 
+# Which environment: "local" (the embedded default) or "aws".
+ENV_CLIMATE_ENV = "CLIMATE_ENV"
+ENV_LOCAL = "local"
+ENV_AWS = "aws"
+ENVIRONMENTS = (ENV_LOCAL, ENV_AWS)
+
+# AWS settings. Required ones are read by Dagster at launch (dg.EnvVar in environments.py);
+# those with a default are read here.
+ENV_AWS_REGION = "AWS_REGION"
+ENV_LAKE_BUCKET = "CLIMATE_LAKE_BUCKET"
+ENV_LAKE_PREFIX = "CLIMATE_LAKE_PREFIX"
+ENV_SCRIPTS_BUCKET = "CLIMATE_SCRIPTS_BUCKET"
+ENV_SCRIPTS_PREFIX = "CLIMATE_SCRIPTS_PREFIX"
+ENV_PIPES_BUCKET = "CLIMATE_PIPES_BUCKET"
+ENV_PIPES_PREFIX = "CLIMATE_PIPES_PREFIX"
+ENV_RDS_SECRET_ID = "CLIMATE_RDS_SECRET_ID"
+ENV_GLUE_CONNECTION = "CLIMATE_GLUE_CONNECTION"
+ENV_GLUE_ROLE_ARN = "CLIMATE_GLUE_ROLE_ARN"
+ENV_ATHENA_WORKGROUP = "CLIMATE_ATHENA_WORKGROUP"
+ENV_ATHENA_RESULTS = "CLIMATE_ATHENA_RESULTS"
+ENV_DPU_HOUR_PRICE = "CLIMATE_GLUE_DPU_HOUR_PRICE"
+
 DEFAULT_PARTITIONS_START = "2010-01-01"
 DEFAULT_MAX_REJECT_RATE = 0.01  # share of a day's rows; above it the reject_rate check fails
 
@@ -34,6 +56,8 @@ class Settings:
     spark_master: str
     spark_driver_memory: str
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
+    environment: str = ENV_LOCAL
+    aws: AwsSettings | None = None  # read only when environment is "aws"
 
     @property
     def pgdata(self) -> Path:
@@ -57,4 +81,69 @@ class Settings:
             spark_master=os.environ.get(ENV_SPARK_MASTER) or "local[*]",
             spark_driver_memory=os.environ.get(ENV_SPARK_DRIVER_MEMORY) or "2g",
             max_reject_rate=float(os.environ.get(ENV_MAX_REJECT_RATE) or DEFAULT_MAX_REJECT_RATE),
+            environment=environment_name(),
+            aws=AwsSettings.from_env() if environment_name() == ENV_AWS else None,
         )
+
+
+def environment_name() -> str:
+    """``CLIMATE_ENV``: "local" (default) or "aws"; anything else is an error naming both."""
+    name = (os.environ.get(ENV_CLIMATE_ENV) or ENV_LOCAL).strip().lower()
+    if name not in ENVIRONMENTS:
+        raise ValueError(f"{ENV_CLIMATE_ENV}={name!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    return name
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """The AWS settings that have defaults, and (for ``deploy``, which runs outside Dagster)
+    every AWS variable as set, None where unset."""
+
+    lake_prefix: str
+    scripts_prefix: str
+    pipes_prefix: str
+    athena_workgroup: str
+    dpu_hour_price: float
+    region: str | None
+    lake_bucket: str | None
+    scripts_bucket: str | None
+    pipes_bucket: str | None
+    rds_secret_id: str | None
+    glue_connection: str | None
+    glue_role_arn: str | None
+    athena_results: str | None
+
+    @classmethod
+    def from_env(cls) -> AwsSettings:
+        env = os.environ
+        return cls(
+            lake_prefix=env.get(ENV_LAKE_PREFIX, "lake").strip("/"),
+            scripts_prefix=(env.get(ENV_SCRIPTS_PREFIX) or "glue").strip("/"),
+            pipes_prefix=(env.get(ENV_PIPES_PREFIX) or "dagster-pipes").strip("/"),
+            athena_workgroup=env.get(ENV_ATHENA_WORKGROUP) or "primary",
+            dpu_hour_price=float(env.get(ENV_DPU_HOUR_PRICE) or 0.44),
+            region=env.get(ENV_AWS_REGION) or env.get("AWS_DEFAULT_REGION"),
+            lake_bucket=env.get(ENV_LAKE_BUCKET),
+            scripts_bucket=env.get(ENV_SCRIPTS_BUCKET),
+            pipes_bucket=env.get(ENV_PIPES_BUCKET),
+            rds_secret_id=env.get(ENV_RDS_SECRET_ID),
+            glue_connection=env.get(ENV_GLUE_CONNECTION),
+            glue_role_arn=env.get(ENV_GLUE_ROLE_ARN),
+            athena_results=env.get(ENV_ATHENA_RESULTS),
+        )
+
+    def require(self, *fields: str) -> None:
+        """Fail naming every variable that these fields need and that is not set."""
+        names = {
+            "region": ENV_AWS_REGION,
+            "lake_bucket": ENV_LAKE_BUCKET,
+            "scripts_bucket": ENV_SCRIPTS_BUCKET,
+            "pipes_bucket": ENV_PIPES_BUCKET,
+            "rds_secret_id": ENV_RDS_SECRET_ID,
+            "glue_connection": ENV_GLUE_CONNECTION,
+            "glue_role_arn": ENV_GLUE_ROLE_ARN,
+            "athena_results": ENV_ATHENA_RESULTS,
+        }
+        missing = [names[f] for f in fields if not getattr(self, f)]
+        if missing:
+            raise ValueError(f"set these environment variables first: {', '.join(missing)}")

@@ -94,3 +94,232 @@ class DuckDBAthena(AthenaTablesResource):
     def query(self, sql: str) -> list[tuple]:
         with self._connect(read_only=True) as con:
             return con.execute(sql).fetchall()
+
+
+# Contract types -> Hive types of the Glue Data Catalog (what Athena reads).
+HIVE_TYPES = {
+    "string": "string",
+    "double": "double",
+    "long": "bigint",
+    "int": "int",
+    "date": "date",
+    "bool": "boolean",
+    "timestamp": "timestamp",
+}
+PARQUET_STORAGE = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
+    },
+}
+JSON_STORAGE = {  # JSON Lines, as Spark writes the exports
+    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe",
+        "Parameters": {"ignore.malformed.json": "FALSE"},
+    },
+}
+# Partition projection ranges of the Hive partition columns: (range, digits).
+PROJECTION_MONTH = ("1,12", 2)
+PROJECTION_DAY = ("1,31", 2)
+
+
+def contract_types(spec: TableSpec) -> dict[str, str]:
+    """The columns of the files a table reads, with contract types (lineage columns included).
+
+    Looked up by table name among the processed and derived datasets; a JSON table over a
+    privacy-suppressed export also has the export's ``suppressed`` flag.
+    """
+    from climate_glue.contract import DERIVED, RAW_DATASETS
+
+    outputs = {d.asset: d.output_types for d in RAW_DATASETS.values()}
+    outputs.update({d.asset: d.output_types for d in DERIVED})
+    if spec.name not in outputs:
+        raise KeyError(
+            f"table {spec.database}.{spec.name}: no dataset of that name in the contract"
+            f" (known: {', '.join(sorted(outputs))})"
+        )
+    types = dict(outputs[spec.name])
+    if spec.fmt == "json" and "case_total" in types:
+        types["suppressed"] = "bool"
+    return types
+
+
+def glue_table_input(
+    spec: TableSpec, location: str, first_year: int, last_year: int
+) -> dict[str, object]:
+    """The Glue Data Catalog ``TableInput`` of an external table over ``location``.
+
+    A partitioned table uses partition projection on year/month/day (integer ranges with
+    leading zeros, as the folders are named), so a newly published day is visible to Athena
+    without a crawler or ``MSCK REPAIR``.
+    """
+    from climate_glue.contract import HIVE_PARTITION_COLUMNS
+
+    if spec.fmt not in ("parquet", "json"):
+        raise ValueError(f"table {spec.database}.{spec.name}: unknown format {spec.fmt!r}")
+    location = location.rstrip("/") + "/"
+    storage = PARQUET_STORAGE if spec.fmt == "parquet" else JSON_STORAGE
+    columns = [{"Name": n, "Type": HIVE_TYPES[t]} for n, t in contract_types(spec).items()]
+    parameters = {"EXTERNAL": "TRUE", "classification": spec.fmt}
+    partition_keys = []
+    if spec.partitioned:
+        year, month, day = HIVE_PARTITION_COLUMNS
+        partition_keys = [{"Name": name, "Type": "int"} for name in HIVE_PARTITION_COLUMNS]
+        ranges = {
+            year: (f"{first_year},{last_year}", 4),
+            month: PROJECTION_MONTH,
+            day: PROJECTION_DAY,
+        }
+        parameters["projection.enabled"] = "true"
+        for name, (value_range, digits) in ranges.items():
+            parameters[f"projection.{name}.type"] = "integer"
+            parameters[f"projection.{name}.range"] = value_range
+            parameters[f"projection.{name}.digits"] = str(digits)
+        parameters["storage.location.template"] = (
+            location + "/".join(f"{name}=${{{name}}}" for name in HIVE_PARTITION_COLUMNS) + "/"
+        )
+    return {
+        "Name": spec.name,
+        "Description": f"{spec.fmt} files under {location} (climate-assets)",
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": parameters,
+        "PartitionKeys": partition_keys,
+        "StorageDescriptor": {"Columns": columns, "Location": location, **storage},
+    }
+
+
+def _same_table(current: dict, wanted: dict) -> bool:
+    """Whether the catalog's table already has what ``wanted`` sets (Glue adds fields of its own)."""
+    have_sd, want_sd = current.get("StorageDescriptor", {}), wanted["StorageDescriptor"]
+    return (
+        current.get("Parameters", {}) == wanted["Parameters"]
+        and current.get("PartitionKeys", []) == wanted["PartitionKeys"]
+        and current.get("TableType") == wanted["TableType"]
+        and current.get("Description") == wanted["Description"]
+        and all(have_sd.get(key) == value for key, value in want_sd.items())
+    )
+
+
+class GlueCatalogAthena(AthenaTablesResource):
+    """Athena on AWS: Glue Data Catalog databases and external tables over the S3 lake, and the
+    project's named queries saved in the workgroup. Both are create-or-update: running it again
+    with nothing changed changes nothing."""
+
+    region: str
+    workgroup: str = "primary"
+    results_location: str  # s3://bucket/prefix/ for query results
+    first_year: int = 2010  # partition projection range of year=
+    last_year: int = 2030
+    query_poll_seconds: float = 1.0
+
+    def _client(self, service: str):
+        import boto3
+        from botocore.config import Config
+
+        config = Config(retries={"mode": "standard", "max_attempts": 10})
+        return boto3.client(service, region_name=self.region or None, config=config)
+
+    def _ensure_database(self, glue, name: str) -> None:
+        try:
+            glue.get_database(Name=name)
+        except glue.exceptions.EntityNotFoundException:
+            glue.create_database(
+                DatabaseInput={"Name": name, "Description": "climate-assets tables over the lake"}
+            )
+
+    def create_tables(self, lake_root: str, tables: list[TableSpec]) -> dict[str, dict]:
+        glue = self._client("glue")
+        results: dict[str, dict] = {}
+        for database in sorted({t.database for t in tables}):
+            self._ensure_database(glue, database)
+        for spec in tables:
+            location = f"{lake_root.rstrip('/')}/{spec.prefix.strip('/')}/"
+            wanted = glue_table_input(spec, location, self.first_year, self.last_year)
+            try:
+                current = glue.get_table(DatabaseName=spec.database, Name=spec.name)["Table"]
+            except glue.exceptions.EntityNotFoundException:
+                glue.create_table(DatabaseName=spec.database, TableInput=wanted)
+                action = "created"
+            else:
+                if _same_table(current, wanted):
+                    action = "unchanged"
+                else:
+                    glue.update_table(DatabaseName=spec.database, TableInput=wanted)
+                    action = "updated"
+            results[spec.name] = {
+                "table": f"{spec.database}.{spec.name}",
+                "catalog_action": action,
+                "location": location,
+                "format": spec.fmt,
+                "partition_projection": spec.partitioned,
+            }
+        saved = self.save_named_queries()
+        for result in results.values():
+            result["workgroup"] = self.workgroup
+            result["named_queries"] = {"raw_value": saved, "type": "json"}
+        return results
+
+    def save_named_queries(self) -> dict[str, str]:
+        """Create or update the project's named queries in the workgroup: name -> action."""
+        from ..queries import named_queries
+
+        athena = self._client("athena")
+        existing: dict[str, dict] = {}
+        for page in athena.get_paginator("list_named_queries").paginate(WorkGroup=self.workgroup):
+            for query_id in page.get("NamedQueryIds", []):
+                query = athena.get_named_query(NamedQueryId=query_id)["NamedQuery"]
+                existing[query["Name"]] = query
+        actions = {}
+        for query in named_queries().values():
+            found = existing.get(query.name)
+            if found is None:
+                athena.create_named_query(
+                    Name=query.name,
+                    Description=query.description,
+                    Database=ATHENA_DATABASE,
+                    QueryString=query.sql,
+                    WorkGroup=self.workgroup,
+                )
+                actions[query.name] = "created"
+            elif found["QueryString"] != query.sql or found.get("Description") != query.description:
+                athena.update_named_query(
+                    NamedQueryId=found["NamedQueryId"],
+                    Name=query.name,
+                    Description=query.description,
+                    QueryString=query.sql,
+                )
+                actions[query.name] = "updated"
+            else:
+                actions[query.name] = "unchanged"
+        return actions
+
+    def query(self, sql: str) -> list[tuple]:
+        """Run ``sql`` in the workgroup and return its rows (values as Athena returns them)."""
+        import time
+
+        athena = self._client("athena")
+        execution = athena.start_query_execution(
+            QueryString=sql,
+            WorkGroup=self.workgroup,
+            QueryExecutionContext={"Database": ATHENA_DATABASE},
+            ResultConfiguration={"OutputLocation": self.results_location},
+        )["QueryExecutionId"]
+        while True:
+            status = athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]
+            state = status["Status"]["State"]
+            if state in ("SUCCEEDED", "FAILED", "CANCELLED"):
+                break
+            time.sleep(self.query_poll_seconds)
+        if state != "SUCCEEDED":
+            reason = status["Status"].get("StateChangeReason", "")
+            raise RuntimeError(f"Athena query {execution} {state}: {reason}")
+        rows: list[tuple] = []
+        pages = athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution)
+        for page in pages:
+            for row in page["ResultSet"]["Rows"]:
+                rows.append(tuple(cell.get("VarCharValue") for cell in row["Data"]))
+        return rows[1:]  # the first row is the header

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
-from climate_glue.lake import Lake, LocalLake
+from climate_glue.lake import Lake, LocalLake, S3Lake
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -27,3 +27,16 @@ class LocalLakeResource(LakeResource):
 
     def open(self) -> Lake:
         return LocalLake(self.root)
+
+
+class S3LakeResource(LakeResource):
+    """A lake under an S3 prefix (AWS). Glue's Spark reads and writes it as ``s3://``."""
+
+    bucket: str
+    prefix: str = ""
+
+    def root_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix.strip('/')}".rstrip("/")
+
+    def open(self) -> Lake:
+        return S3Lake(self.root_uri())

@@ -67,7 +67,21 @@ def ensure_database(admin_dsn: str, name: str) -> None:
 __all__ = [
     "EMBEDDED_DATABASE",
     "LocalWarehouse",
+    "SecretsManagerWarehouse",
     "WarehouseResource",
     "embedded_server",
     "ensure_database",
 ]
+
+
+class SecretsManagerWarehouse(WarehouseResource):
+    """RDS PostgreSQL whose connection is an AWS Secrets Manager secret (AWS).
+
+    Jobs get ``secretsmanager:<secret id>`` and read the secret themselves inside Glue, so the
+    password stays in Secrets Manager: never in job arguments, Dagster's config or logs.
+    """
+
+    secret_id: str
+
+    def job_reference(self) -> str:
+        return f"secretsmanager:{self.secret_id}"

@@ -4,7 +4,8 @@ A job names everything by key (``raw/climate/date=2024-01-01/a.csv``); ``spark_p
 key into what Spark reads and writes. Publishing is "write aside, then swap": Spark writes a
 partition under ``_staging/<run>/...`` and ``publish`` moves it into place so that a reader
 sees either the old partition or the new one, never a half-written one, and a job that dies
-before the swap leaves the old one untouched.
+before the swap leaves the old one untouched. S3 has no atomic swap: ``S3Lake.publish`` says
+what it does instead.
 """
 
 from __future__ import annotations
@@ -202,8 +203,205 @@ class LocalLake:
         self.write_bytes(key, text.encode("utf-8"))
 
 
+S3_SCHEME = "s3://"
+# Spark ignores files whose name starts with "_" or ".": a marker that keeps an emptied
+# partition visible as a prefix without adding rows (S3 has no empty folders).
+EMPTY_MARKER = "_EMPTY"
+_DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
+
+
+def _s3_client():
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 10}))
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix/`` -> ("bucket", "some/prefix")."""
+    if not uri.startswith(S3_SCHEME):
+        raise ValueError(f"not an S3 URI: {uri!r}")
+    bucket, _, prefix = uri[len(S3_SCHEME) :].partition("/")
+    if not bucket:
+        raise ValueError(f"S3 URI {uri!r} names no bucket")
+    return bucket, prefix.strip("/")
+
+
+class S3Lake:
+    """A lake under an S3 prefix (AWS): the same keys as ``LocalLake``, stored as objects.
+
+    Listings use the ``list_objects_v2`` paginator (any number of keys) and report the ETag as
+    the content tag; ``read_head`` is a ranged GET. Moving is copy-then-delete.
+
+    S3 has no atomic rename of a folder, so ``publish`` cannot swap a partition in one step as
+    the local lake does. It copies every staged object over the live prefix (each object is
+    replaced atomically), then deletes the live objects that the new set does not have, then
+    the staged copy. Between the first copy and the last delete a reader listing the prefix can
+    see new files beside old ones that are about to go: for Parquet partitions written by Spark
+    (``part-<uuid>`` names) that means a reader may briefly count both. A job that dies before
+    ``publish`` still leaves the live partition untouched, and a re-run repairs any partial
+    publish, since it replaces the whole prefix again.
+    """
+
+    def __init__(self, root: str, client=None):
+        self.bucket, self.prefix = split_s3_uri(root)
+        self.root = f"{S3_SCHEME}{self.bucket}/{self.prefix}".rstrip("/")
+        self._client = client or _s3_client()
+
+    def _key(self, key: str) -> str:
+        key = key.strip("/")
+        if ".." in key.split("/"):
+            raise ValueError(f"lake key {key!r} must not contain '..'")
+        return "/".join(part for part in (self.prefix, key) if part)
+
+    def _folder(self, prefix: str) -> str:
+        full = self._key(prefix)
+        return f"{full}/" if full else ""
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
+
+    def _pages(self, prefix: str, **extra):
+        paginator = self._client.get_paginator("list_objects_v2")
+        yield from paginator.paginate(Bucket=self.bucket, Prefix=self._folder(prefix), **extra)
+
+    def _objects(self, prefix: str):
+        for page in self._pages(prefix):
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith("/"):  # console-made "folder" objects
+                    yield item
+
+    def spark_path(self, key: str) -> str:
+        return f"{S3_SCHEME}{self.bucket}/{self._key(key)}"
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every object under ``prefix``, as keys, sorted."""
+        return sorted(self._relative(item["Key"]) for item in self._objects(prefix))
+
+    def list_objects(self, prefix: str) -> list[LakeObject]:
+        """Every object under ``prefix`` with size, modification time and ETag, sorted by key."""
+        objects = [
+            LakeObject(
+                self._relative(item["Key"]),
+                item["Size"],
+                item["LastModified"].timestamp(),
+                item["ETag"].strip('"'),
+            )
+            for item in self._objects(prefix)
+        ]
+        return sorted(objects, key=lambda o: o.key)
+
+    def content_tag(self, key: str) -> str:
+        """The object's ETag (the MD5 of its bytes for a single-part upload)."""
+        return self._client.head_object(Bucket=self.bucket, Key=self._key(key))["ETag"].strip('"')
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write a whole object (S3 makes it visible complete or not at all)."""
+        self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def write_text(self, key: str, text: str) -> None:
+        self.write_bytes(key, text.encode("utf-8"))
+
+    def _copy(self, src_full: str, dst_full: str) -> None:
+        # The managed copy switches to multipart for objects over 5 GB.
+        self._client.copy({"Bucket": self.bucket, "Key": src_full}, self.bucket, dst_full)
+
+    def _delete_keys(self, full_keys: list[str]) -> None:
+        for start in range(0, len(full_keys), _DELETE_BATCH):
+            batch = full_keys[start : start + _DELETE_BATCH]
+            response = self._client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+            )
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise OSError(
+                    f"could not delete {len(response['Errors'])} object(s) from s3://{self.bucket},"
+                    f" first {first['Key']}: {first.get('Code')} {first.get('Message')}"
+                )
+
+    def move(self, src: str, dst: str) -> None:
+        """Move one object to another key (replacing what is there): copy, then delete."""
+        self._copy(self._key(src), self._key(dst))
+        self._client.delete_object(Bucket=self.bucket, Key=self._key(src))
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        names = []
+        for page in self._pages(prefix, Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                names.append(common["Prefix"].rstrip("/").rsplit("/", 1)[-1])
+        return sorted(names)
+
+    def _is_object(self, full_key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=full_key)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def exists(self, key: str) -> bool:
+        """True for an object with this key, or for a prefix with at least one object under it."""
+        page = self._client.list_objects_v2(Bucket=self.bucket, Prefix=self._folder(key), MaxKeys=1)
+        return page.get("KeyCount", 0) > 0 or self._is_object(self._key(key))
+
+    def read_head(self, key: str, size: int) -> bytes:
+        """The first ``size`` bytes (fewer for a shorter object), with one ranged GET."""
+        from botocore.exceptions import ClientError
+
+        if size <= 0:
+            return b""
+        try:
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{size - 1}"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidRange":  # an empty object
+                return b""
+            raise
+        return response["Body"].read()[:size]
+
+    def size(self, key: str) -> int:
+        return self._client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+
+    def publish(self, staged: str, live: str) -> None:
+        """Copy the staged objects over ``live``, then delete live objects not in the new set.
+
+        Not atomic (see the class docstring): every object is replaced atomically, but for a
+        moment the prefix can hold new objects beside old ones that are about to be deleted.
+        """
+        staged_folder, live_folder = self._folder(staged), self._folder(live)
+        new = [item["Key"][len(staged_folder) :] for item in self._objects(staged)]
+        if not new:
+            raise FileNotFoundError(f"nothing staged under {self.spark_path(staged)}")
+        old = [item["Key"][len(live_folder) :] for item in self._objects(live)]
+        for name in new:
+            self._copy(staged_folder + name, live_folder + name)
+        self._delete_keys([live_folder + name for name in sorted(set(old) - set(new))])
+        self._delete_keys([staged_folder + name for name in new])
+
+    def delete(self, prefix: str) -> None:
+        """Delete the object ``prefix`` and every object under ``prefix/``."""
+        keys = [item["Key"] for item in self._objects(prefix)]
+        if self._is_object(self._key(prefix)):
+            keys.append(self._key(prefix))
+        self._delete_keys(keys)
+
+    def make_empty(self, prefix: str) -> None:
+        """An empty "folder": a marker object that Spark's readers skip (its name starts with _)."""
+        self.write_bytes(f"{prefix.strip('/')}/{EMPTY_MARKER}", b"")
+
+
 def open_lake(root: str) -> Lake:
-    """The lake for a root URI: a local folder, as a path or ``file://`` URI."""
+    """The lake for a root URI: ``s3://bucket/prefix``, or a local folder (path or ``file://``)."""
+    if root.startswith(S3_SCHEME):
+        return S3Lake(root)
     if root.startswith("file://"):
         root = root[len("file://") :]
     return LocalLake(root)

@@ -42,21 +42,36 @@ def resolve_dsn(reference: str) -> str:
 
         return pgserver.get_server(value).get_uri(EMBEDDED_DATABASE)
     if scheme == "secretsmanager":
-        import boto3
-
-        secret = json.loads(
-            boto3.client("secretsmanager").get_secret_value(SecretId=value)["SecretString"]
-        )
-        return psycopg.conninfo.make_conninfo(
-            host=secret["host"],
-            port=secret.get("port", 5432),
-            user=secret["username"],
-            password=secret["password"],
-            dbname=secret.get("dbname", EMBEDDED_DATABASE),
-            sslmode=secret.get("sslmode", "require"),
-        )
+        return _dsn_from_secret(value)
     raise ValueError(
         f"unknown warehouse reference {reference!r} (env:, pgserver: or secretsmanager:)"
+    )
+
+
+SECRET_REQUIRED_KEYS = ("host", "username", "password")
+
+
+def _dsn_from_secret(secret_id: str) -> str:
+    """The connection string in an RDS secret (JSON: host, port, username, password, dbname,
+    and optionally sslmode, which defaults to ``require``). Read inside the job, so the password
+    is never in a job argument; errors name the secret and the keys, never a value."""
+    import boto3
+
+    text = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    try:
+        secret = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"secret {secret_id!r} is not JSON (expected an RDS secret)") from None
+    missing = [key for key in SECRET_REQUIRED_KEYS if not secret.get(key)]
+    if missing:
+        raise ValueError(f"secret {secret_id!r} has no {', '.join(missing)}")
+    return psycopg.conninfo.make_conninfo(
+        host=secret["host"],
+        port=str(secret.get("port") or 5432),
+        user=secret["username"],
+        password=secret["password"],
+        dbname=secret.get("dbname") or EMBEDDED_DATABASE,
+        sslmode=secret.get("sslmode") or "require",
     )
 
 

@@ -1,0 +1,463 @@
+"""The AWS code path end to end on moto (server mode, real boto3 calls).
+
+The Glue jobs are deployed to moto by ``deploy``; the assets run through ``AwsGlueRunner``:
+dagster-aws's ``PipesGlueClient`` with the S3 context injector and the S3 message reader on
+moto, the driver log stream read from moto's CloudWatch Logs, and the warehouse reference
+``secretsmanager:<id>`` (a moto secret pointing at the machine's PostgreSQL). moto's Glue does
+not run scripts, so a stand-in Glue client (as dagster-aws tests its own Glue client) checks that
+the job is deployed and runs the deployed script on local Spark. The lake stays a local folder,
+since local Spark cannot read ``s3://``.
+
+The outputs must equal those of the embedded default on the same input; the Glue metadata (run
+id, console URL, DPU-seconds, cost) must arrive; the Athena tables must match the contract and
+the Parquet Spark wrote; and no job argument, log line or event may show the secret's password.
+"""
+
+import contextlib
+import io
+import json
+import os
+import signal
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import psycopg
+import pyarrow.parquet as pq
+import pytest
+from climate_glue.contract import DERIVED, LINEAGE_COLUMNS, RAW_DATASETS
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from psycopg import sql
+
+from climate_assets.assets.athena import table_specs
+from climate_assets.assets.derived import derived_metrics_asset
+from climate_assets.assets.processed import processed_assets
+from climate_assets.cli import main
+from climate_assets.constants import GLUE_JOB_SCRIPTS, JOB_PROCESS_LOCATIONS
+from climate_assets.deploy import DeployConfig, deploy
+from climate_assets.engine.glue_client import LocalGlueClient
+from climate_assets.engine.spark import local_spark_session
+from climate_assets.generate import generate_landing_zone
+from climate_assets.partitions import daily_partitions
+from climate_assets.queries import named_queries
+from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena, TableSpec
+from climate_assets.resources.glue import AwsGlueRunner, GlueJobRunner
+from climate_assets.resources.lake import LocalLakeResource
+from climate_assets.resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
+from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
+from tests.aws_support import ACCOUNT, REGION, client, moto_server
+from tests.support import materialize_days
+
+pytestmark = [pytest.mark.e2e, pytest.mark.external_postgres]
+
+DAY = date(2024, 1, 15)
+ADMIN_URL = os.environ.get(
+    "CLIMATE_TEST_EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+PASSWORD = "aws-path-pw-9d2b"  # trust auth ignores it; it must never be shown
+SCRIPTS_BUCKET = "climate-scripts"
+PIPES_BUCKET = "climate-pipes"
+LAKE_BUCKET = "climate-lake"
+SECRET_ID = "climate/rds"
+IGNORED = set(LINEAGE_COLUMNS) - {"_source_file"}  # _run_id, _processed_at differ per run
+
+
+class StandInGlue:
+    """The boto3 Glue client as PipesGlueClient calls it: the job comes from moto (as deployed),
+    the run happens on local Spark with the deployed script, and the driver's output goes to
+    moto's CloudWatch Logs where Glue 5.0 puts it (``/aws-glue/jobs/output``, stream = run id)."""
+
+    def __init__(self, local: LocalGlueClient | None = None, finishes: bool = True):
+        self._glue, self._logs, self._s3 = client("glue"), client("logs"), client("s3")
+        self._local = local
+        self._finishes = finishes
+        self.meta = self._glue.meta
+        self.exceptions = self._glue.exceptions
+        self.started: list[tuple[str, dict]] = []
+        self.stopped: list[str] = []
+        self._jobs: dict[str, dict] = {}
+        self._polls = 0
+
+    def _deployed_script(self, job: dict) -> bytes:
+        location = job["Command"]["ScriptLocation"].removeprefix("s3://")
+        bucket, _, key = location.partition("/")
+        return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def start_job_run(self, JobName: str, Arguments: dict, **_) -> dict:  # noqa: N803
+        job = self._glue.get_job(JobName=JobName)["Job"]  # fails unless deployed
+        script = GLUE_JOB_SCRIPTS[JobName]
+        assert self._deployed_script(job) == (GLUE_SCRIPTS_DIR / script).read_bytes()
+        self.started.append((JobName, dict(Arguments)))
+        if not self._finishes:
+            run_id = f"jr_{uuid.uuid4().hex}"
+            self._jobs[run_id] = job
+            return {"JobRunId": run_id}
+        run_id = self._local.start_job_run(JobName=JobName, Arguments=Arguments)["JobRunId"]
+        self._jobs[run_id] = job
+        state = self._local.get_job_run(JobName=JobName, RunId=run_id)["JobRun"]["JobRunState"]
+        group = "/aws-glue/jobs/output"
+        with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
+            self._logs.create_log_group(logGroupName=group)
+        self._logs.create_log_stream(logGroupName=group, logStreamName=run_id)
+        self._logs.put_log_events(
+            logGroupName=group,
+            logStreamName=run_id,
+            logEvents=[
+                {
+                    "timestamp": int(time.time() * 1000),
+                    "message": f"stand-in Glue driver: {script} finished {state}",
+                }
+            ],
+        )
+        return {"JobRunId": run_id}
+
+    def get_job_run(self, JobName: str, RunId: str, **_) -> dict:  # noqa: N803
+        job = self._jobs[RunId]
+        if not self._finishes:
+            self._polls += 1
+            if self._polls == 2:  # the run is waiting on Glue: cancel it as a user would
+                os.kill(os.getpid(), signal.SIGINT)
+            job_run = {"Id": RunId, "JobName": JobName, "JobRunState": "RUNNING"}
+        else:
+            job_run = self._local.get_job_run(JobName=JobName, RunId=RunId)["JobRun"]
+        job_run.update(
+            WorkerType=job["WorkerType"],
+            NumberOfWorkers=job["NumberOfWorkers"],
+            LogGroupName="/aws-glue/jobs",
+        )
+        return {"JobRun": job_run}
+
+    def batch_stop_job_run(self, JobName: str, JobRunIds: list[str], **_) -> dict:  # noqa: N803
+        self.stopped += JobRunIds
+        return {
+            "SuccessfulSubmissions": [{"JobName": JobName, "JobRunId": i} for i in JobRunIds],
+            "Errors": [],
+        }
+
+
+STAND_INS: dict[str, StandInGlue] = {}
+
+
+class StandInAwsGlueRunner(AwsGlueRunner):
+    """``AwsGlueRunner`` with the stand-in Glue client (everything else is the real runner)."""
+
+    stand_in: str
+
+    def glue_client(self):
+        return STAND_INS[self.stand_in]
+
+
+@pytest.fixture(scope="module")
+def aws_database():
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no external PostgreSQL at {ADMIN_URL}: {exc}")
+    name = f"climate_aws_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
+        yield {**params, "dbname": name}
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def aws(aws_database, tmp_path_factory):
+    """moto with the buckets, the RDS secret and the deployed Glue jobs."""
+    env = {
+        "CLIMATE_SCRIPTS_BUCKET": SCRIPTS_BUCKET,
+        "CLIMATE_LAKE_BUCKET": LAKE_BUCKET,
+        "CLIMATE_PIPES_BUCKET": PIPES_BUCKET,
+        "CLIMATE_RDS_SECRET_ID": SECRET_ID,
+        "CLIMATE_GLUE_CONNECTION": "climate-rds",
+        "CLIMATE_GLUE_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/climate-glue",
+        "CLIMATE_ATHENA_RESULTS": f"s3://{PIPES_BUCKET}/athena-results/",
+    }
+    with moto_server(), pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        s3 = client("s3")
+        for bucket in (SCRIPTS_BUCKET, PIPES_BUCKET, LAKE_BUCKET):
+            s3.create_bucket(Bucket=bucket)
+        secret = {
+            "engine": "postgres",
+            "host": aws_database["host"],
+            "port": int(aws_database.get("port") or 5432),
+            "username": aws_database.get("user") or "postgres",
+            "password": PASSWORD,
+            "dbname": aws_database["dbname"],
+            "sslmode": "disable",
+        }
+        client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=json.dumps(secret))
+        config = DeployConfig.from_settings(AwsSettings.from_env(), ("climate_health",))
+        policies = tmp_path_factory.mktemp("iam")
+        deploy(config, policy_dir=policies)
+        yield {"database": aws_database, "policies": policies}
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory):
+    """The same small landing zone in two lakes: one for each engine."""
+    local, remote = tmp_path_factory.mktemp("local"), tmp_path_factory.mktemp("aws")
+    for state in (local, remote):
+        generate_landing_zone(state / "lake", locations=3, days=1, start=DAY, seed=3)
+    return local, remote
+
+
+@pytest.fixture(scope="module")
+def local_run(landing):
+    local, _ = landing
+    result, _ = materialize_days(local, DAY.isoformat(), DAY.isoformat())
+    assert result.success
+    return local
+
+
+@pytest.fixture(scope="module")
+def aws_run(aws, landing, local_run):
+    """Processed and derived assets through the AWS Glue runner, in one in-process run."""
+    _, state = landing
+    spark = LocalGlueClient(
+        {job: GLUE_SCRIPTS_DIR / script for job, script in GLUE_JOB_SCRIPTS.items()},
+        lambda: local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2),
+    )
+    stand_in = StandInGlue(spark)
+    STAND_INS["run"] = stand_in
+    daily = daily_partitions("2024-01-01")
+    assets = [*processed_assets(daily), derived_metrics_asset(daily)]
+    defs = dg.Definitions(
+        assets=assets,
+        jobs=[dg.define_asset_job("aws_graph", partitions_def=daily)],
+        resources={
+            "lake": LocalLakeResource(root=str(state / "lake")),
+            "warehouse": SecretsManagerWarehouse(secret_id=SECRET_ID),
+            "glue": StandInAwsGlueRunner(
+                region=REGION, pipes_bucket=PIPES_BUCKET, poll_interval_seconds=1, stand_in="run"
+            ),
+        },
+        executor=dg.in_process_executor,
+    )
+    stdout = io.StringIO()
+    try:
+        with dg.instance_for_test() as instance, contextlib.redirect_stdout(stdout):
+            result = defs.resolve_job_def("aws_graph").execute_in_process(
+                instance=instance,
+                tags={
+                    ASSET_PARTITION_RANGE_START_TAG: DAY.isoformat(),
+                    ASSET_PARTITION_RANGE_END_TAG: DAY.isoformat(),
+                },
+                raise_on_error=False,
+            )
+            records = instance.get_records_for_run(result.run_id).records
+            event_log = "\n".join(str(r.event_log_entry) for r in records)
+            materializations = {}
+            for event in result.get_asset_materialization_events():
+                materialization = event.event_specific_data.materialization
+                materializations[materialization.asset_key.to_user_string()] = {
+                    key: value.value for key, value in materialization.metadata.items()
+                }
+    finally:
+        spark.stop()
+    return {
+        "result": result,
+        "state": state,
+        "event_log": event_log,
+        "stdout": stdout.getvalue(),
+        "stand_in": stand_in,
+        "materializations": materializations,
+    }
+
+
+def _lake_rows(lake: Path, prefix: str) -> list[tuple]:
+    with duckdb.connect() as con:
+        pattern = str(lake / prefix / "**" / "*.parquet")
+        return con.execute(
+            f"SELECT * EXCLUDE ({', '.join(sorted(IGNORED))}) FROM read_parquet('{pattern}',"
+            " hive_partitioning = false) ORDER BY ALL"
+        ).fetchall()
+
+
+def _table_rows(conn: psycopg.Connection, table: str, columns: list[str]) -> list[tuple]:
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    query = sql.SQL("SELECT {} FROM {}.{} ORDER BY {}").format(
+        names, sql.Identifier("climate_health"), sql.Identifier(table), names
+    )
+    return conn.execute(query).fetchall()
+
+
+OUTPUTS = {
+    **{d.asset: (f"processed/{d.asset}", d.output_types) for d in RAW_DATASETS.values()},
+    **{d.asset: (f"curated/{d.asset}", d.output_types) for d in DERIVED},
+}
+
+
+def test_the_aws_path_produces_what_the_local_engine_does(aws_run, local_run, aws):
+    assert aws_run["result"].success, aws_run["event_log"][-3000:]
+    started = [job for job, _ in aws_run["stand_in"].started]
+    assert sorted(started) == sorted(GLUE_JOB_SCRIPTS)  # every deployed job ran once
+    local_lake, remote_lake = local_run / "lake", aws_run["state"] / "lake"
+    local_pg = LocalWarehouse(embedded_pgdata=str(local_run / "pgdata"))
+    with local_pg.connect() as local_conn, psycopg.connect(**aws["database"]) as aws_conn:
+        for asset, (prefix, types) in OUTPUTS.items():
+            expected = _lake_rows(local_lake, prefix)
+            assert expected, f"the local engine wrote no rows for {asset}"
+            assert _lake_rows(remote_lake, prefix) == expected, asset
+            columns = [c for c in types if c not in IGNORED]
+            local_rows = _table_rows(local_conn, asset, columns)
+            assert _table_rows(aws_conn, asset, columns) == local_rows, asset
+            assert len(local_rows) == len(expected)
+
+
+def test_glue_metadata_and_driver_logs_arrive(aws_run):
+    meta = aws_run["materializations"]
+    assert set(meta) >= {d.asset for d in RAW_DATASETS.values()} | {d.asset for d in DERIVED}
+    for asset, values in meta.items():
+        run_id = values["glue_job_run_id"]
+        assert run_id.startswith("jr_"), asset
+        assert values["glue_console_url"].endswith(f"/run/{run_id}")
+        assert f"https://{REGION}.console.aws.amazon.com/" in values["glue_console_url"]
+        assert values["glue_worker_type"] == "G.1X" and values["glue_workers"] == 2
+        seconds = values["glue_execution_seconds"]
+        assert values["glue_dpu_seconds"] == seconds * 2  # 2 workers x 1 DPU (G.1X)
+        billed = max(seconds, 60) * 2
+        assert values["glue_cost_usd"] == round(billed / 3600 * 0.44, 4)
+        assert values["rows"] > 0  # reported by the job through S3 Pipes messages
+    # the driver's output, streamed from CloudWatch Logs
+    for script in GLUE_JOB_SCRIPTS.values():
+        assert f"stand-in Glue driver: {script} finished SUCCEEDED" in aws_run["stdout"]
+
+
+def test_the_password_is_in_no_argument_log_or_event(aws_run, aws):
+    for job, arguments in aws_run["stand_in"].started:
+        assert arguments["--warehouse"] == f"secretsmanager:{SECRET_ID}", job
+        assert PASSWORD not in json.dumps(arguments)
+    assert PASSWORD not in aws_run["event_log"]
+    assert PASSWORD not in aws_run["stdout"]
+    assert all(PASSWORD not in p.read_text() for p in aws["policies"].iterdir())
+    jobs = client("glue").get_jobs()["Jobs"]
+    assert PASSWORD not in json.dumps(jobs, default=str)
+
+
+HIVE_OF_ARROW = {
+    "string": "string",
+    "large_string": "string",
+    "double": "double",
+    "int64": "bigint",
+    "int32": "int",
+    "date32[day]": "date",
+    "bool": "boolean",
+}
+
+
+def _hive_type(arrow_type) -> str:
+    text = str(arrow_type)
+    return "timestamp" if text.startswith("timestamp") else HIVE_OF_ARROW[text]
+
+
+def test_athena_tables_match_the_contract_and_the_parquet(aws_run):
+    lake = aws_run["state"] / "lake"
+    shared = TableSpec(
+        "health_risks", "exports/json/health_risks", True, fmt="json", database="climate_shared"
+    )
+    specs = [*table_specs(), shared]
+    athena = GlueCatalogAthena(
+        region=REGION, results_location=f"s3://{PIPES_BUCKET}/athena-results/"
+    )
+    results = athena.create_tables(f"s3://{LAKE_BUCKET}/lake", specs)
+    assert {r["catalog_action"] for r in results.values()} == {"created"}
+    glue = client("glue")
+    for spec in specs:
+        table = glue.get_table(DatabaseName=spec.database, Name=spec.name)["Table"]
+        sd = table["StorageDescriptor"]
+        assert sd["Location"] == f"s3://{LAKE_BUCKET}/lake/{spec.prefix}/"
+        columns = [(c["Name"], c["Type"]) for c in sd["Columns"]]
+        if spec.fmt == "parquet":
+            files = sorted((lake / spec.prefix).rglob("*.parquet"))
+            schema = pq.read_schema(files[0])
+            assert columns == [(f.name, _hive_type(f.type)) for f in schema], spec.name
+            assert sd["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+        else:
+            part = next(p for p in (lake / spec.prefix).rglob("part-*.json"))
+            keys = json.loads(part.read_text().splitlines()[0]).keys()
+            assert [name for name, _ in columns] == list(keys)
+            assert sd["SerdeInfo"]["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+            assert ("suppressed", "boolean") in columns
+        params = table["Parameters"]
+        if spec.partitioned:
+            assert [k["Name"] for k in table["PartitionKeys"]] == ["year", "month", "day"]
+            assert params["projection.enabled"] == "true"
+            assert params["projection.year.digits"] == "4"
+            assert params["projection.month.range"] == "1,12"
+            assert params["projection.day.digits"] == "2"
+            assert params["storage.location.template"] == (
+                f"s3://{LAKE_BUCKET}/lake/{spec.prefix}/year=${{year}}/month=${{month}}/day=${{day}}/"
+            )
+        else:
+            assert table.get("PartitionKeys", []) == []
+            assert "projection.enabled" not in params
+    athena_client = client("athena")
+    ids = athena_client.list_named_queries(WorkGroup="primary")["NamedQueryIds"]
+    saved = {
+        q["Name"]: q["QueryString"]
+        for q in (athena_client.get_named_query(NamedQueryId=i)["NamedQuery"] for i in ids)
+    }
+    assert saved == {name: query.sql for name, query in named_queries().items()}
+    again = athena.create_tables(f"s3://{LAKE_BUCKET}/lake", specs)
+    assert {r["catalog_action"] for r in again.values()} == {"unchanged"}
+    assert set(again["locations"]["named_queries"]["raw_value"].values()) == {"unchanged"}
+    assert len(athena_client.list_named_queries(WorkGroup="primary")["NamedQueryIds"]) == 3
+
+
+def test_named_queries_run_locally_on_the_duckdb_views(aws_run, capsys, monkeypatch):
+    state = aws_run["state"]
+    DuckDBAthena(database_path=str(state / "athena.duckdb")).create_tables(
+        str(state / "lake"), table_specs()
+    )
+    monkeypatch.setenv("CLIMATE_STATE_DIR", str(state))
+    assert main(["query"]) == 0
+    listed = capsys.readouterr().out
+    for name in named_queries():
+        assert name in listed
+    assert main(["query", "resilience_by_category_over_time"]) == 0
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    assert lines[0].split("\t") == [
+        "month",
+        "resilience_category",
+        "location_days",
+        "locations",
+        "avg_resilience_score",
+    ]
+    assert sum(int(line.split("\t")[2]) for line in lines[1:]) == 3  # 3 locations x 1 day
+    assert main(["query", "heat_health_correlation_by_state"]) == 0
+    assert capsys.readouterr().out.startswith("state\tlocation_days")
+    assert main(["query", "hospitals_under_pressure"]) == 0
+    assert main(["query", "no_such_query"]) == 2
+
+
+def test_cancelling_the_run_stops_the_glue_run(aws):
+    stand_in = StandInGlue(finishes=False)
+    STAND_INS["cancel"] = stand_in
+
+    @dg.asset
+    def waits_on_glue(context: dg.AssetExecutionContext, glue: GlueJobRunner):
+        arguments = {"--run-id": context.run.run_id}
+        return glue.run(context, JOB_PROCESS_LOCATIONS, arguments).get_materialize_result()
+
+    runner = StandInAwsGlueRunner(
+        region=REGION,
+        pipes_bucket=PIPES_BUCKET,
+        poll_interval_seconds=1,
+        stream_driver_logs=False,
+        stand_in="cancel",
+    )
+    result = dg.materialize([waits_on_glue], resources={"glue": runner}, raise_on_error=False)
+    assert not result.success
+    assert len(stand_in.started) == 1
+    assert stand_in.stopped and len(stand_in.stopped) == 1
+    assert stand_in.stopped[0].startswith("jr_")
