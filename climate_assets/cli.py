@@ -79,12 +79,13 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from .assets.athena import table_specs
+    from .assets.athena import shared_table_specs, table_specs
     from .deploy import DeployConfig, deploy
     from .settings import AwsSettings
 
     settings = Settings.from_env()
-    databases = tuple(sorted({spec.database for spec in table_specs()}))
+    specs = [*table_specs(), *shared_table_specs()]
+    databases = tuple(sorted({spec.database for spec in specs}))
     try:
         config = DeployConfig.from_settings(AwsSettings.from_env(), databases)
     except ValueError as exc:
