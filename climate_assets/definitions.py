@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .alerts import alerts_resource, run_failure_alerts
 from .assets.athena import athena_tables
 from .assets.derived import derived_metrics_asset
 from .assets.processed import processed_assets
+from .automation import automation_sensor
 from .constants import WHOLE_GRAPH_JOB
 from .environments import LOCAL_EXECUTOR, local_resources
 from .partitions import daily_partitions
+from .schedules import nightly_schedule
+from .sensors.arrival import arrival_sensors
 from .settings import Settings
 
 
@@ -24,7 +28,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*processed_assets(daily), derived_metrics_asset(daily), athena_tables],
         jobs=[whole_graph],
-        resources=local_resources(settings),
+        schedules=[nightly_schedule(whole_graph)],
+        sensors=[
+            *arrival_sensors(daily, settings.sensor_interval_seconds),
+            automation_sensor(settings.sensor_interval_seconds),
+            run_failure_alerts,
+        ],
+        resources={
+            **local_resources(settings),
+            "alerts": alerts_resource(settings.alert_topic_arn),
+        },
         executor=LOCAL_EXECUTOR,
     )
 

@@ -19,8 +19,11 @@ ENV_WAREHOUSE_URL = "CLIMATE_WAREHOUSE_URL"
 ENV_PARTITIONS_START = "CLIMATE_PARTITIONS_START"
 ENV_SPARK_MASTER = "CLIMATE_SPARK_MASTER"
 ENV_SPARK_DRIVER_MEMORY = "CLIMATE_SPARK_DRIVER_MEMORY"
+ENV_SENSOR_INTERVAL = "CLIMATE_SENSOR_INTERVAL"
+ENV_ALERT_TOPIC_ARN = "CLIMATE_ALERT_TOPIC_ARN"
 
 DEFAULT_PARTITIONS_START = "2010-01-01"
+DEFAULT_SENSOR_INTERVAL_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Settings:
     partitions_start: str
     spark_master: str
     spark_driver_memory: str
+    sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
+    alert_topic_arn: str | None = None  # SNS topic for run failure alerts; unset: log them
 
     @property
     def pgdata(self) -> Path:
@@ -53,4 +58,8 @@ class Settings:
             partitions_start=os.environ.get(ENV_PARTITIONS_START) or DEFAULT_PARTITIONS_START,
             spark_master=os.environ.get(ENV_SPARK_MASTER) or "local[*]",
             spark_driver_memory=os.environ.get(ENV_SPARK_DRIVER_MEMORY) or "2g",
+            sensor_interval_seconds=int(
+                os.environ.get(ENV_SENSOR_INTERVAL) or DEFAULT_SENSOR_INTERVAL_SECONDS
+            ),
+            alert_topic_arn=os.environ.get(ENV_ALERT_TOPIC_ARN) or None,
         )

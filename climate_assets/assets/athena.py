@@ -3,6 +3,7 @@
 import dagster as dg
 from climate_glue.contract import CURATED_PREFIX, DERIVED, PROCESSED_PREFIX, RAW_DATASETS
 
+from ..automation import ATHENA_AUTOMATION
 from ..constants import DERIVED_ASSETS, GROUP_ATHENA, PROCESSED_ASSETS, athena_table_key
 from ..resources.athena import AthenaTablesResource, TableSpec
 from ..resources.lake import LakeResource
@@ -24,6 +25,7 @@ def table_specs() -> list[TableSpec]:
             deps=[asset],
             group_name=GROUP_ATHENA,
             kinds={"athena", "duckdb"},
+            automation_condition=ATHENA_AUTOMATION,
             description=f"SQL table climate_health.{asset.path[-1]} over the lake Parquet.",
         )
         for asset in (*PROCESSED_ASSETS, *DERIVED_ASSETS)

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ..automation import DERIVED_AUTOMATION
 from ..constants import (
     CLIMATE_DATA,
     GROUP_CURATED,
@@ -26,6 +27,7 @@ DERIVED_SPECS = [
         deps=[CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        automation_condition=DERIVED_AUTOMATION,
         description="Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
     ),
     dg.AssetSpec(
@@ -33,6 +35,7 @@ DERIVED_SPECS = [
         deps=[HOSPITAL_DATA, LOCATIONS],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        automation_condition=DERIVED_AUTOMATION,
         description="Hospital capacity per location and day (every location, zeros without hospitals).",
     ),
     dg.AssetSpec(
@@ -40,6 +43,7 @@ DERIVED_SPECS = [
         deps=[HEALTH_RISKS, HOSPITAL_RESOURCES],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        automation_condition=DERIVED_AUTOMATION,
         description="Resilience score and category per location and day.",
     ),
 ]
