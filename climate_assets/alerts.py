@@ -103,6 +103,8 @@ def failure_alert(context: dg.RunFailureSensorContext) -> FailureAlert:
     errors = []
     for event in context.get_step_failure_events():
         error = event.step_failure_data.error
+        while error is not None and error.cause is not None:  # the user code's own error
+            error = error.cause
         text = " ".join((error.message if error else "unknown error").split())
         errors.append(f"{event.step_key}: {text[:ERROR_EXCERPT]}")
     if not errors:

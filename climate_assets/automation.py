@@ -15,16 +15,34 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .constants import CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA
+
 AUTOMATION_SENSOR = "climate_automation_sensor"
 
 AC = dg.AutomationCondition
 
+
+def _day_ready(key: dg.AssetKey) -> dg.AutomationCondition:
+    """That day's partition of ``key`` is present, not being written, and its checks passed."""
+    return AC.asset_matches(
+        key,
+        ~AC.missing()
+        & ~AC.in_progress()
+        & AC.all_checks_match(AC.check_passed(), blocking_only=True),
+    ).with_label(f"{key.to_user_string()} of the day ready")
+
+
+# The three derived assets are one job (a non-subsettable multi-asset): each of them waits for
+# all three daily inputs, not only its own deps, since requesting one runs all three.
 DERIVED_AUTOMATION = (
     AC.any_deps_updated().since_last_handled()
     & ~AC.any_deps_missing()
     & ~AC.any_deps_in_progress()
     & ~AC.in_progress()
     & AC.all_deps_blocking_checks_passed()
+    & _day_ready(CLIMATE_DATA)
+    & _day_ready(HEALTH_DATA)
+    & _day_ready(HOSPITAL_DATA)
 ).with_label("inputs of the day updated, present and checked")
 
 ATHENA_AUTOMATION = (
