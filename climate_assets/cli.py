@@ -53,6 +53,24 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if outcome.success else 1
 
 
+def _upload(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .environments import local_resources
+    from .upload import UploadError, upload
+
+    lake = local_resources(Settings.from_env())["lake"].open()
+    try:
+        keys = upload(lake, Path(args.file), args.dataset)
+    except (UploadError, OSError) as exc:
+        print(f"upload failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote {len(keys)} file(s) into the landing zone of {lake.root}:")
+    for key in keys:
+        print(f"  {key}")
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from .instance import instance_environment, server_admin_dsn
 
@@ -91,6 +109,13 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", default=DEMO_START)
     demo.add_argument("--seed", type=int, default=DEMO_SEED)
     demo.set_defaults(handler=_demo)
+
+    upload = commands.add_parser(
+        "upload", help="put a CSV into the landing zone (a multi-day file is split by date)"
+    )
+    upload.add_argument("file", help="a CSV file")
+    upload.add_argument("--dataset", required=True, help="locations, climate, health or hospital")
+    upload.set_defaults(handler=_upload)
 
     dev = commands.add_parser(
         "dev", help="run `dagster dev` (webserver + daemon) against this project's instance"
