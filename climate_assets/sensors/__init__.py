@@ -1,1 +1,5 @@
-"""Sensors: file arrival in the landing zone (arrival.py) and run failure alerts (alerts.py)."""
+"""Sensors on the landing zone: one arrival sensor per raw dataset (arrival.py).
+
+The run failure alerts sensor is in ``climate_assets/alerts.py``; the automation condition
+sensor in ``climate_assets/automation.py``.
+"""
