@@ -64,6 +64,25 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if run_checks(lake, state) else 1
 
 
+def _upload(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .environments import resources_for
+    from .upload import UploadError, upload
+
+    # The environment's lake (a folder, or S3 with CLIMATE_ENV=aws), its settings resolved.
+    lake = resources_for(Settings.from_env())["lake"].process_config_and_initialize().open()
+    try:
+        keys = upload(lake, Path(args.file), args.dataset)
+    except (UploadError, OSError) as exc:
+        print(f"upload failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"Wrote {len(keys)} file(s) into the landing zone of {lake.root}:")
+    for key in keys:
+        print(f"  {key}")
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from .instance import instance_environment, server_admin_dsn
 
@@ -168,6 +187,13 @@ def parser() -> argparse.ArgumentParser:
         "--state-dir", help="state folder for the check run (default: a new temporary folder)"
     )
     check.set_defaults(handler=_check)
+
+    upload = commands.add_parser(
+        "upload", help="put a CSV into the landing zone (a multi-day file is split by date)"
+    )
+    upload.add_argument("file", help="a CSV file")
+    upload.add_argument("--dataset", required=True, help="locations, climate, health or hospital")
+    upload.set_defaults(handler=_upload)
 
     dev = commands.add_parser(
         "dev", help="run `dagster dev` (webserver + daemon) against this project's instance"

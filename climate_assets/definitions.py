@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .alerts import alerts_resource, run_failure_alerts
 from .assets.athena import athena_tables
 from .assets.derived import derived_metrics_asset
 from .assets.freshness import freshness_checks, freshness_sensor
 from .assets.processed import processed_assets
+from .automation import automation_sensor
 from .constants import WHOLE_GRAPH_JOB
 from .environments import executor_for, resources_for
 from .partitions import daily_partitions
+from .schedules import nightly_schedule
+from .sensors.arrival import arrival_sensors
 from .settings import Settings
 
 
@@ -26,9 +30,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*processed_assets(daily), derived_metrics_asset(daily), athena_tables],
         asset_checks=freshness,
-        sensors=[freshness_sensor(freshness)],
         jobs=[whole_graph],
-        resources=resources_for(settings),
+        sensors=[
+            *arrival_sensors(daily, settings.sensor_interval_seconds),
+            automation_sensor(settings.sensor_interval_seconds),
+            freshness_sensor(freshness),
+            run_failure_alerts,
+        ],
+        schedules=[nightly_schedule(whole_graph)],
+        resources={**resources_for(settings), "alerts": alerts_resource(settings.alert_topic_arn)},
         executor=executor_for(settings),
     )
 

@@ -45,6 +45,11 @@ ENV_DPU_HOUR_PRICE = "CLIMATE_GLUE_DPU_HOUR_PRICE"
 
 DEFAULT_PARTITIONS_START = "2010-01-01"
 DEFAULT_MAX_REJECT_RATE = 0.01  # share of a day's rows; above it the reject_rate check fails
+DEFAULT_SENSOR_INTERVAL_SECONDS = 30
+
+# Sensors and alerts.
+ENV_SENSOR_INTERVAL = "CLIMATE_SENSOR_INTERVAL"
+ENV_ALERT_TOPIC_ARN = "CLIMATE_ALERT_TOPIC_ARN"
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,8 @@ class Settings:
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
     environment: str = ENV_LOCAL
     aws: AwsSettings | None = None  # read only when environment is "aws"
+    sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
+    alert_topic_arn: str | None = None  # SNS topic for run failure alerts; unset: log them
 
     @property
     def pgdata(self) -> Path:
@@ -83,6 +90,10 @@ class Settings:
             max_reject_rate=float(os.environ.get(ENV_MAX_REJECT_RATE) or DEFAULT_MAX_REJECT_RATE),
             environment=environment_name(),
             aws=AwsSettings.from_env() if environment_name() == ENV_AWS else None,
+            sensor_interval_seconds=int(
+                os.environ.get(ENV_SENSOR_INTERVAL) or DEFAULT_SENSOR_INTERVAL_SECONDS
+            ),
+            alert_topic_arn=os.environ.get(ENV_ALERT_TOPIC_ARN) or None,
         )
 
 

@@ -11,14 +11,15 @@ def glue_job_arguments(
 ) -> dict[str, str]:
     """Lake root, run id, warehouse reference and, for a partitioned run, its day range.
 
-    A run over a range of days (a single-run backfill) passes the whole range to one job.
+    A run over a range of days (a single-run backfill) passes the whole range to one job; a
+    run of one day (the nightly schedule, declarative automation) passes that day as the range.
     """
     arguments = {
         "--lake-root": lake.root_uri(),
         "--run-id": context.run.run_id,
         "--warehouse": warehouse.job_reference(),
     }
-    if context.has_partition_key_range:
+    if context.has_partition_key_range or context.has_partition_key:  # a range, or one day
         key_range = context.partition_key_range
         arguments["--start-date"] = key_range.start
         arguments["--end-date"] = key_range.end

@@ -10,6 +10,7 @@ from climate_glue.contract import (
     RAW_DATASETS,
 )
 
+from ..automation import ATHENA_AUTOMATION
 from ..constants import (
     DERIVED_ASSETS,
     GROUP_ATHENA,
@@ -45,6 +46,7 @@ def shared_table_specs() -> list[TableSpec]:
             deps=[asset],
             group_name=GROUP_ATHENA,
             kinds={"athena", "duckdb"},
+            automation_condition=ATHENA_AUTOMATION,
             description=f"SQL table climate_health.{asset.path[-1]} over the lake Parquet.",
         )
         for asset in (*PROCESSED_ASSETS, *DERIVED_ASSETS)
@@ -55,6 +57,7 @@ def shared_table_specs() -> list[TableSpec]:
             deps=[asset],
             group_name=GROUP_ATHENA,
             kinds={"athena", "duckdb"},
+            automation_condition=ATHENA_AUTOMATION,
             description=f"Shared SQL table {SHARED_DATABASE}.{asset.path[-1]} over the JSON"
             " export: health counts of 1 to 10 suppressed.",
         )

@@ -3,6 +3,7 @@
 import dagster as dg
 from climate_glue.contract import DERIVED
 
+from ..automation import DERIVED_AUTOMATION
 from ..constants import (
     CLIMATE_DATA,
     GROUP_CURATED,
@@ -28,6 +29,7 @@ DERIVED_SPECS = [
         deps=[CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        automation_condition=DERIVED_AUTOMATION,
         description="Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
     ),
     dg.AssetSpec(
@@ -35,6 +37,7 @@ DERIVED_SPECS = [
         deps=[HOSPITAL_DATA, LOCATIONS],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        automation_condition=DERIVED_AUTOMATION,
         description="Hospital capacity per location and day (every location, zeros without hospitals).",
     ),
     dg.AssetSpec(
@@ -42,6 +45,7 @@ DERIVED_SPECS = [
         deps=[HEALTH_RISKS, HOSPITAL_RESOURCES],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        automation_condition=DERIVED_AUTOMATION,
         description="Resilience score and category per location and day.",
     ),
 ]

@@ -1,0 +1,65 @@
+"""Declarative automation: derived metrics follow their inputs, Athena tables follow the data.
+
+The arrival sensors materialize the processed datasets as files land; these conditions take it
+from there, evaluated by the automation condition sensor in the daemon:
+
+- a day's derived metrics run once, since they last ran, an input of that day was updated, and
+  none of its inputs (that day's climate, health and hospital partitions, and locations) is
+  missing, in progress or has a failed blocking check. Unlike ``AutomationCondition.eager()`` it
+  is not limited to the latest day: a late or re-dropped day is recomputed too.
+- an Athena table runs after its dataset was updated by another run (the nightly job already
+  includes the tables, so its updates do not trigger them again).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .constants import CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA
+
+AUTOMATION_SENSOR = "climate_automation_sensor"
+
+AC = dg.AutomationCondition
+
+
+def _day_ready(key: dg.AssetKey) -> dg.AutomationCondition:
+    """That day's partition of ``key`` is present, not being written, and its checks passed."""
+    return AC.asset_matches(
+        key,
+        ~AC.missing()
+        & ~AC.in_progress()
+        & AC.all_checks_match(AC.check_passed(), blocking_only=True),
+    ).with_label(f"{key.to_user_string()} of the day ready")
+
+
+# The three derived assets are one job (a non-subsettable multi-asset): each of them waits for
+# all three daily inputs, not only its own deps, since requesting one runs all three.
+DERIVED_AUTOMATION = (
+    AC.any_deps_updated().since_last_handled()
+    & ~AC.any_deps_missing()
+    & ~AC.any_deps_in_progress()
+    & ~AC.in_progress()
+    & AC.all_deps_blocking_checks_passed()
+    & _day_ready(CLIMATE_DATA)
+    & _day_ready(HEALTH_DATA)
+    & _day_ready(HOSPITAL_DATA)
+).with_label("inputs of the day updated, present and checked")
+
+ATHENA_AUTOMATION = (
+    AC.any_deps_match(AC.newly_updated() & ~AC.executed_with_root_target())
+    .since_last_handled()
+    .with_label("dataset updated by another run")
+    & ~AC.any_deps_in_progress()
+    & ~AC.in_progress()
+)
+
+
+def automation_sensor(interval_seconds: int) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates the conditions above in the daemon; running by default."""
+    return dg.AutomationConditionSensorDefinition(
+        AUTOMATION_SENSOR,
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=interval_seconds,
+        description="Derived metrics when a day's inputs are updated and checked; Athena tables after.",
+    )

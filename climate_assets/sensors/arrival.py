@@ -1,0 +1,288 @@
+"""Arrival sensors: one per raw dataset, watching its landing prefix through the lake resource.
+
+A tick lists ``raw/<dataset>/`` (a local folder walk or an S3 paginated listing, behind
+``Lake.list_objects``) and compares it with the cursor, a compact JSON of what the last tick saw
+(per file: size, modification time, content tag). Only files whose size or time changed get their
+content tag computed (the S3 ETag is free; locally the MD5 is read), so a tick over thousands of
+unchanged files reads none of them. A file counts as changed when its tag differs: a duplicate
+drop (same bytes again) makes no run, a changed file does.
+
+Changed files of one tick make one run per contiguous range of days (the assets have a
+single-run backfill policy, so a range is one Glue job per asset), with a ``run_key`` from the
+sorted (key, tag) pairs of that batch. A key outside the contract's landing layout is moved to
+quarantine with its reason, and the tick says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import dagster as dg
+from climate_glue.contract import RAW_DATASETS, RAW_PREFIX, Dataset
+from climate_glue.lake import Lake, LakeObject
+from climate_glue.quarantine import quarantine
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from ..resources.lake import LakeResource
+
+DATE_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+CSV_SUFFIX = ".csv"
+CURSOR_VERSION = 1
+# Per file in the cursor: [size, modified, tag].
+Seen = dict[str, list]
+
+
+def sensor_name(dataset: Dataset) -> str:
+    """``climate_arrival_sensor`` for raw/climate, and so on."""
+    return f"{dataset.name}_arrival_sensor"
+
+
+def dataset_prefix(dataset: Dataset) -> str:
+    return f"{RAW_PREFIX}/{dataset.name}"
+
+
+def layout_problem(dataset: Dataset, key: str) -> str | None:
+    """Why ``key`` breaks the contract's landing layout for ``dataset`` (section 1), or None."""
+    prefix = dataset_prefix(dataset) + "/"
+    layout = f"{prefix}date=YYYY-MM-DD/<name>.csv" if dataset.daily else f"{prefix}<name>.csv"
+    parts = key.split("/")
+    if ".." in parts:
+        return f"'..' in the key; expected {layout}"
+    rest = key[len(prefix) :].split("/")
+    if not rest[-1].lower().endswith(CSV_SUFFIX):
+        return f"not a .csv file; expected {layout}"
+    if not dataset.daily:
+        return None if len(rest) == 1 else f"nested too deep; expected {layout}"
+    if len(rest) == 1:
+        return f"not in a date=YYYY-MM-DD folder; expected {layout}"
+    match = DATE_FOLDER.match(rest[0])
+    if match is None:
+        return f"folder {rest[0]!r} is not date=YYYY-MM-DD; expected {layout}"
+    try:
+        date.fromisoformat(match.group(1))
+    except ValueError:
+        return f"{match.group(1)} is not a calendar date; expected {layout}"
+    if len(rest) > 2:
+        return f"nested too deep; expected {layout}"
+    return None
+
+
+def partition_of(dataset: Dataset, key: str) -> str | None:
+    """The partition date of a well-formed daily key, None for locations."""
+    if not dataset.daily:
+        return None
+    return key[len(dataset_prefix(dataset)) + 1 :].split("/")[0][len("date=") :]
+
+
+def is_in_flight(key: str) -> bool:
+    """A file still being written (a dot file, such as the lake's ``.name.partial``) or a folder
+    marker: not a landing file yet, neither processed nor quarantined."""
+    return key.endswith("/") or key.rsplit("/", 1)[-1].startswith(".")
+
+
+# The cursor: {"v": 1, "files": {folder: {file name: [size, modified, tag]}}}, folders relative
+# to the dataset prefix, so ten thousand keys cost little more than their names and tags.
+def load_cursor(cursor: str | None) -> Seen:
+    """Key -> [size, modified, tag] from a cursor string (empty for a first tick)."""
+    if not cursor:
+        return {}
+    data = json.loads(cursor)
+    base = data["prefix"]
+    seen: Seen = {}
+    for folder, files in data["files"].items():
+        for name, entry in files.items():
+            seen["/".join(p for p in (base, folder, name) if p)] = entry
+    return seen
+
+
+def dump_cursor(dataset: Dataset, seen: Seen) -> str:
+    base = dataset_prefix(dataset)
+    folders: dict[str, dict[str, list]] = {}
+    for key in sorted(seen):
+        folder, _, name = key[len(base) + 1 :].rpartition("/")
+        folders.setdefault(folder, {})[name] = seen[key]
+    return json.dumps(
+        {"v": CURSOR_VERSION, "prefix": base, "files": folders}, separators=(",", ":")
+    )
+
+
+@dataclass
+class Batch:
+    """Changed files that make one run: a contiguous day range (or locations)."""
+
+    start: str | None
+    end: str | None
+    files: list[tuple[str, str]]  # (key, tag), sorted
+
+    @property
+    def run_key(self) -> str:
+        digest = hashlib.sha256()
+        for key, tag in self.files:
+            digest.update(f"{key}\0{tag}\n".encode())
+        span = f"{self.start}..{self.end}" if self.start else "all"
+        return f"{span}:{digest.hexdigest()[:32]}"
+
+
+@dataclass
+class Scan:
+    """What one tick found: run batches, quarantined keys, keys waiting, and the new cursor."""
+
+    batches: list[Batch] = field(default_factory=list)
+    quarantined: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
+    waiting: list[str] = field(default_factory=list)  # a day outside the partitions (yet)
+    unchanged: int = 0
+    tags_computed: int = 0
+    cursor: str = ""
+
+
+def contiguous_ranges(days: Iterable[str]) -> list[tuple[str, str]]:
+    """Sorted ISO days grouped into (first, last) runs of consecutive days."""
+    ranges: list[tuple[str, str]] = []
+    previous: date | None = None
+    for text in sorted(set(days)):
+        day = date.fromisoformat(text)
+        if previous is not None and day == previous + timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], text)
+        else:
+            ranges.append((text, text))
+        previous = day
+    return ranges
+
+
+def scan_landing(
+    lake: Lake,
+    dataset: Dataset,
+    cursor: str | None,
+    first_day: str | None = None,
+    last_day: str | None = None,
+    moved_by: str = "arrival sensor",
+) -> Scan:
+    """One tick's work for ``dataset``: list, compare with the cursor, quarantine, batch.
+
+    ``first_day``/``last_day`` bound the partitions that exist; a file for a later day (today's,
+    say) waits, unrecorded, until its partition exists. This is the function a benchmark times.
+    """
+    previous = load_cursor(cursor)
+    scan = Scan()
+    seen: Seen = {}
+    changed: dict[str | None, list[tuple[str, str]]] = {}
+    objects: list[LakeObject] = lake.list_objects(dataset_prefix(dataset) + "/")
+    for obj in objects:
+        key = obj.key
+        if is_in_flight(key):
+            continue
+        problem = layout_problem(dataset, key)
+        if problem is not None:
+            try:
+                quarantine(lake, key, problem, moved_by)
+            except (OSError, ValueError) as exc:
+                problem = f"{problem} (could not move it to quarantine: {exc})"
+            scan.quarantined.append((key, problem))
+            continue
+        day = partition_of(dataset, key)
+        if day is not None and (
+            (first_day is not None and day < first_day) or (last_day is not None and day > last_day)
+        ):
+            scan.waiting.append(key)
+            continue
+        before = previous.get(key)
+        if before is not None and before[0] == obj.size and before[1] == obj.modified:
+            seen[key] = before
+            scan.unchanged += 1
+            continue
+        tag = obj.etag or lake.content_tag(key)
+        scan.tags_computed += 1
+        seen[key] = [obj.size, obj.modified, tag]
+        if before is not None and before[2] == tag:
+            scan.unchanged += 1  # touched, or dropped again with the same bytes
+            continue
+        changed.setdefault(day, []).append((key, tag))
+    if dataset.daily:
+        for start, end in contiguous_ranges(d for d in changed if d is not None):
+            in_range = [f for d, fs in changed.items() if d and start <= d <= end for f in fs]
+            scan.batches.append(Batch(start, end, sorted(in_range)))
+    elif changed:
+        scan.batches.append(Batch(None, None, sorted(f for fs in changed.values() for f in fs)))
+    scan.cursor = dump_cursor(dataset, seen)
+    return scan
+
+
+def skip_message(dataset: Dataset, scan: Scan) -> str:
+    """Why a tick ran nothing (or what else it did), in one line for the tick log."""
+    parts = [
+        f"no new or changed files under {dataset_prefix(dataset)}/ ({scan.unchanged} unchanged)"
+    ]
+    if scan.quarantined:
+        shown = "; ".join(f"{key}: {reason}" for key, reason in scan.quarantined[:5])
+        more = len(scan.quarantined) - 5
+        parts.append(
+            f"moved {len(scan.quarantined)} key(s) to quarantine: {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    if scan.waiting:
+        parts.append(
+            f"{len(scan.waiting)} file(s) for a day outside the partitions wait: "
+            + ", ".join(scan.waiting[:3])
+        )
+    return "; ".join(parts)
+
+
+def arrival_sensor(
+    dataset: Dataset,
+    partitions_def: dg.TimeWindowPartitionsDefinition | None,
+    interval_seconds: int,
+) -> dg.SensorDefinition:
+    """The sensor for one raw dataset, launching its processed asset (the contract's name)."""
+    name = sensor_name(dataset)
+    asset_key = dg.AssetKey(dataset.asset)
+
+    @dg.sensor(
+        name=name,
+        target=[asset_key],
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Materializes {asset_key.to_user_string()} when files land under "
+        f"{dataset_prefix(dataset)}/ (new or changed content); quarantines keys outside the layout.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+        first = last = None
+        if partitions_def is not None:
+            first = partitions_def.get_first_partition_key()
+            last = partitions_def.get_last_partition_key()
+        scan = scan_landing(
+            lake.open(), dataset, context.cursor, first, last, moved_by=f"sensor {name}"
+        )
+        for key, reason in scan.quarantined:
+            context.log.warning(f"quarantined {key}: {reason}")
+        requests = []
+        for batch in scan.batches:
+            tags = {"climate/arrival_files": str(len(batch.files))}
+            if batch.start is not None:
+                tags[ASSET_PARTITION_RANGE_START_TAG] = batch.start
+                tags[ASSET_PARTITION_RANGE_END_TAG] = batch.end
+            requests.append(
+                dg.RunRequest(run_key=batch.run_key, asset_selection=[asset_key], tags=tags)
+            )
+        if requests:
+            return dg.SensorResult(run_requests=requests, cursor=scan.cursor)
+        return dg.SensorResult(skip_reason=skip_message(dataset, scan), cursor=scan.cursor)
+
+    return _sensor
+
+
+def arrival_sensors(
+    partitions_def: dg.TimeWindowPartitionsDefinition, interval_seconds: int
+) -> list[dg.SensorDefinition]:
+    """One arrival sensor per raw dataset, each launching the processed asset of its dataset."""
+    return [
+        arrival_sensor(dataset, partitions_def if dataset.daily else None, interval_seconds)
+        for dataset in RAW_DATASETS.values()
+    ]

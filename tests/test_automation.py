@@ -1,0 +1,106 @@
+"""The nightly schedule and the declarative automation of derived metrics and Athena tables,
+evaluated on the project's real definitions (no job runs: upstream updates are reported)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+
+from climate_assets.automation import AUTOMATION_SENSOR
+from climate_assets.constants import (
+    CLIMATE_DATA,
+    DERIVED_ASSETS,
+    HEALTH_DATA,
+    HOSPITAL_DATA,
+    LOCATIONS,
+    PROCESSED_ASSETS,
+    WHOLE_GRAPH_JOB,
+    athena_table_key,
+)
+from climate_assets.definitions import build_definitions
+from climate_assets.schedules import NIGHTLY_SCHEDULE
+from climate_assets.settings import Settings
+
+DAY = "2024-07-01"
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory):
+    state = tmp_path_factory.mktemp("state")
+    settings = Settings.from_env()
+    settings = Settings(**{**settings.__dict__, "state_dir": state, "lake_root": state / "lake"})
+    return build_definitions(settings)
+
+
+def test_nightly_schedule_runs_yesterday_of_the_whole_graph_at_two_utc(defs):
+    schedule = defs.resolve_schedule_def(NIGHTLY_SCHEDULE)
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.job_name == WHOLE_GRAPH_JOB
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2024, 7, 2, 2, 0, tzinfo=UTC)
+        )
+        [request] = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == DAY
+    job = defs.resolve_job_def(WHOLE_GRAPH_JOB)
+    assert set(job.asset_layer.executable_asset_keys) >= {LOCATIONS, athena_table_key(LOCATIONS)}
+
+
+def _report(instance, key, partition=None):
+    instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+
+
+def _requested(result) -> dict[dg.AssetKey, set]:
+    return {
+        r.key: (
+            set(r.true_subset.expensively_compute_partition_keys())
+            if r.true_subset.is_partitioned
+            else {None}
+        )
+        for r in result.results
+        if isinstance(r.key, dg.AssetKey) and r.true_subset.size
+    }
+
+
+def test_derived_metrics_wait_for_the_days_three_inputs_then_athena_follows(defs):
+    sensor = defs.resolve_sensor_def(AUTOMATION_SENSOR)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        # The sensor's first tick sees the graph as it is; updates count from then on.
+        result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert _requested(result) == {}
+        _report(instance, LOCATIONS)
+        _report(instance, CLIMATE_DATA, DAY)
+        _report(instance, HEALTH_DATA, DAY)
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=result.cursor
+        )
+        requested = _requested(result)
+        # Hospital data of the day is missing: no derived metrics yet; tables of updated data.
+        assert not set(DERIVED_ASSETS) & set(requested)
+        assert set(requested) == {
+            athena_table_key(k) for k in (LOCATIONS, CLIMATE_DATA, HEALTH_DATA)
+        }
+
+        _report(instance, HOSPITAL_DATA, DAY)
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=result.cursor
+        )
+        requested = _requested(result)
+        assert {k: requested[k] for k in DERIVED_ASSETS} == {k: {DAY} for k in DERIVED_ASSETS}
+        assert athena_table_key(HOSPITAL_DATA) in requested
+
+        # Handled: the next tick requests nothing again.
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=result.cursor
+        )
+        assert _requested(result) == {}
+
+
+def test_processed_assets_have_no_automation_of_their_own(defs):
+    graph = defs.resolve_asset_graph()
+    assert all(graph.get(k).automation_condition is None for k in PROCESSED_ASSETS)

@@ -1,0 +1,409 @@
+"""The product as a user runs it: ``climate-assets dev`` (webserver + daemon) on a fresh state.
+
+One ``climate-assets dev`` serves every test here, in order:
+- the sensors and the nightly schedule show as running (GraphQL, as the UI reads them);
+- headless Chromium opens the asset lineage page and finds every asset (screenshot kept in
+  ``docs/asset-graph.png`` when CLIMATE_UPDATE_DOCS=1);
+- a day's climate, health and hospital files dropped into the landing zone become that day's
+  derived metrics in PostgreSQL with nobody launching anything (arrival sensors, then
+  declarative automation, in the daemon's run subprocesses);
+- a second day the same way, then a backfill of both days launched as the UI launches it
+  (``launchPartitionBackfill``) runs each asset's job once for the range and writes the same
+  rows as the day-by-day runs;
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from climate_glue.contract import DAILY_DATASETS, DERIVED, LINEAGE_COLUMNS, WAREHOUSE_SCHEMA
+from climate_glue.lake import LocalLake
+from psycopg import sql
+
+from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
+from climate_assets.generate import generate_landing_zone
+from climate_assets.resources.warehouse import LocalWarehouse
+from climate_assets.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+DAYS = ["2024-07-01", "2024-07-02"]
+LOCATION = "climate_assets"
+REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
+STARTUP_SECONDS = 240
+PIPELINE_SECONDS = 480  # bound on waiting for the daemon (runs start their own Spark)
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+SCREENSHOT = PROJECT_ROOT / "docs" / "asset-graph.png"
+TABLES = [d.asset for d in DAILY_DATASETS] + [d.asset for d in DERIVED]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Dev:
+    """A running ``climate-assets dev`` and what the tests need of it."""
+
+    def __init__(self, state: Path, scratch: Path, port: int, log: Path):
+        self.state, self.scratch, self.port, self.log = state, scratch, port, log
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen | None = None
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.load(response)
+        assert "errors" not in payload, payload["errors"]
+        return payload["data"]
+
+    def wait_for(self, what: str, check, seconds: float):
+        deadline = time.monotonic() + seconds
+        while True:
+            assert self.process.poll() is None, f"climate-assets dev exited; see {self.log}"
+            try:
+                value = check()
+            except OSError:
+                value = None
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up after {seconds}s waiting for {what}; see {self.log}")
+            time.sleep(3)
+
+    def runs(self) -> list[dict]:
+        data = self.graphql(
+            "{ runsOrError { ... on Runs { results { runId status "
+            "assetSelection { path } tags { key value } } } } }"
+        )
+        return [
+            {**run, "tags": {t["key"]: t["value"] for t in run["tags"]}}
+            for run in data["runsOrError"]["results"]
+        ]
+
+    def drop_day(self, day: str) -> None:
+        """Copy one day's three generated files into the landing zone (as an upload would)."""
+        lake = LocalLake(self.state / "lake")
+        for dataset in DAILY_DATASETS:
+            for path in (self.scratch / f"raw/{dataset.name}/date={day}").iterdir():
+                lake.write_bytes(str(path.relative_to(self.scratch)), path.read_bytes())
+
+    def warehouse(self) -> psycopg.Connection:
+        return LocalWarehouse(embedded_pgdata=str(self.state / "pgdata")).connect()
+
+
+def _stop(dev: Dev) -> None:
+    """Ctrl-C for the whole process group, as in a terminal; then make sure nothing is left."""
+    if dev.process is None:
+        return
+    group = os.getpgid(dev.process.pid)
+    os.killpg(group, signal.SIGINT)
+    try:
+        dev.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    pid_file = dev.state / "pgdata" / "postmaster.pid"
+    if pid_file.exists():  # the embedded PostgreSQL that dev started (fast shutdown)
+        try:
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dev")
+    state, scratch = root / "state", root / "scratch"
+    generate_landing_zone(scratch, locations=4, days=len(DAYS), start=date(2024, 7, 1), seed=5)
+    shutil.copytree(scratch / "raw/locations", state / "lake/raw/locations")  # already in place
+    env = {
+        **os.environ,
+        "CLIMATE_STATE_DIR": str(state),
+        "CLIMATE_SENSOR_INTERVAL": "5",
+        "CLIMATE_SPARK_MASTER": "local[2]",  # two runs at a time, each with a small session
+        "CLIMATE_SPARK_DRIVER_MEMORY": "1g",
+    }
+    for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ALERT_TOPIC_ARN"):
+        env.pop(name, None)
+    running = Dev(state, scratch, _free_port(), root / "dev.log")
+    with running.log.open("w") as log:
+        running.process = subprocess.Popen(
+            [sys.executable, "-m", "climate_assets.cli", "dev", "-p", str(running.port),
+             "--host", "127.0.0.1"],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        running.wait_for("the code location to load", lambda: _loaded(running), STARTUP_SECONDS)
+        yield running
+    finally:
+        _stop(running)
+
+
+def _loaded(dev: Dev) -> bool:
+    data = dev.graphql(
+        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+        "locationOrLoadError { __typename } } } } }"
+    )
+    entries = data["workspaceOrError"]["locationEntries"]
+    return any(
+        e["name"] == LOCATION
+        and e["loadStatus"] == "LOADED"
+        and e["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+        for e in entries
+    )
+
+
+def test_sensors_and_schedule_show_as_running(dev):
+    data = dev.graphql(
+        "query($r: RepositorySelector!) {"
+        " sensorsOrError(repositorySelector: $r) { ... on Sensors { results { name sensorState { status } } } }"
+        " schedulesOrError(repositorySelector: $r) { ... on Schedules { results { name scheduleState { status } } } } }",
+        {"r": REPOSITORY},
+    )
+    sensors = {s["name"]: s["sensorState"]["status"] for s in data["sensorsOrError"]["results"]}
+    schedules = {
+        s["name"]: s["scheduleState"]["status"] for s in data["schedulesOrError"]["results"]
+    }
+    assert sensors == {
+        name: "RUNNING"
+        for name in (
+            "locations_arrival_sensor",
+            "climate_arrival_sensor",
+            "health_arrival_sensor",
+            "hospital_arrival_sensor",
+            "climate_automation_sensor",
+            "climate_run_failure_alerts",
+        )
+    }
+    assert schedules == {"nightly_climate_graph": "RUNNING"}
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
+)
+def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--window-size=1800,1200", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        browser.get(f"{dev.url}/asset-groups")
+        wait = WebDriverWait(browser, 120)
+
+        def graph_controls(b) -> list:  # zoom in, zoom out, settings, ... at the bottom right
+            found = [
+                e for e in b.find_elements(By.TAG_NAME, "button")
+                if e.rect["x"] > 1700 and e.rect["y"] > 600
+            ]  # fmt: skip
+            return found if len(found) >= 3 else []
+
+        def dismiss_sign_up_dialog() -> None:  # shown once by a fresh instance, a bit later
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                for skip in browser.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+                    skip.click()
+                    return
+                time.sleep(0.5)
+
+        controls = wait.until(graph_controls)
+        dismiss_sign_up_dialog()
+        # Groups start collapsed: graph settings (a control) -> "Expand all groups".
+        for button in controls:
+            button.click()
+            expand = browser.find_elements(
+                By.XPATH, "//*[normalize-space(text())='Expand all groups']"
+            )
+            if expand:
+                expand[0].click()
+                break
+            browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
+        else:
+            raise AssertionError("no 'Expand all groups' in the graph's settings menu")
+        browser.refresh()  # lays the expanded graph out again
+        dismiss_sign_up_dialog()
+
+        names = [k.path[-1] for k in (*PROCESSED_ASSETS, *DERIVED_ASSETS)]
+
+        def node_names(b) -> Counter | None:
+            nodes = b.find_elements(By.XPATH, "//div[contains(@class, 'AssetNode_assetName')]")
+            texts = Counter(e.text.strip() for e in nodes if e.is_displayed())
+            return texts if all(texts[n] >= 2 for n in names) else None
+
+        found = wait.until(node_names)
+        # Every processed and curated asset, once in its group and once as its Athena table,
+        # and nothing else.
+        assert found == Counter({name: 2 for name in names})
+        for _ in range(2):  # zoom out so that the three groups fit the screenshot
+            wait.until(graph_controls)[1].click()
+        time.sleep(2)
+        shot = tmp_path / "asset-graph.png"
+        assert browser.save_screenshot(str(shot))
+        if os.environ.get("CLIMATE_UPDATE_DOCS"):
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            shutil.copy(shot, SCREENSHOT)
+    finally:
+        browser.quit()
+
+
+def _derived_rows(dev: Dev, day: str) -> int:
+    query = sql.SQL("SELECT count(*) FROM {}.{} WHERE date = %s").format(
+        sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier("resilience_scores")
+    )
+    try:
+        with dev.warehouse() as conn:
+            return conn.execute(query, (day,)).fetchone()[0]
+    except psycopg.errors.UndefinedTable:
+        return 0
+
+
+def _automation_ticked(dev: Dev) -> bool:
+    data = dev.graphql(
+        "query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) {"
+        " ... on Sensor { sensorState { ticks(limit: 1) { status } } } } }",
+        {"s": {**REPOSITORY, "sensorName": "climate_automation_sensor"}},
+    )
+    return bool(data["sensorOrError"]["sensorState"]["ticks"])
+
+
+def _succeeded(dev: Dev, asset: str, day: str | None = None) -> bool:
+    return any(
+        run["status"] == "SUCCESS"
+        and [asset] in [a["path"] for a in run["assetSelection"] or []]
+        and (day is None or day in run["tags"].values())
+        for run in dev.runs()
+    )
+
+
+def _derived_done(dev: Dev, day: str) -> bool:
+    """The day's derived run succeeded and its rows are in PostgreSQL; fails on a failed run."""
+    runs = [
+        r for r in dev.runs()
+        if ["resilience_scores"] in [a["path"] for a in r["assetSelection"] or []]
+        and r["tags"].get("dagster/partition") == day
+    ]  # fmt: skip
+    assert not any(r["status"] == "FAILURE" for r in runs), f"derived run failed; see {dev.log}"
+    return any(r["status"] == "SUCCESS" for r in runs) and _derived_rows(dev, day) > 0
+
+
+def test_a_days_files_become_derived_metrics_without_anyone_launching_a_run(dev):
+    # Locations were in place before the daemon started: its sensor picks them up first.
+    dev.wait_for("the locations run", lambda: _succeeded(dev, "locations"), PIPELINE_SECONDS)
+    dev.wait_for("a first automation tick", lambda: _automation_ticked(dev), PIPELINE_SECONDS)
+    for day in DAYS:
+        dev.drop_day(day)
+        dev.wait_for(
+            f"derived metrics of {day}", lambda d=day: _derived_done(dev, d), PIPELINE_SECONDS
+        )
+    runs = dev.runs()
+    assert all(run["tags"].get("dagster/sensor_name") for run in runs), "a run nobody's sensor made"
+    launched = Counter(
+        (run["tags"]["dagster/sensor_name"], tuple(a["path"][-1] for a in run["assetSelection"]))
+        for run in runs
+    )
+    for dataset in DAILY_DATASETS:  # one run per day and dataset, from its arrival sensor
+        assert launched[(f"{dataset.name}_arrival_sensor", (dataset.asset,))] == len(DAYS)
+    derived = tuple(sorted(k.path[-1] for k in DERIVED_ASSETS))
+    derived_runs = [
+        r for r in runs if tuple(sorted(a["path"][-1] for a in r["assetSelection"])) == derived
+    ]
+    assert {r["tags"]["dagster/partition"] for r in derived_runs} == set(DAYS)
+    assert all(
+        r["tags"]["dagster/sensor_name"] == "climate_automation_sensor" for r in derived_runs
+    )
+    assert all(r["status"] == "SUCCESS" for r in derived_runs)
+
+
+def _table_rows(dev: Dev) -> dict[str, tuple[list, set[str]]]:
+    """Data columns of every dated table for DAYS (lineage columns aside), and the run ids."""
+    out = {}
+    with dev.warehouse() as conn:
+        for table in TABLES:
+            columns = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT column_name FROM information_schema.columns"
+                    " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+                    (WAREHOUSE_SCHEMA, table),
+                )
+            ]
+            data = [c for c in columns if c not in LINEAGE_COLUMNS]
+            query = sql.SQL("SELECT {}, _run_id FROM {}.{} WHERE date BETWEEN %s AND %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, data)),
+                sql.Identifier(WAREHOUSE_SCHEMA),
+                sql.Identifier(table),
+            )
+            rows = conn.execute(query, (DAYS[0], DAYS[-1])).fetchall()
+            out[table] = (sorted(map(repr, (r[:-1] for r in rows))), {r[-1] for r in rows})
+    return out
+
+
+def test_backfill_from_the_ui_runs_once_per_asset_for_the_range_with_the_same_rows(dev):
+    if not all(_derived_rows(dev, day) for day in DAYS):
+        pytest.skip("needs the day-by-day runs of the previous test")
+    day_by_day = _table_rows(dev)
+    selection = [{"path": k.path} for k in (*PROCESSED_ASSETS[1:], *DERIVED_ASSETS)]
+    launched = dev.graphql(
+        "mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {"
+        " __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }",
+        {"p": {"assetSelection": selection, "partitionNames": DAYS, "title": "test range"}},
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    backfill = launched["backfillId"]
+
+    def finished() -> str | None:
+        data = dev.graphql(
+            "query($id: String!) { partitionBackfillOrError(backfillId: $id) {"
+            " ... on PartitionBackfill { status } } }",
+            {"id": backfill},
+        )
+        status = data["partitionBackfillOrError"]["status"]
+        return None if status in ("REQUESTED", "CANCELING", "FAILING") else status
+
+    assert dev.wait_for("the backfill", finished, PIPELINE_SECONDS) == "COMPLETED_SUCCESS"
+    runs = [r for r in dev.runs() if r["tags"].get("dagster/backfill") == backfill]
+    per_asset = Counter(a["path"][-1] for r in runs for a in r["assetSelection"])
+    assert per_asset == Counter(k["path"][-1] for k in selection)  # each asset in one run
+    for run in runs:  # ... and that run covers the whole range
+        assert run["tags"]["dagster/asset_partition_range_start"] == DAYS[0]
+        assert run["tags"]["dagster/asset_partition_range_end"] == DAYS[-1]
+    ranged = _table_rows(dev)
+    run_ids = {r["runId"] for r in runs}
+    for table in TABLES:
+        assert ranged[table][0] == day_by_day[table][0], table
+        assert ranged[table][1] <= run_ids, f"{table} was not rewritten by the backfill"
