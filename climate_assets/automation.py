@@ -3,7 +3,8 @@
 The arrival sensors materialize the processed datasets as files land; these conditions take it
 from there, evaluated by the automation condition sensor in the daemon:
 
-- a day's derived metrics run once, since they last ran, an input of that day was updated, and
+- a day's derived metrics run once, since they last ran, an input of that day (not locations) was
+  updated, and
   none of its inputs (that day's climate, health and hospital partitions, and locations) is
   missing, in progress or has a failed blocking check. Unlike ``AutomationCondition.eager()`` it
   is not limited to the latest day: a late or re-dropped day is recomputed too.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .constants import CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA
+from .constants import CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA, LOCATIONS
 
 AUTOMATION_SENSOR = "climate_automation_sensor"
 
@@ -35,7 +36,9 @@ def _day_ready(key: dg.AssetKey) -> dg.AutomationCondition:
 # The three derived assets are one job (a non-subsettable multi-asset): each of them waits for
 # all three daily inputs, not only its own deps, since requesting one runs all three.
 DERIVED_AUTOMATION = (
-    AC.any_deps_updated().since_last_handled()
+    # Locations is left out of the trigger: the nightly run refreshes it, and every day with
+    # data would otherwise be recomputed each night (backfill from the UI after a real change).
+    AC.any_deps_updated().ignore(dg.AssetSelection.assets(LOCATIONS)).since_last_handled()
     & ~AC.any_deps_missing()
     & ~AC.any_deps_in_progress()
     & ~AC.in_progress()

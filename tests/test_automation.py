@@ -50,20 +50,25 @@ def test_nightly_schedule_runs_yesterday_of_the_whole_graph_at_two_utc(defs):
     assert set(job.asset_layer.executable_asset_keys) >= {LOCATIONS, athena_table_key(LOCATIONS)}
 
 
-def _report(instance, key, partition=None):
+def _report(instance, defs, key, partition=None, checks_pass=True):
+    """A materialization of ``key`` and, as its job reports them, a result for each of its checks."""
     instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+    for check in defs.resolve_asset_graph().get(key).check_keys:
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(asset_key=key, check_name=check.name, passed=checks_pass)
+        )
 
 
 def _requested(result) -> dict[dg.AssetKey, set]:
-    return {
-        r.key: (
-            set(r.true_subset.expensively_compute_partition_keys())
-            if r.true_subset.is_partitioned
-            else {None}
-        )
-        for r in result.results
-        if isinstance(r.key, dg.AssetKey) and r.true_subset.size
-    }
+    """What the tick requests per asset (a non-subsettable multi-asset is requested whole)."""
+    requested = {}
+    for r in result.results:
+        if not isinstance(r.key, dg.AssetKey):
+            continue
+        partitions = result.get_requested_partitions(r.key)
+        if partitions:
+            requested[r.key] = partitions
+    return requested
 
 
 def test_derived_metrics_wait_for_the_days_three_inputs_then_athena_follows(defs):
@@ -73,9 +78,9 @@ def test_derived_metrics_wait_for_the_days_three_inputs_then_athena_follows(defs
         # The sensor's first tick sees the graph as it is; updates count from then on.
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert _requested(result) == {}
-        _report(instance, LOCATIONS)
-        _report(instance, CLIMATE_DATA, DAY)
-        _report(instance, HEALTH_DATA, DAY)
+        _report(instance, defs, LOCATIONS)
+        _report(instance, defs, CLIMATE_DATA, DAY)
+        _report(instance, defs, HEALTH_DATA, DAY)
         result = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=result.cursor
         )
@@ -86,7 +91,19 @@ def test_derived_metrics_wait_for_the_days_three_inputs_then_athena_follows(defs
             athena_table_key(k) for k in (LOCATIONS, CLIMATE_DATA, HEALTH_DATA)
         }
 
-        _report(instance, HOSPITAL_DATA, DAY)
+        # Hospital data arrives, but a blocking check of it fails: still no derived metrics.
+        _report(instance, defs, HOSPITAL_DATA, DAY, checks_pass=False)
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=result.cursor
+        )
+        assert _requested(result) == {athena_table_key(HOSPITAL_DATA): {None}}
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=result.cursor
+        )
+        assert _requested(result) == {}
+
+        # Fixed and re-dropped: its checks pass, and the day's derived metrics are requested.
+        _report(instance, defs, HOSPITAL_DATA, DAY)
         result = dg.evaluate_automation_conditions(
             defs=defs, instance=instance, cursor=result.cursor
         )
@@ -99,6 +116,13 @@ def test_derived_metrics_wait_for_the_days_three_inputs_then_athena_follows(defs
             defs=defs, instance=instance, cursor=result.cursor
         )
         assert _requested(result) == {}
+
+        # The nightly refresh of locations updates its table, and recomputes no day's metrics.
+        _report(instance, defs, LOCATIONS)
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=result.cursor
+        )
+        assert _requested(result) == {athena_table_key(LOCATIONS): {None}}
 
 
 def test_processed_assets_have_no_automation_of_their_own(defs):
