@@ -38,6 +38,9 @@ class ClimateGlueClient(PipesGlueClient):
                 "glue_job_run_id": job_run.get("Id"),
             }
         metadata["glue_execution_seconds"] = job_run.get("ExecutionTime", 0)
+        if "LocalExecutionSeconds" in job_run:  # the local engine: exact, and its Spark start
+            metadata["glue_execution_seconds"] = job_run["LocalExecutionSeconds"]
+            metadata["spark_session_start_seconds"] = job_run["LocalSessionStartSeconds"]
         if "DPUSeconds" in job_run:
             metadata["glue_dpu_seconds"] = job_run["DPUSeconds"]
             metadata["glue_cost_usd"] = round(
