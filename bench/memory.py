@@ -5,10 +5,15 @@ every process whose command line names the run's state folder (the embedded Post
 pgserver starts detached). Two sums are kept per sample: RSS (counts shared pages once per
 process, so an upper bound) and USS (pages only that process has: a lower bound of what the
 tree needs). The peak of each sum over the run is reported.
+
+It also adds up the CPU seconds (user + system) of every process it saw, as last sampled:
+on a machine shared with other work, CPU time varies much less than wall time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 
@@ -24,6 +29,7 @@ class PeakMemory:
         self.peak_uss = 0
         self.peak_processes = 0
         self.samples = 0
+        self._cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> CPU seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-memory", daemon=True)
 
@@ -51,6 +57,18 @@ class PeakMemory:
                     found.setdefault(process.pid, process)
         return list(found.values())
 
+    def terminate(self, grace: float = 10.0) -> int:
+        """End every process of the tree still running (TERM, then KILL); returns how many."""
+        left = [p for p in self._tree() if p.pid != os.getpid()]
+        for process in left:
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+        _, alive = psutil.wait_procs(left, timeout=grace)
+        for process in alive:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        return len(left)
+
     def sample(self) -> None:
         rss = uss = 0
         processes = self._tree()
@@ -61,6 +79,11 @@ class PeakMemory:
                 continue
             rss += info.rss
             uss += getattr(info, "uss", info.rss)
+            try:
+                times = process.cpu_times()
+                self._cpu[(process.pid, process.create_time())] = times.user + times.system
+            except psutil.Error:
+                pass
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_uss = max(self.peak_uss, uss)
         self.peak_processes = max(self.peak_processes, len(processes))
@@ -77,5 +100,6 @@ class PeakMemory:
             "peak_rss_bytes": self.peak_rss,
             "peak_uss_bytes": self.peak_uss,
             "peak_processes": self.peak_processes,
+            "cpu_seconds": round(sum(self._cpu.values()), 2),
             "samples": self.samples,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 from .breakdown import median_steps
@@ -121,7 +122,9 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
                 _spread(s["run_seconds"]),
                 _spread(s["peak_rss_bytes"], MIB, "MiB"),
                 _spread(s["peak_uss_bytes"], MIB, "MiB"),
+                _spread(s.get("cpu_seconds")),
                 _spread(floor),
+                _spread(s.get("floor_cpu_seconds")),
                 ratio,
                 s["failed_runs"],
             ]
@@ -129,7 +132,7 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
     lines += _table(
         [
             "workload", "what", "landing zone", "process wall", "Dagster run",
-            "peak RSS", "peak USS", "DuckDB floor", "ratio", "failed",
+            "peak RSS", "peak USS", "CPU", "DuckDB floor", "floor CPU", "ratio", "failed",
         ],
         rows,
     )  # fmt: skip
@@ -137,12 +140,43 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
         "",
         "*process wall*: from starting the process to its exit (imports, PostgreSQL, the Spark"
         " JVM, the run, shutdown); *Dagster run*: `run_whole_graph` alone; *ratio*: process wall"
-        " over the floor's process wall.",
+        " over the floor's process wall; *CPU*: user + system seconds of the whole process tree"
+        " (steadier than wall time when other work shares the machine).",
     ]
     for name, w in results["workloads"].items():
         lines += _workload_detail(name, w)
     lines += ["", "## History (bench/results/)", "", *_history(history)]
     return "\n".join(lines) + "\n"
+
+
+CATEGORIES = {
+    "spark": "Spark work in the jobs (read, validate, transform, Parquet staging)",
+    "postgres": "PostgreSQL load",
+    "exports": "CSV/JSON exports",
+    "publish": "publishing into the lake",
+    "spark_start": "Spark session start",
+    "job_other": "job time outside its stages",
+    "orchestration": "orchestration (Dagster, Pipes, asset code; the Athena step)",
+}
+
+
+def _where_time_goes(w: dict, rows: list[dict]) -> str:
+    """What limits the run: its time by category, largest first (medians of the steps)."""
+    totals = {c: sum(r.get(c) or 0.0 for r in rows) for c in CATEGORIES}
+    ok = [r for r in w["runs"] if r["exit_code"] == 0]
+    if ok:
+        wall = statistics.median(r["wall_seconds"] for r in ok)
+        in_steps = sum(r["seconds"] or 0.0 for r in rows)
+        totals["outside"] = max(0.0, wall - in_steps)
+    labels = {
+        **CATEGORIES,
+        "outside": "outside the steps (imports, PostgreSQL and Dagster"
+        " storage start, run start and end, process exit)",
+    }
+    whole = sum(totals.values()) or 1.0
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+    parts = [f"{labels[k]} {v:,.1f} s ({100 * v / whole:.0f}%)" for k, v in ranked if v >= 0.05]
+    return "Where the time goes, largest first: " + "; ".join(parts) + "."
 
 
 def _workload_detail(name: str, w: dict) -> list[str]:
@@ -193,6 +227,7 @@ def _workload_detail(name: str, w: dict) -> list[str]:
                 for r in rows
             ],
         )  # fmt: skip
+        lines += ["", _where_time_goes(w, rows)]
         ok = [r for r in w["runs"] if r["exit_code"] == 0]
         if ok:
             run = ok[0]
@@ -201,7 +236,9 @@ def _workload_detail(name: str, w: dict) -> list[str]:
                 "",
                 f"Run: {run.get('run_seconds')} s in `run_whole_graph`, of which steps"
                 f" {steps_total:.1f} s; first step started {run.get('first_step_after_run_start')} s"
-                f" after RUN_START; imports before the run {run.get('import_seconds')} s.",
+                f" after RUN_START; before the run: imports {run.get('import_seconds')} s,"
+                f" instance storage (embedded PostgreSQL, Dagster tables)"
+                f" {run.get('instance_seconds')} s.",
             ]
     comparison = w.get("comparison")
     if comparison:

@@ -141,11 +141,20 @@ def run_child(command: list[str], marker: str, log_path: Path) -> dict:
         with PeakMemory(process.pid, marker=marker) as memory:
             try:
                 code = process.wait(timeout=CHILD_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            except BaseException:  # timed out or interrupted: leave nothing running
+                memory.terminate()
                 code = process.wait()
+                if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+                    raise
         wall = time.perf_counter() - started
-    return {"exit_code": code, "wall_seconds": round(wall, 3), **memory.to_json()}
+        # The embedded PostgreSQL stops when its last user exits; make sure of it.
+        leftovers = memory.terminate()
+    return {
+        "exit_code": code,
+        "wall_seconds": round(wall, 3),
+        "leftover_processes": leftovers,
+        **memory.to_json(),
+    }
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -253,6 +262,7 @@ def run_workload(workload: Workload, repeat: int, data_dir: Path, work: Path, ke
         "run_seconds": spread([r.get("run_seconds") for r in ok]),
         "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in ok]),
         "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in ok]),
+        "cpu_seconds": spread([r.get("cpu_seconds") for r in ok]),
         "failed_runs": len(result["runs"]) - len(ok),
     }
     if workload.floor:
@@ -260,7 +270,20 @@ def run_workload(workload: Workload, repeat: int, data_dir: Path, work: Path, ke
         result["summary"]["floor_wall_seconds"] = spread([r["wall_seconds"] for r in floors])
         result["summary"]["floor_seconds"] = spread([r.get("seconds") for r in floors])
         result["summary"]["floor_peak_rss_bytes"] = spread([r["peak_rss_bytes"] for r in floors])
+        result["summary"]["floor_cpu_seconds"] = spread([r.get("cpu_seconds") for r in floors])
     return result
+
+
+def write_results(results: dict, out: Path, stamp: str) -> None:
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["targets"] = evaluate(results)
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    raw = out / "results" / f"{stamp}.json"
+    raw.write_text(json.dumps(results, indent=1, default=str))
+    history = sorted((out / "results").glob("*.json"))
+    (out / "RESULTS.md").write_text(render(results, raw.name, history))
+    log(f"wrote {out / 'RESULTS.md'} and {raw}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -300,17 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         results["workloads"][workload.name] = run_workload(
             workload, args.repeat, args.data_dir, work, args.keep
         )
+        write_results(results, args.out, stamp)  # after each workload: a long run keeps its part
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    results["targets"] = evaluate(results)
-
-    (args.out / "results").mkdir(parents=True, exist_ok=True)
-    raw = args.out / "results" / f"{stamp}.json"
-    raw.write_text(json.dumps(results, indent=1, default=str))
-    history = sorted((args.out / "results").glob("*.json"))
-    (args.out / "RESULTS.md").write_text(render(results, raw.name, history))
-    log(f"wrote {args.out / 'RESULTS.md'} and {raw}")
     failed = sum(w["summary"]["failed_runs"] for w in results["workloads"].values())
     return 1 if failed else 0

@@ -55,7 +55,9 @@ def evaluate(results: dict) -> list[dict]:
                 f"<= {FLOOR_MAX_RATIO:.0f}x floor",
                 ratio,
                 None if ratio is None else ratio <= FLOOR_MAX_RATIO,
-                f"pipeline {wall} s, floor {floor} s (process wall, medians)",
+                f"pipeline {wall} s, floor {floor} s (process wall, medians); CPU seconds"
+                f" {(summary.get('cpu_seconds') or {}).get('median')} vs"
+                f" {(summary.get('floor_cpu_seconds') or {}).get('median')}",
             )
         )
         peak = (summary["peak_rss_bytes"] or {}).get("max")
