@@ -145,6 +145,9 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
     ]
     for name, w in results["workloads"].items():
         lines += _workload_detail(name, w)
+    analysis = Path(__file__).with_name("ANALYSIS.md")
+    if analysis.exists():  # hand-written reading of the numbers, kept across runs
+        lines += ["", analysis.read_text().strip()]
     lines += ["", "## History (bench/results/)", "", *_history(history)]
     return "\n".join(lines) + "\n"
 

@@ -296,6 +296,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=BENCH_DIR, help="RESULTS.md and results/")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--keep", action="store_true", help="keep each run's state folder")
+    parser.add_argument(
+        "--render", type=Path, help="only rewrite RESULTS.md from this results JSON file"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -304,6 +307,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        results["targets"] = evaluate(results)
+        history = sorted((args.out / "results").glob("*.json"))
+        (args.out / "RESULTS.md").write_text(render(results, args.render.name, history))
+        return 0
     workloads = select(args.workloads, args.quick)
     started = datetime.now(UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "")
