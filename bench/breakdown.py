@@ -54,6 +54,11 @@ def steps(run: dict) -> list[dict]:
         row["job_other"] = round(job - known, 3) if job is not None else None
         seconds = row["seconds"]
         row["orchestration"] = round(seconds - (job or 0.0), 3) if seconds is not None else None
+        # A multi-asset step (the derived metrics, the Athena tables) shares its overhead.
+        count = len(row["assets"]) or 1
+        row["orchestration_per_asset"] = (
+            round(row["orchestration"] / count, 3) if row["orchestration"] is not None else None
+        )
         rows.append(row)
     return rows
 

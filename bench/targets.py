@@ -75,8 +75,8 @@ def evaluate(results: dict) -> list[dict]:
     tiny = found.get("overhead")
     if tiny:
         rows = median_steps(tiny["runs"])
-        worst = max(rows, key=lambda r: r["orchestration"] or 0.0, default=None)
-        value = worst["orchestration"] if worst else None
+        worst = max(rows, key=lambda r: r["orchestration_per_asset"] or 0.0, default=None)
+        value = worst["orchestration_per_asset"] if worst else None
         out.append(
             _target(
                 "orchestration overhead per asset",
@@ -84,7 +84,10 @@ def evaluate(results: dict) -> list[dict]:
                 f"<= {OVERHEAD_MAX_SECONDS:.0f} s beyond its job",
                 value,
                 None if value is None else value <= OVERHEAD_MAX_SECONDS,
-                f"worst step {worst['step']}" if worst else "",
+                f"worst step {worst['step']} ({len(worst['assets'])} asset(s),"
+                f" {worst['orchestration']} s for the step)"
+                if worst
+                else "",
             )
         )
 
