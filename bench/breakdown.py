@@ -38,6 +38,7 @@ def steps(run: dict) -> list[dict]:
             "glue_job_runs": step.get("glue_job_runs", 0),
             "materializations": len(materializations),
             "assets": sorted({m["asset"] for m in materializations}),
+            "partitioned": any(m.get("partition") for m in materializations),
             "partition_ranges": sorted(
                 {
                     (m["metadata"].get("partition_start"), m["metadata"].get("partition_end"))

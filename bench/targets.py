@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from .breakdown import median_steps
 
 GIB = 2**30
@@ -94,11 +96,13 @@ def evaluate(results: dict) -> list[dict]:
     backfill = found.get("backfill")
     if backfill:
         workload = backfill["workload"]
-        whole = (workload["start"], workload["end"])
+        first = date.fromisoformat(workload["start"])
+        whole = (first.isoformat(), (first + timedelta(days=workload["days"] - 1)).isoformat())
         rows = median_steps(backfill["runs"][:1])
         glue = [r for r in rows if r["glue_job_runs"]]
         ok = bool(glue) and all(
-            r["glue_job_runs"] == 1 and r["partition_ranges"] == [whole] for r in glue
+            r["glue_job_runs"] == 1 and (not r["partitioned"] or r["partition_ranges"] == [whole])
+            for r in glue
         )
         out.append(
             _target(

@@ -32,6 +32,7 @@ class Workload:
     def to_json(self) -> dict:
         data = asdict(self)
         data["start"] = self.start.isoformat()
+        data["end"] = self.end.isoformat()
         return data
 
 

@@ -97,3 +97,38 @@ def test_runner_quick_seed_end_to_end(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "runs").exists() or not any(
         (tmp_path / "data" / "runs").iterdir()
     )
+
+
+def _backfill_results(climate_job_runs: int, climate_end: str) -> dict:
+    def step(asset, partition, metadata, job_runs=1):
+        return {
+            "glue_job_runs": job_runs, "start": 0.0, "end": 1.0, "offset": 0.0, "seconds": 1.0,
+            "materializations": [{"asset": asset, "partition": partition, "metadata": metadata}],
+        }  # fmt: skip
+
+    steps = {
+        "locations": step("locations", None, {}),
+        "climate_data": step(
+            "climate_data",
+            "2023-01-01",
+            {"partition_start": "2023-01-01", "partition_end": climate_end},
+            climate_job_runs,
+        ),
+    }
+    workload = {"start": "2023-01-01", "days": 6}
+    return {
+        "workloads": {
+            "backfill": {"workload": workload, "runs": [{"exit_code": 0, "steps": steps}]}
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("job_runs", "end", "status"),
+    [(1, "2023-01-06", "met"), (2, "2023-01-06", "MISSED"), (1, "2023-01-03", "MISSED")],
+)
+def test_backfill_target_needs_one_job_per_step_over_the_whole_range(job_runs, end, status):
+    from bench.targets import evaluate
+
+    (target,) = evaluate(_backfill_results(job_runs, end))
+    assert target["status"] == status
