@@ -109,7 +109,9 @@ def stage(
     staged = f"{STAGING_PREFIX}/{run_id}/{live}"
     lake.delete(staged)  # a retry of the same run starts clean
     if days is None:
-        writer = frame.coalesce(1).write
+        # One file, written by one task after a shuffle: coalesce(1) would also run everything
+        # before the write (parsing, rules) in that one task.
+        writer = frame.repartition(1).write
     else:
         columns = LAYOUTS[layout][1]
         if layout == "hive":
