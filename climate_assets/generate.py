@@ -14,7 +14,9 @@ The data is synthetic but shaped like the real thing, and every value satisfies 
 so a correct pipeline rejects nothing:
 
 - locations look like US counties: 5-digit FIPS-style ids with the real state prefix (``"06037"``),
-  coordinates inside the state's bounding box, a heavy-tailed (lognormal) population.
+  coordinates inside the state's bounding box, a heavy-tailed (lognormal) population. Past the
+  47,952 county codes (benchmark volumes), the rest are places within counties: 8-digit ids
+  (county id and place number, ``"06037012"``) named after their county ("Adams Township 12").
 - climate is seasonal (summer peak mid-July) and warmer to the south, with persistent day-to-day
   anomalies; precipitation and AQI are right-skewed with occasional heavy rain and smoke spikes.
 - health counts are Poisson with rates scaled by population; heat illness rises with temperature
@@ -104,8 +106,13 @@ _STATES: tuple[tuple[str, str, int, float, float, float, float], ...] = (
     ("56", "WY", 23, 41.0, 45.0, -111.1, -104.1),
 )
 _COUNTY_CODES_PER_STATE = 999  # county part of the id: 001..999
-MAX_LOCATIONS = len(_STATES) * _COUNTY_CODES_PER_STATE
+MAX_COUNTIES = len(_STATES) * _COUNTY_CODES_PER_STATE
+# Past every county code, further locations are places within a county (benchmark volumes):
+# the county's 5-digit id and a 3-digit place number, e.g. "06037012".
+_PLACES_PER_COUNTY = 999
+MAX_LOCATIONS = MAX_COUNTIES * (1 + _PLACES_PER_COUNTY)
 _MAX_HOSPITALS_PER_LOCATION = 4  # 4 * 999 fits the 4-digit hospital sequence per state
+_HOSPITAL_SEQUENCE_DIGITS = (4, 7)  # 7 digits in a state with places (more than 9,999 hospitals)
 
 # fmt: off
 _SURNAMES = (
@@ -239,7 +246,13 @@ def _count_argument(name: str, value: int) -> int:
 
 
 def _make_locations(rng: np.random.Generator, count: int) -> _Locations:
-    """Counties: real state prefixes, county codes drawn from each state's real-sized range."""
+    """Counties: real state prefixes, county codes drawn from each state's real-sized range.
+
+    Past MAX_COUNTIES, every county code is used and the rest are places spread over the
+    counties (8-digit ids: county id and place number), for benchmark-sized landing zones.
+    """
+    places = max(0, count - MAX_COUNTIES)
+    count -= places
     county_counts = np.array([s[2] for s in _STATES])
     # Slots with realistic (odd) county codes up to each state's real number of counties come
     # first, so small runs look like real FIPS codes; the other codes 001..999 only when needed.
@@ -265,6 +278,23 @@ def _make_locations(rng: np.random.Generator, count: int) -> _Locations:
 
     fips = np.array([s[0] for s in _STATES])
     location_id = np.char.add(fips[state_idx], np.char.zfill(county.astype(str), 3)).astype(object)
+    parent = None
+    if places:
+        # Places per county as evenly as the count allows (at most _PLACES_PER_COUNTY each).
+        parent = np.arange(places) % count
+        parent.sort(kind="stable")
+        first = np.r_[True, parent[1:] != parent[:-1]]
+        run_start = np.maximum.accumulate(np.where(first, np.arange(places), 0))
+        number = np.arange(places) - run_start + 1
+        place_id = np.char.add(
+            location_id[parent].astype(str), np.char.zfill(number.astype(str), 3)
+        ).astype(object)
+        # Each place right after its county, so ids stay sorted and states stay contiguous.
+        order = np.argsort(np.r_[np.arange(count) * 2, parent * 2 + 1], kind="stable")
+        location_id = np.r_[location_id, place_id][order]
+        state_idx = np.r_[state_idx, state_idx[parent]][order]
+        place_number = np.r_[np.zeros(count, dtype=np.int64), number][order]
+        count += places
     state = np.array([s[1] for s in _STATES], dtype=object)[state_idx]
 
     boxes = np.array([s[3:] for s in _STATES], dtype=float)[state_idx]
@@ -281,7 +311,20 @@ def _make_locations(rng: np.random.Generator, count: int) -> _Locations:
     elevation = mountains * rng.uniform(0.6, 1.3, count) + lowland
     elevation_m = np.round(np.clip(elevation, 0.0, 3000.0), 1) + 0.0
 
-    names = _county_names(rng, state_idx)
+    if parent is None:
+        names = _county_names(rng, state_idx)
+    else:
+        is_county = place_number == 0
+        names = np.empty(count, dtype=object)
+        names[is_county] = _county_names(rng, state_idx[is_county])
+        # A place is named after its county: "Adams Township 12".
+        county_of = np.maximum.accumulate(np.where(is_county, np.arange(count), 0))
+        town = [n.removesuffix(" County") for n in names[county_of].tolist()]
+        names[~is_county] = [
+            f"{t} Township {k}"
+            for t, k, c in zip(town, place_number.tolist(), is_county.tolist(), strict=True)
+            if not c
+        ]
 
     # East of ~100 W is wetter and more humid; the arid West has bigger day/night swings.
     east = np.clip((longitude + 112.0) / 25.0, 0.0, 1.0)
@@ -336,7 +379,13 @@ def _make_hospitals(rng: np.random.Generator, locs: _Locations) -> _Hospitals:
     first_of_state = np.r_[True, state_code[1:] != state_code[:-1]]
     run_start = np.maximum.accumulate(np.where(first_of_state, np.arange(n), 0))
     sequence = np.arange(n) - run_start + 1
-    hospital_id = np.char.add(state_code, np.char.zfill(sequence.astype(str), 4)).astype(object)
+    # A state's hospital ids share one width: 4 digits, 7 where places push it past 9,999.
+    _, state_of, state_sizes = np.unique(state_code, return_inverse=True, return_counts=True)
+    short, long = _HOSPITAL_SEQUENCE_DIGITS
+    wide = state_sizes[state_of] > 10**short - 1
+    text = sequence.astype(str)
+    digits = np.where(wide, np.char.zfill(text, long), np.char.zfill(text, short))
+    hospital_id = np.char.add(state_code, digits).astype(object)
 
     # Beds: ~2.4 per 1,000 residents, split unevenly among the location's hospitals.
     beds_per_1k = rng.lognormal(math.log(2.4), 0.35, n_loc)

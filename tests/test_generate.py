@@ -364,3 +364,35 @@ def test_handles_a_run_over_year_end(tmp_path: Path) -> None:
     result = generate_landing_zone(tmp_path, locations=2, days=3, start=start, seed=4)
     assert result.days == [start + timedelta(days=i) for i in range(3)]
     assert (tmp_path / "raw/climate/date=2024-01-01/climate.csv").is_file()
+
+
+def test_past_every_county_code_come_places(tmp_path: Path) -> None:
+    """Benchmark volumes: locations past the county codes are places within counties."""
+    from climate_assets.generate import MAX_COUNTIES
+
+    count = MAX_COUNTIES + 1500
+    result = generate_landing_zone(tmp_path, count, 1, date(2024, 7, 1), seed=6)
+    assert result.rows["locations"] == result.rows["climate"] == count
+    locations = read_dataset(tmp_path, RAW_DATASETS["locations"])
+    ids = [row["location_id"] for row in locations]
+    assert len(ids) == len(set(ids)) == count
+    counties = {i for i in ids if len(i) == 5}
+    places = [i for i in ids if len(i) == 8]
+    assert len(counties) == MAX_COUNTIES and len(places) == 1500
+    assert all(p[:5] in counties and p.isdigit() and p[5:] != "000" for p in places)
+    assert ids == sorted(ids)
+    names = {row["location_id"]: row["name"] for row in locations}
+    assert names[places[0]].startswith(names[places[0][:5]].removesuffix(" County"))
+    for row in locations:
+        assert_contract_rules(RAW_DATASETS["locations"], typed(RAW_DATASETS["locations"], row))
+
+    hospitals = read_dataset(tmp_path, RAW_DATASETS["hospital"])
+    hospital_ids = [row["hospital_id"] for row in hospitals]
+    assert len(hospital_ids) == len(set(hospital_ids))
+    assert {row["location_id"] for row in hospitals} == set(ids)
+    widths_per_state = defaultdict(set)
+    for row in hospitals:
+        assert_contract_rules(RAW_DATASETS["hospital"], typed(RAW_DATASETS["hospital"], row))
+        assert row["hospital_id"][:2] == row["location_id"][:2]
+        widths_per_state[row["hospital_id"][:2]].add(len(row["hospital_id"]))
+    assert all(len(w) == 1 for w in widths_per_state.values())

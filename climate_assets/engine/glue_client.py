@@ -103,6 +103,7 @@ class LocalGlueClient:
         started = time.perf_counter()
         try:
             self.spark()
+            run.stats["session_start_seconds"] = time.perf_counter() - started
             script.main(_argv(run.arguments))
             run.state = "SUCCEEDED"
         except Exception as exc:  # the job failed: Glue reports it in the run, not the API call
@@ -135,6 +136,11 @@ class LocalGlueClient:
         }
         if run.completed_on is not None:
             job_run["CompletedOn"] = run.completed_on
+            # Not in AWS's response: the run's time to the millisecond and, of it, the Spark start.
+            job_run["LocalExecutionSeconds"] = round(run.stats["seconds"], 3)
+            job_run["LocalSessionStartSeconds"] = round(
+                run.stats.get("session_start_seconds", 0.0), 3
+            )
         if run.error_message is not None:
             job_run["ErrorMessage"] = run.error_message
         return {"JobRun": job_run}

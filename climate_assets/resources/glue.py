@@ -144,6 +144,9 @@ class ClimateGlueClient(PipesGlueClient):
                 f"#/job/{job_run.get('JobName')}/run/{job_run.get('Id')}"
             )
         metadata["glue_execution_seconds"] = job_run.get("ExecutionTime", 0)
+        if "LocalExecutionSeconds" in job_run:  # the local engine: exact, and its Spark start
+            metadata["glue_execution_seconds"] = job_run["LocalExecutionSeconds"]
+            metadata["spark_session_start_seconds"] = job_run["LocalSessionStartSeconds"]
         if job_run.get("WorkerType"):
             metadata["glue_worker_type"] = job_run["WorkerType"]
             metadata["glue_workers"] = job_run.get("NumberOfWorkers")

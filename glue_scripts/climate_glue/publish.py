@@ -75,6 +75,23 @@ class StagedOutput:
         return published
 
 
+def spread_by_day(frame: DataFrame, columns: tuple[str, ...], days: int) -> DataFrame:
+    """Rows grouped for a write partitioned by day: few files per day, and every core busy.
+
+    Each day goes to one task (one file) when there are at least as many days as cores. With
+    fewer days (a daily run), a day is split over ``cores // days`` tasks by a hash of the row,
+    so writing one big day does not run on a single core while the others wait (about: two
+    (day, salt) pairs may hash to the same task). The salt is a hash of the row's values, so a
+    retried task gets the same rows.
+    """
+    cores = frame.sparkSession.sparkContext.defaultParallelism
+    ways = max(1, cores // max(days, 1))
+    if ways == 1:
+        return frame.repartition(*columns)
+    salt = F.pmod(F.xxhash64(*frame.columns), F.lit(ways))
+    return frame.repartition(days * ways, *columns, salt)
+
+
 def stage(
     lake: Lake,
     frame: DataFrame,
@@ -92,12 +109,14 @@ def stage(
     staged = f"{STAGING_PREFIX}/{run_id}/{live}"
     lake.delete(staged)  # a retry of the same run starts clean
     if days is None:
-        writer = frame.coalesce(1).write
+        # One file, written by one task after a shuffle: coalesce(1) would also run everything
+        # before the write (parsing, rules) in that one task.
+        writer = frame.repartition(1).write
     else:
         columns = LAYOUTS[layout][1]
         if layout == "hive":
             frame = with_hive_columns(frame)
-        writer = frame.repartition(*columns).write.partitionBy(*columns)
+        writer = spread_by_day(frame, columns, len(days)).write.partitionBy(*columns)
     writer = writer.mode("error")
     path = lake.spark_path(staged)
     if fmt == "parquet":

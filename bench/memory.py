@@ -1,0 +1,105 @@
+"""Peak memory of a process tree, sampled with psutil while it runs.
+
+The tree is the benchmarked process, every descendant (the Spark JVM, its Python workers) and
+every process whose command line names the run's state folder (the embedded PostgreSQL, which
+pgserver starts detached). Two sums are kept per sample: RSS (counts shared pages once per
+process, so an upper bound) and USS (pages only that process has: a lower bound of what the
+tree needs). The peak of each sum over the run is reported.
+
+It also adds up the CPU seconds (user + system) of every process it saw, as last sampled:
+on a machine shared with other work, CPU time varies much less than wall time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+
+import psutil
+
+
+class PeakMemory:
+    def __init__(self, pid: int, marker: str | None = None, interval: float = 0.25):
+        self.pid = pid
+        self.marker = marker
+        self.interval = interval
+        self.peak_rss = 0
+        self.peak_uss = 0
+        self.peak_processes = 0
+        self.samples = 0
+        self._cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> CPU seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="bench-memory", daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _tree(self) -> list[psutil.Process]:
+        found: dict[int, psutil.Process] = {}
+        try:
+            root = psutil.Process(self.pid)
+            found[root.pid] = root
+            for child in root.children(recursive=True):
+                found[child.pid] = child
+        except psutil.Error:
+            pass
+        if self.marker:
+            for process in psutil.process_iter(["cmdline"]):
+                cmdline = process.info.get("cmdline") or []
+                if any(self.marker in part for part in cmdline):
+                    found.setdefault(process.pid, process)
+        return list(found.values())
+
+    def terminate(self, grace: float = 10.0) -> int:
+        """End every process of the tree still running (TERM, then KILL); returns how many."""
+        left = [p for p in self._tree() if p.pid != os.getpid()]
+        for process in left:
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
+        _, alive = psutil.wait_procs(left, timeout=grace)
+        for process in alive:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        return len(left)
+
+    def sample(self) -> None:
+        rss = uss = 0
+        processes = self._tree()
+        for process in processes:
+            try:
+                info = process.memory_full_info()
+            except psutil.Error:
+                continue
+            rss += info.rss
+            uss += getattr(info, "uss", info.rss)
+            try:
+                times = process.cpu_times()
+                self._cpu[(process.pid, process.create_time())] = times.user + times.system
+            except psutil.Error:
+                pass
+        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_uss = max(self.peak_uss, uss)
+        self.peak_processes = max(self.peak_processes, len(processes))
+        self.samples += 1
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            self.sample()
+            self._stop.wait(max(0.0, self.interval - (time.perf_counter() - started)))
+
+    def to_json(self) -> dict:
+        return {
+            "peak_rss_bytes": self.peak_rss,
+            "peak_uss_bytes": self.peak_uss,
+            "peak_processes": self.peak_processes,
+            "cpu_seconds": round(sum(self._cpu.values()), 2),
+            "samples": self.samples,
+        }

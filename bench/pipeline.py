@@ -1,0 +1,138 @@
+"""One benchmark run of the whole graph, in its own process: ``python -m bench.pipeline``.
+
+It runs exactly what ``climate-assets demo`` runs (``run_whole_graph``: every asset for the
+days in one Dagster run on the project's instance, one Spark session, embedded PostgreSQL) on
+the state folder it is given, then reads the run's event log and writes a JSON summary: run
+and step durations, each step's Glue job runs, and the metadata every materialization
+reported (the jobs' ``seconds_*`` stages among it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+STARTED = time.perf_counter()
+
+GLUE_STARTED = "Started AWS Glue job"
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def run_events(instance, run_id: str) -> dict:
+    from dagster import DagsterEventType
+
+    RUN_EVENTS = {  # noqa: N806
+        DagsterEventType.RUN_START: "RUN_START",
+        DagsterEventType.RUN_SUCCESS: "RUN_SUCCESS",
+        DagsterEventType.RUN_FAILURE: "RUN_FAILURE",
+    }
+    """Steps with start, end and Glue job runs; materializations per asset; run times."""
+    steps: dict[str, dict] = defaultdict(lambda: {"glue_job_runs": 0, "materializations": []})
+    run: dict[str, float] = {}
+    for record in instance.get_records_for_run(run_id).records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        if event is None:
+            if entry.step_key and GLUE_STARTED in (entry.user_message or ""):
+                steps[entry.step_key]["glue_job_runs"] += 1
+            continue
+        kind = event.event_type_value
+        if event.event_type in RUN_EVENTS:
+            run[RUN_EVENTS[event.event_type]] = entry.timestamp
+            continue
+        step = event.step_key
+        if not step:
+            continue
+        if kind == "STEP_START":
+            steps[step]["start"] = entry.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            steps[step]["end"] = entry.timestamp
+            steps[step]["status"] = "success" if kind == "STEP_SUCCESS" else "failure"
+        elif kind == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            steps[step]["materializations"].append(
+                {
+                    "asset": materialization.asset_key.to_user_string(),
+                    "partition": materialization.partition,
+                    "metadata": {k: v.value for k, v in materialization.metadata.items()},
+                }
+            )
+    first = min((s["start"] for s in steps.values() if "start" in s), default=None)
+    for values in steps.values():
+        if "start" in values and "end" in values:
+            values["seconds"] = round(values["end"] - values["start"], 3)
+            values["offset"] = round(values["start"] - first, 3)
+    end = run.get("RUN_SUCCESS") or run.get("RUN_FAILURE")
+    return {
+        "steps": dict(steps),
+        "run_event_seconds": round(end - run["RUN_START"], 3)
+        if end and "RUN_START" in run
+        else None,
+        "first_step_after_run_start": round(first - run["RUN_START"], 3)
+        if first and "RUN_START" in run
+        else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
+    parser.add_argument("--state", required=True, help="CLIMATE_STATE_DIR of this run")
+    parser.add_argument("--start", required=True, type=date.fromisoformat)
+    parser.add_argument("--end", required=True, type=date.fromisoformat)
+    parser.add_argument("--out", required=True, help="where to write the JSON summary")
+    args = parser.parse_args(argv)
+
+    os.environ["CLIMATE_STATE_DIR"] = args.state
+    os.environ.pop("CLIMATE_LAKE_ROOT", None)
+    os.environ.pop("CLIMATE_WAREHOUSE_URL", None)
+    import dagster as dg
+
+    from climate_assets.demo import run_whole_graph
+    from climate_assets.instance import instance_environment
+    from climate_assets.settings import Settings
+
+    os.environ.update(instance_environment())
+    settings = Settings.from_env()
+    imported = time.perf_counter() - STARTED
+
+    def echo(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs_count()  # the storage is ready (fresh state: PostgreSQL, tables)
+        instance_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        outcome = run_whole_graph(settings, instance, args.start, args.end, echo=echo)
+        run_seconds = time.perf_counter() - started
+        events = run_events(instance, outcome.run_id)
+    summary = {
+        "run_id": outcome.run_id,
+        "success": outcome.success,
+        "errors": outcome.errors,
+        "import_seconds": round(imported, 3),
+        "instance_seconds": round(instance_seconds, 3),
+        "run_seconds": round(run_seconds, 3),
+        **events,
+    }
+    Path(args.out).write_text(json.dumps(_jsonable(summary), indent=1))
+    return 0 if outcome.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""``bench/RESULTS.md`` from a results dict: machine, versions, medians, targets, breakdown."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from .breakdown import median_steps
+
+MIB = 2**20
+
+
+def _s(value) -> str:
+    return "–" if value is None else f"{value:,.2f}" if isinstance(value, float) else str(value)
+
+
+def _size(count: int) -> str:
+    return f"{count / MIB:,.1f} MiB" if count >= MIB else f"{count / 1024:,.1f} KiB"
+
+
+def _spread(found: dict | None, scale: float = 1.0, unit: str = "s") -> str:
+    if not found:
+        return "–"
+    median, low, high = (found[k] / scale for k in ("median", "min", "max"))
+    return f"{median:,.1f} {unit} ({low:,.1f}–{high:,.1f}, n={found['n']})"
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_s(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _history(files: list[Path]) -> list[str]:
+    rows = []
+    for path in files[-15:]:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        status = {t["target"]: t["status"] for t in data.get("targets", [])}
+        met = sum(1 for s in status.values() if s == "met")
+        walls = {
+            name: (w["summary"].get("wall_seconds") or {}).get("median")
+            for name, w in data.get("workloads", {}).items()
+        }
+        rows.append(
+            [
+                path.name,
+                "yes" if data.get("quick") else "no",
+                data.get("repeat"),
+                ", ".join(f"{k} {v:.1f}s" for k, v in walls.items() if v is not None),
+                f"{met}/{len(status)}",
+                " ".join(str(x) for x in data.get("load_average_start", [])),
+            ]
+        )
+    return _table(["results file", "quick", "repeat", "median wall", "targets met", "load"], rows)
+
+
+def render(results: dict, raw_name: str, history: list[Path]) -> str:
+    m, v = results["machine"], results["versions"]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `uv run python -m bench` (see README, Benchmarks). Raw numbers:"
+        f" `bench/results/{raw_name}`.",
+        "",
+        f"- date: {results['started']} to {results['finished']} (UTC)"
+        + (
+            " — **quick sizes** (a check of the runner, not the targets' workloads)"
+            if results["quick"]
+            else ""
+        ),
+        f"- machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu_model']}; {m['os']}",
+        f"- load average (1, 5, 15 min) at start {results['load_average_start']},"
+        f" at end {results['load_average_end']}: other work on the machine shares the cores"
+        " and makes these numbers noisy when it is above ~0.5",
+        "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        f"- each workload ran {results['repeat']} time(s), each in a fresh process on a fresh"
+        " state folder (its own lake, embedded PostgreSQL and Dagster instance); times are the"
+        " median with (min–max)",
+        "- memory: peak over the run of the sum over the whole process tree (Python, the Spark"
+        " JVM, Spark's Python workers, the embedded PostgreSQL) of **RSS** (shared pages counted"
+        " in every process: an upper bound) and of **USS** (pages only that process holds: a lower"
+        " bound), sampled every 0.25 s with psutil",
+        "",
+        "## Targets",
+        "",
+    ]
+    load = max(results["load_average_start"][0], results["load_average_end"][0])
+    if load > 1.0:
+        lines += [
+            f"**Measured at a load average up to {load:.1f} on {m['cores']} cores**: other work"
+            " had most of the CPU, so wall times are inflated several times and a MISSED on a"
+            " time target says little; memory, CPU seconds, the breakdown's shares and the"
+            " backfill and floor checks still hold. Rerun on a quiet machine to judge the time"
+            " targets.",
+            "",
+        ]
+    lines += _table(
+        ["target", "limit", "measured", "status", "note"],
+        [
+            [
+                t["target"],
+                t["limit"],
+                json.dumps(t["measured"]) if isinstance(t["measured"], dict) else t["measured"],
+                t["status"],
+                t["note"],
+            ]
+            for t in results["targets"]
+        ],
+    )
+    lines += ["", "## Workloads", ""]
+    rows = []
+    for name, w in results["workloads"].items():
+        s = w["summary"]
+        floor = s.get("floor_wall_seconds")
+        ratio = (
+            round(s["wall_seconds"]["median"] / floor["median"], 2)
+            if floor and s.get("wall_seconds")
+            else None
+        )
+        landing = w["landing_zone"]
+        rows.append(
+            [
+                name,
+                w["workload"]["description"],
+                f"{_size(sum(landing['raw_bytes'].values()))}"
+                f" ({_size(landing['daily_bytes_per_day'])}/day)",
+                _spread(s["wall_seconds"]),
+                _spread(s["run_seconds"]),
+                _spread(s["peak_rss_bytes"], MIB, "MiB"),
+                _spread(s["peak_uss_bytes"], MIB, "MiB"),
+                _spread(s.get("cpu_seconds")),
+                _spread(floor),
+                _spread(s.get("floor_cpu_seconds")),
+                ratio,
+                s["failed_runs"],
+            ]
+        )
+    lines += _table(
+        [
+            "workload", "what", "landing zone", "process wall", "Dagster run",
+            "peak RSS", "peak USS", "CPU", "DuckDB floor", "floor CPU", "ratio", "failed",
+        ],
+        rows,
+    )  # fmt: skip
+    lines += [
+        "",
+        "*process wall*: from starting the process to its exit (imports, PostgreSQL, the Spark"
+        " JVM, the run, shutdown); *Dagster run*: `run_whole_graph` alone; *ratio*: process wall"
+        " over the floor's process wall; *CPU*: user + system seconds of the whole process tree"
+        " (steadier than wall time when other work shares the machine).",
+    ]
+    for name, w in results["workloads"].items():
+        lines += _workload_detail(name, w)
+    analysis = Path(__file__).with_name("ANALYSIS.md")
+    if analysis.exists():  # hand-written reading of the numbers, kept across runs
+        lines += ["", analysis.read_text().strip()]
+    lines += ["", "## History (bench/results/)", "", *_history(history)]
+    return "\n".join(lines) + "\n"
+
+
+CATEGORIES = {
+    "spark": "Spark work in the jobs (read, validate, transform, Parquet staging)",
+    "postgres": "PostgreSQL load",
+    "exports": "CSV/JSON exports",
+    "publish": "publishing into the lake",
+    "spark_start": "Spark session start",
+    "job_other": "job time outside its stages",
+    "orchestration": "orchestration (Dagster, Pipes, asset code; the Athena step)",
+}
+
+
+def _where_time_goes(w: dict, rows: list[dict]) -> str:
+    """What limits the run: its time by category, largest first (medians of the steps)."""
+    totals = {c: sum(r.get(c) or 0.0 for r in rows) for c in CATEGORIES}
+    ok = [r for r in w["runs"] if r["exit_code"] == 0]
+    if ok:
+        wall = statistics.median(r["wall_seconds"] for r in ok)
+        in_steps = sum(r["seconds"] or 0.0 for r in rows)
+        totals["outside"] = max(0.0, wall - in_steps)
+    labels = {
+        **CATEGORIES,
+        "outside": "outside the steps (imports, PostgreSQL and Dagster"
+        " storage start, run start and end, process exit)",
+    }
+    whole = sum(totals.values()) or 1.0
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])
+    parts = [f"{labels[k]} {v:,.1f} s ({100 * v / whole:.0f}%)" for k, v in ranked if v >= 0.05]
+    return "Where the time goes, largest first: " + "; ".join(parts) + "."
+
+
+def _workload_detail(name: str, w: dict) -> list[str]:
+    lines = ["", f"## {name}: {w['workload']['description']}", ""]
+    failed = [r for r in w["runs"] if r["exit_code"] != 0]
+    for run in failed[:1]:
+        lines += [
+            "Failed run, last lines of its log:",
+            "",
+            "```",
+            run.get("log_tail", ""),
+            "```",
+            "",
+        ]
+    if w["workload"]["kind"] == "sensor":
+        run = w["runs"][0] if w["runs"] else {}
+        if run.get("status") == "measured":
+            lines.append(
+                f"Sensor `{run['sensor']}`: first tick {run['tick_seconds']} s"
+                f" ({run['first_tick']}), second tick {run['second_tick_seconds']} s"
+                f" ({run['second_tick']})."
+            )
+        else:
+            lines.append(f"{run.get('status', 'not run')}.")
+        return lines
+    rows = median_steps(w["runs"])
+    if rows:
+        lines += [
+            "Per step, medians over the runs, seconds. *job*: the Glue job run's own time"
+            " (*spark start* is part of it: the local engine starts the session in the run's"
+            " first job); *spark*: the job's read, validate, transform and Parquet staging;"
+            " *postgres*: COPY and replace; *exports*: CSV and JSON staging; *publish*: the"
+            " atomic swaps into the lake; *other*: job time outside those stages (Pipes, listing,"
+            " header checks); *orchestration*: step minus job (Dagster, Pipes, asset code);"
+            " *per asset*: that over the step's assets (a multi-asset step shares it).",
+            "",
+        ]
+        lines += _table(
+            [
+                "step", "step s", "job", "spark start", "spark", "postgres", "exports",
+                "publish", "other", "orchestration", "per asset", "Glue runs",
+                "materializations",
+            ],
+            [
+                [
+                    r["step"], r["seconds"], r["job"], r["spark_start"], r["spark"],
+                    r["postgres"], r["exports"], r["publish"], r["job_other"],
+                    r["orchestration"], r["orchestration_per_asset"], r["glue_job_runs"],
+                    r["materializations"],
+                ]
+                for r in rows
+            ],
+        )  # fmt: skip
+        lines += ["", _where_time_goes(w, rows)]
+        ok = [r for r in w["runs"] if r["exit_code"] == 0]
+        if ok:
+            run = ok[0]
+            steps_total = sum(r["seconds"] or 0 for r in rows)
+            lines += [
+                "",
+                f"Run: {run.get('run_seconds')} s in `run_whole_graph`, of which steps"
+                f" {steps_total:.1f} s; first step started {run.get('first_step_after_run_start')} s"
+                f" after RUN_START; before the run: imports {run.get('import_seconds')} s,"
+                f" instance storage (embedded PostgreSQL, Dagster tables)"
+                f" {run.get('instance_seconds')} s.",
+            ]
+    comparison = w.get("comparison")
+    if comparison:
+        lines += ["", "Floor vs pipeline, curated Parquet (first run of each):", ""]
+        lines += _table(
+            ["asset", "pipeline rows", "floor rows", "only pipeline", "only floor", "values differing", "equal"],
+            [
+                [a, c["pipeline_rows"], c["floor_rows"], c["only_in_pipeline"], c["only_in_floor"],
+                 json.dumps(c["mismatched_values"]) if c["mismatched_values"] else "none", "yes" if c["equal"] else "NO"]
+                for a, c in comparison.items()
+            ],
+        )  # fmt: skip
+    floors = [r for r in w.get("floor_runs", []) if r["exit_code"] == 0]
+    if floors:
+        f = floors[0]
+        lines += [
+            "",
+            f"Floor (first run): {f.get('seconds')} s inside DuckDB {f.get('stages')},"
+            f" valid rows {f.get('valid_rows')}.",
+        ]
+    return lines

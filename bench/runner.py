@@ -1,0 +1,348 @@
+"""``python -m bench``: generate each workload's landing zone, run it, write the results.
+
+Every repeat of a workload runs in a fresh process on a fresh state folder (its own lake,
+embedded PostgreSQL and Dagster instance), with the cached landing zone hard-linked in, so
+each repeat pays what a real run pays: Python imports, the Spark JVM, PostgreSQL start. The
+parent samples the memory of the whole process tree while it runs (see ``memory.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from .compare import compare_curated
+from .memory import PeakMemory
+from .report import render
+from .targets import evaluate
+from .workloads import GRAPH, Workload, select
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH_DIR.parent
+DEFAULT_DATA_DIR = BENCH_DIR / ".data"
+CHILD_TIMEOUT = 3 * 3600
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+# --- environment -----------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _command_version(command: list[str]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    text = (done.stdout or done.stderr).strip().splitlines()
+    return text[0] if text else "unknown"
+
+
+def machine() -> dict:
+    memory = psutil.virtual_memory()
+    return {
+        "hostname": platform.node(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory.total / 2**30, 1),
+        "cpu_model": _cpu_model(),
+        "os": platform.platform(),
+    }
+
+
+def versions() -> dict:
+    from climate_assets.engine.spark import find_java_home
+
+    found = {"python": platform.python_version()}
+    for package in ("dagster", "dagster-aws", "pyspark", "duckdb", "pgserver", "psycopg"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "absent"
+    import pgserver
+
+    postgres = Path(pgserver.__file__).parent / "pginstall" / "bin" / "postgres"
+    found["postgres"] = _command_version([str(postgres), "--version"])
+    found["java"] = _command_version([str(Path(find_java_home(), "bin", "java")), "-version"])
+    return found
+
+
+# --- landing zones ---------------------------------------------------------------------------
+
+
+def ensure_landing_zone(workload: Workload, data_dir: Path) -> dict:
+    """The workload's landing zone, generated once and cached (generation is deterministic)."""
+    from climate_assets.generate import generate_landing_zone
+
+    root = data_dir / workload.data_name
+    done = root / "generated.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    shutil.rmtree(root, ignore_errors=True)
+    log(f"{workload.name}: generating {workload.locations:,} locations x {workload.days} days")
+    started = time.perf_counter()
+    generated = generate_landing_zone(
+        root / "lake", workload.locations, workload.days, workload.start, workload.seed
+    )
+    raw = root / "lake" / "raw"
+    sizes = {p.name: sum(f.stat().st_size for f in p.rglob("*.csv")) for p in raw.iterdir()}
+    info = {
+        "rows": generated.rows,
+        "files": len(generated.files),
+        "raw_bytes": sizes,
+        "daily_bytes_per_day": sum(v for k, v in sizes.items() if k != "locations")
+        // workload.days,
+        "generate_seconds": round(time.perf_counter() - started, 2),
+    }
+    done.write_text(json.dumps(info, indent=1))
+    return info
+
+
+def fresh_state(workload: Workload, data_dir: Path, state: Path) -> None:
+    """A new state folder whose lake has the cached landing zone (hard links: no copy)."""
+    shutil.rmtree(state, ignore_errors=True)
+    source = data_dir / workload.data_name / "lake" / "raw"
+    shutil.copytree(source, state / "lake" / "raw", copy_function=os.link)
+
+
+# --- running ---------------------------------------------------------------------------------
+
+
+def run_child(command: list[str], marker: str, log_path: Path) -> dict:
+    """Run a child process, sampling its tree's memory; wall seconds from spawn to exit."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with log_path.open("w") as log_file:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+        )
+        with PeakMemory(process.pid, marker=marker) as memory:
+            try:
+                code = process.wait(timeout=CHILD_TIMEOUT)
+            except BaseException:  # timed out or interrupted: leave nothing running
+                memory.terminate()
+                code = process.wait()
+                if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
+                    raise
+        wall = time.perf_counter() - started
+        # The embedded PostgreSQL stops when its last user exits; make sure of it.
+        leftovers = memory.terminate()
+    return {
+        "exit_code": code,
+        "wall_seconds": round(wall, 3),
+        "leftover_processes": leftovers,
+        **memory.to_json(),
+    }
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def run_pipeline(workload: Workload, state: Path) -> dict:
+    out = state / "bench-run.json"
+    command = [
+        sys.executable, "-m", "bench.pipeline", "--state", str(state),
+        "--start", workload.start.isoformat(), "--end", workload.end.isoformat(),
+        "--out", str(out),
+    ]  # fmt: skip
+    result = run_child(command, str(state), state / "bench-run.log")
+    if out.exists():
+        result.update(json.loads(out.read_text()))
+    if result["exit_code"] != 0:
+        result["log_tail"] = _tail(state / "bench-run.log")
+    return result
+
+
+def run_floor(workload: Workload, data_dir: Path, out: Path) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    summary = out / "floor.json"
+    command = [
+        sys.executable, "-m", "bench.floor_duckdb",
+        "--lake-root", str(data_dir / workload.data_name / "lake"), "--out", str(out),
+        "--start", workload.start.isoformat(), "--end", workload.end.isoformat(),
+        "--json", str(summary),
+    ]  # fmt: skip
+    result = run_child(command, str(out), out / "floor.log")
+    if summary.exists():
+        result.update(json.loads(summary.read_text()))
+    if result["exit_code"] != 0:
+        result["log_tail"] = _tail(out / "floor.log")
+    return result
+
+
+def run_sensor(workload: Workload, state: Path) -> dict:
+    out = state / "bench-sensor.json"
+    command = [sys.executable, "-m", "bench.sensor_tick", "--state", str(state), "--out", str(out)]
+    result = run_child(command, str(state), state / "bench-sensor.log")
+    if out.exists():
+        result.update(json.loads(out.read_text()))
+    if result["exit_code"] != 0:
+        result["log_tail"] = _tail(state / "bench-sensor.log")
+    return result
+
+
+def spread(values: list[float]) -> dict | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+        "n": len(values),
+    }
+
+
+def run_workload(workload: Workload, repeat: int, data_dir: Path, work: Path, keep: bool) -> dict:
+    landing = ensure_landing_zone(workload, data_dir)
+    result: dict = {"workload": workload.to_json(), "landing_zone": landing, "runs": []}
+    for i in range(repeat):
+        state = work / f"{workload.name}-{i}"
+        fresh_state(workload, data_dir, state)
+        log(f"{workload.name}: run {i + 1}/{repeat}")
+        if workload.kind == GRAPH:
+            run = run_pipeline(workload, state)
+            log(
+                f"{workload.name}: run {i + 1} {'ok' if run['exit_code'] == 0 else 'FAILED'}"
+                f" in {run['wall_seconds']:.1f}s, peak RSS {run['peak_rss_bytes'] / 2**20:,.0f} MiB"
+            )
+        else:
+            run = run_sensor(workload, state)
+            log(f"{workload.name}: {run.get('status')} {run.get('tick_seconds', '')}")
+        result["runs"].append(run)
+        if workload.floor and i == 0 and run["exit_code"] == 0:
+            pass  # keep this state for the comparison with the floor below
+        elif not keep:
+            shutil.rmtree(state, ignore_errors=True)
+    if workload.floor:
+        result["floor_runs"] = []
+        for i in range(repeat):
+            out = work / f"{workload.name}-floor-{i}"
+            log(f"{workload.name}: DuckDB floor {i + 1}/{repeat}")
+            floor = run_floor(workload, data_dir, out)
+            result["floor_runs"].append(floor)
+            log(f"{workload.name}: floor {floor['wall_seconds']:.1f}s")
+            first_state = work / f"{workload.name}-0"
+            if i == 0 and floor["exit_code"] == 0 and first_state.exists():
+                result["comparison"] = compare_curated(first_state / "lake", out)
+            if not keep:
+                shutil.rmtree(out, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(work / f"{workload.name}-0", ignore_errors=True)
+    ok = [r for r in result["runs"] if r["exit_code"] == 0]
+    result["summary"] = {
+        "wall_seconds": spread([r["wall_seconds"] for r in ok]),
+        "run_seconds": spread([r.get("run_seconds") for r in ok]),
+        "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in ok]),
+        "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in ok]),
+        "cpu_seconds": spread([r.get("cpu_seconds") for r in ok]),
+        "failed_runs": len(result["runs"]) - len(ok),
+    }
+    if workload.floor:
+        floors = [r for r in result["floor_runs"] if r["exit_code"] == 0]
+        result["summary"]["floor_wall_seconds"] = spread([r["wall_seconds"] for r in floors])
+        result["summary"]["floor_seconds"] = spread([r.get("seconds") for r in floors])
+        result["summary"]["floor_peak_rss_bytes"] = spread([r["peak_rss_bytes"] for r in floors])
+        result["summary"]["floor_cpu_seconds"] = spread([r.get("cpu_seconds") for r in floors])
+    return result
+
+
+def write_results(results: dict, out: Path, stamp: str) -> None:
+    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+    results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["targets"] = evaluate(results)
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    raw = out / "results" / f"{stamp}.json"
+    raw.write_text(json.dumps(results, indent=1, default=str))
+    history = sorted((out / "results").glob("*.json"))
+    (out / "RESULTS.md").write_text(render(results, raw.name, history))
+    log(f"wrote {out / 'RESULTS.md'} and {raw}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "workloads", nargs="*", help="seed, 100mb, backfill, overhead, sensor (default: all)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs per workload (median)")
+    parser.add_argument("--quick", action="store_true", help="tiny workloads: checks the runner")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR, help="RESULTS.md and results/")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--keep", action="store_true", help="keep each run's state folder")
+    parser.add_argument(
+        "--render", type=Path, help="only rewrite RESULTS.md from this results JSON file"
+    )
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Stopped by Ctrl-C or a TERM (also when started in the background, where the shell
+    # ignores SIGINT): raise, so the running child's whole tree is ended before exiting.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    args = parse_args(argv)
+    if args.render:
+        results = json.loads(args.render.read_text())
+        results["targets"] = evaluate(results)
+        history = sorted((args.out / "results").glob("*.json"))
+        (args.out / "RESULTS.md").write_text(render(results, args.render.name, history))
+        return 0
+    workloads = select(args.workloads, args.quick)
+    started = datetime.now(UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ") + ("-quick" if args.quick else "")
+    work = args.data_dir / "runs" / stamp
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "started": started.isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "repeat": args.repeat,
+        "machine": machine(),
+        "versions": versions(),
+        "load_average_start": [round(x, 2) for x in os.getloadavg()],
+        "workloads": {},
+    }
+    log(f"machine {results['machine']}, load {results['load_average_start']}")
+    for workload in workloads:
+        results["workloads"][workload.name] = run_workload(
+            workload, args.repeat, args.data_dir, work, args.keep
+        )
+        write_results(results, args.out, stamp)  # after each workload: a long run keeps its part
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    failed = sum(w["summary"]["failed_runs"] for w in results["workloads"].values())
+    return 1 if failed else 0
