@@ -207,11 +207,19 @@ def _workload_detail(name: str, w: dict) -> list[str]:
     if w["workload"]["kind"] == "sensor":
         run = w["runs"][0] if w["runs"] else {}
         if run.get("status") == "measured":
-            lines.append(
-                f"Sensor `{run['sensor']}`: first tick {run['tick_seconds']} s"
-                f" ({run['first_tick']}), second tick {run['second_tick_seconds']} s"
-                f" ({run['second_tick']})."
-            )
+            lines += [
+                f"Steady tick (every key known) {run['tick_seconds']} s over all arrival sensors;"
+                f" first tick (every key new: each file read once for its MD5, runs requested)"
+                f" {run['first_tick_seconds']} s.",
+                "",
+                "| sensor | first tick s | runs requested | steady tick s | its skip reason |",
+                "|---|---|---|---|---|",
+            ]
+            for name, one in run["sensors"].items():
+                lines.append(
+                    f"| `{name}` | {one['first_tick_seconds']} | {one['first_tick']['run_requests']}"
+                    f" | {one['tick_seconds']} | {one['tick']['skip_message']} |"
+                )
         else:
             lines.append(f"{run.get('status', 'not run')}.")
         return lines
