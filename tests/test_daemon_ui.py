@@ -196,6 +196,7 @@ def test_sensors_and_schedule_show_as_running(dev):
             "health_arrival_sensor",
             "hospital_arrival_sensor",
             "climate_automation_sensor",
+            "freshness_checks_sensor",
             "climate_run_failure_alerts",
         )
     }
@@ -263,12 +264,14 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
         def node_names(b) -> Counter | None:
             nodes = b.find_elements(By.XPATH, "//div[contains(@class, 'AssetNode_assetName')]")
             texts = Counter(e.text.strip() for e in nodes if e.is_displayed())
-            return texts if all(texts[n] >= 2 for n in names) else None
+            return texts if all(texts[n] >= expected[n] for n in names) else None
 
+        # Every processed asset once in its group and once as its Athena table; every curated
+        # one also as its shared (suppressed) Athena table; and nothing else.
+        expected = Counter({k.path[-1]: 2 for k in PROCESSED_ASSETS})
+        expected.update({k.path[-1]: 3 for k in DERIVED_ASSETS})
         found = wait.until(node_names)
-        # Every processed and curated asset, once in its group and once as its Athena table,
-        # and nothing else.
-        assert found == Counter({name: 2 for name in names})
+        assert found == expected
         for _ in range(2):  # zoom out so that the three groups fit the screenshot
             wait.until(graph_controls)[1].click()
         time.sleep(2)

@@ -28,4 +28,8 @@ def freshness_checks() -> list[dg.AssetChecksDefinition]:
 
 
 def freshness_sensor(checks: list[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
-    return dg.build_sensor_for_freshness_checks(freshness_checks=checks, name=FRESHNESS_SENSOR)
+    return dg.build_sensor_for_freshness_checks(
+        freshness_checks=checks,
+        name=FRESHNESS_SENSOR,
+        default_status=dg.DefaultSensorStatus.RUNNING,  # like every sensor of the project
+    )

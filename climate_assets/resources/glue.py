@@ -144,7 +144,7 @@ class ClimateGlueClient(PipesGlueClient):
                 f"#/job/{job_run.get('JobName')}/run/{job_run.get('Id')}"
             )
         metadata["glue_execution_seconds"] = job_run.get("ExecutionTime", 0)
-        if "LocalExecutionSeconds" in job_run:  # the local engine: exact, and its Spark start
+        if not region and "LocalExecutionSeconds" in job_run:  # the local engine: exact seconds
             metadata["glue_execution_seconds"] = job_run["LocalExecutionSeconds"]
             metadata["spark_session_start_seconds"] = job_run["LocalSessionStartSeconds"]
         if job_run.get("WorkerType"):
