@@ -338,10 +338,8 @@ def test_a_days_files_become_derived_metrics_without_anyone_launching_a_run(dev)
     )
     for dataset in DAILY_DATASETS:  # one run per day and dataset, from its arrival sensor
         assert launched[(f"{dataset.name}_arrival_sensor", (dataset.asset,))] == len(DAYS)
-    derived = tuple(sorted(k.path[-1] for k in DERIVED_ASSETS))
-    derived_runs = [
-        r for r in runs if tuple(sorted(a["path"][-1] for a in r["assetSelection"])) == derived
-    ]
+    derived = sorted(k.path for k in DERIVED_ASSETS)
+    derived_runs = [r for r in runs if sorted(a["path"] for a in r["assetSelection"]) == derived]
     assert {r["tags"]["dagster/partition"] for r in derived_runs} == set(DAYS)
     assert all(
         r["tags"]["dagster/sensor_name"] == "climate_automation_sensor" for r in derived_runs
@@ -381,7 +379,15 @@ def test_backfill_from_the_ui_runs_once_per_asset_for_the_range_with_the_same_ro
     launched = dev.graphql(
         "mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {"
         " __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }",
-        {"p": {"assetSelection": selection, "partitionNames": DAYS, "title": "test range"}},
+        {
+            "p": {
+                "partitionsByAssets": [
+                    {"assetKey": key, "partitions": {"range": {"start": DAYS[0], "end": DAYS[-1]}}}
+                    for key in selection
+                ],
+                "title": "test range",
+            }
+        },
     )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill = launched["backfillId"]
