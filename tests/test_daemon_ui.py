@@ -207,6 +207,7 @@ def test_sensors_and_schedule_show_as_running(dev):
 )
 def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -224,7 +225,8 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         browser.get(f"{dev.url}/asset-groups")
-        wait = WebDriverWait(browser, 120)
+        # The page re-renders while it loads: an element found a moment ago may be gone.
+        wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))
 
         def graph_controls(b) -> list:  # zoom in, zoom out, settings, ... at the bottom right
             found = [
@@ -244,8 +246,8 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
         controls = wait.until(graph_controls)
         dismiss_sign_up_dialog()
         # Groups start collapsed: graph settings (a control) -> "Expand all groups".
-        for button in controls:
-            button.click()
+        for index in range(len(controls)):
+            wait.until(graph_controls)[index].click()
             expand = browser.find_elements(
                 By.XPATH, "//*[normalize-space(text())='Expand all groups']"
             )
