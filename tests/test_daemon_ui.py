@@ -208,6 +208,7 @@ def test_sensors_and_schedule_show_as_running(dev):
 )
 def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
     from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -225,7 +226,8 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         browser.get(f"{dev.url}/asset-groups")
-        wait = WebDriverWait(browser, 120)
+        # The page re-renders while it loads: an element found a moment ago may be gone.
+        wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))
 
         def graph_controls(b) -> list:  # zoom in, zoom out, settings, ... at the bottom right
             found = [
@@ -245,8 +247,8 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
         controls = wait.until(graph_controls)
         dismiss_sign_up_dialog()
         # Groups start collapsed: graph settings (a control) -> "Expand all groups".
-        for button in controls:
-            button.click()
+        for index in range(len(controls)):
+            wait.until(graph_controls)[index].click()
             expand = browser.find_elements(
                 By.XPATH, "//*[normalize-space(text())='Expand all groups']"
             )
@@ -341,10 +343,8 @@ def test_a_days_files_become_derived_metrics_without_anyone_launching_a_run(dev)
     )
     for dataset in DAILY_DATASETS:  # one run per day and dataset, from its arrival sensor
         assert launched[(f"{dataset.name}_arrival_sensor", (dataset.asset,))] == len(DAYS)
-    derived = tuple(sorted(k.path[-1] for k in DERIVED_ASSETS))
-    derived_runs = [
-        r for r in runs if tuple(sorted(a["path"][-1] for a in r["assetSelection"])) == derived
-    ]
+    derived = sorted(k.path for k in DERIVED_ASSETS)
+    derived_runs = [r for r in runs if sorted(a["path"] for a in r["assetSelection"]) == derived]
     assert {r["tags"]["dagster/partition"] for r in derived_runs} == set(DAYS)
     assert all(
         r["tags"]["dagster/sensor_name"] == "climate_automation_sensor" for r in derived_runs
@@ -384,7 +384,15 @@ def test_backfill_from_the_ui_runs_once_per_asset_for_the_range_with_the_same_ro
     launched = dev.graphql(
         "mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {"
         " __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }",
-        {"p": {"assetSelection": selection, "partitionNames": DAYS, "title": "test range"}},
+        {
+            "p": {
+                "partitionsByAssets": [
+                    {"assetKey": key, "partitions": {"range": {"start": DAYS[0], "end": DAYS[-1]}}}
+                    for key in selection
+                ],
+                "title": "test range",
+            }
+        },
     )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
     backfill = launched["backfillId"]
