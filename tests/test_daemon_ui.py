@@ -220,7 +220,7 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
     for flag in (
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--window-size=1800,1200", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
+        "--window-size=1800,2400", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
     ):  # fmt: skip
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
