@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from climate_glue.contract import WAREHOUSE_SCHEMA
+from climate_glue.contract import HIVE_TYPES, WAREHOUSE_SCHEMA
 
 ATHENA_DATABASE = WAREHOUSE_SCHEMA  # contract: tables live in database climate_health
 # Tables meant for sharing: over the exports, where small health counts are suppressed.
@@ -96,16 +96,6 @@ class DuckDBAthena(AthenaTablesResource):
             return con.execute(sql).fetchall()
 
 
-# Contract types -> Hive types of the Glue Data Catalog (what Athena reads).
-HIVE_TYPES = {
-    "string": "string",
-    "double": "double",
-    "long": "bigint",
-    "int": "int",
-    "date": "date",
-    "bool": "boolean",
-    "timestamp": "timestamp",
-}
 PARQUET_STORAGE = {
     "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",

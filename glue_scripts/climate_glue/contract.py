@@ -19,6 +19,8 @@ SPARK_TYPES = {
     "bool": "boolean",
     "timestamp": "timestamp",
 }
+# Athena's Hive DDL (Glue Data Catalog columns) names these types as Spark SQL does.
+HIVE_TYPES = SPARK_TYPES
 POSTGRES_TYPES = {
     "string": "text",
     "double": "double precision",
