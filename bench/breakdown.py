@@ -7,6 +7,11 @@ the job's stages from its ``seconds_*`` metadata grouped as Spark work, PostgreS
 exports and lake publishing, and ``orchestration`` = seconds - job: what Dagster, Pipes and
 the asset code add around the job. A step with no Glue job (the Athena tables) is all
 orchestration plus its own DDL.
+
+A job runs its outputs (Parquet, exports, PostgreSQL load, check aggregates) side by side in
+one ``outputs`` stage; each part reports its own ``busy_seconds_*``, which overlap. The stage's
+wall time is shared out over the parts in proportion to their own seconds, so the groups still
+add up to the job's time and the largest part still shows.
 """
 
 from __future__ import annotations
@@ -15,10 +20,32 @@ import statistics
 
 STAGE_GROUPS = {
     "spark": ("read", "validate", "transform", "write_lake"),
+    "checks": ("checks",),
     "postgres": ("load_postgres",),
     "exports": ("write_exports",),
     "publish": ("publish_lake",),
 }
+
+
+CONCURRENT_STAGE = "outputs"
+
+
+def job_stages(meta: dict) -> dict[str, float]:
+    """A job's seconds per stage from its metadata; the concurrent stage's wall time shared out
+    over its parts by their own (overlapping) seconds."""
+    stages = {k.removeprefix("seconds_"): v for k, v in meta.items() if k.startswith("seconds_")}
+    busy = {
+        k.removeprefix("busy_seconds_"): v for k, v in meta.items() if k.startswith("busy_seconds_")
+    }
+    concurrent = stages.pop(CONCURRENT_STAGE, None)
+    if concurrent is None:
+        return stages
+    total = sum(busy.values())
+    if not total:
+        return {**stages, "write_lake": stages.get("write_lake", 0.0) + concurrent}
+    for name, seconds in busy.items():
+        stages[name] = stages.get(name, 0.0) + concurrent * seconds / total
+    return stages
 
 
 def steps(run: dict) -> list[dict]:
@@ -27,9 +54,7 @@ def steps(run: dict) -> list[dict]:
     for key, step in ordered:
         materializations = step.get("materializations", [])
         meta = materializations[0]["metadata"] if materializations else {}
-        stages = {
-            k.removeprefix("seconds_"): v for k, v in meta.items() if k.startswith("seconds_")
-        }
+        stages = job_stages(meta)
         job = meta.get("glue_execution_seconds") if step.get("glue_job_runs") else None
         row = {
             "step": key,

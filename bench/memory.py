@@ -7,7 +7,9 @@ process, so an upper bound) and USS (pages only that process has: a lower bound 
 tree needs). The peak of each sum over the run is reported.
 
 It also adds up the CPU seconds (user + system) of every process it saw, as last sampled:
-on a machine shared with other work, CPU time varies much less than wall time.
+on a machine shared with other work, CPU time varies much less than wall time. The CPU is
+also split by kind of process (``cpu_by_kind``), so a profile can tell the Dagster process from
+the Spark JVM, Spark's Python workers and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +22,25 @@ import time
 import psutil
 
 
+def process_kind(process: psutil.Process, root: int) -> str:
+    """What a process of the tree is: the benchmarked Python process, the Spark JVM, a Spark
+    Python worker, PostgreSQL, or other."""
+    if process.pid == root:
+        return "python (Dagster, job drivers)"
+    try:
+        cmdline = " ".join(process.cmdline())
+        name = process.name()
+    except psutil.Error:
+        return "other"
+    if "pyspark.daemon" in cmdline or "pyspark/daemon" in cmdline:
+        return "spark python workers"
+    if name == "java" or "java" in cmdline.split(" ")[0]:
+        return "spark jvm"
+    if "postgres" in name or "postgres" in cmdline.split(" ")[0]:
+        return "postgresql"
+    return "other"
+
+
 class PeakMemory:
     def __init__(self, pid: int, marker: str | None = None, interval: float = 0.25):
         self.pid = pid
@@ -30,6 +51,7 @@ class PeakMemory:
         self.peak_processes = 0
         self.samples = 0
         self._cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> CPU seconds
+        self._kind: dict[tuple[int, float], str] = {}  # (pid, create time) -> process_kind()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="bench-memory", daemon=True)
 
@@ -81,7 +103,10 @@ class PeakMemory:
             uss += getattr(info, "uss", info.rss)
             try:
                 times = process.cpu_times()
-                self._cpu[(process.pid, process.create_time())] = times.user + times.system
+                key = (process.pid, process.create_time())
+                self._cpu[key] = times.user + times.system
+                if key not in self._kind:
+                    self._kind[key] = process_kind(process, self.pid)
             except psutil.Error:
                 pass
         self.peak_rss = max(self.peak_rss, rss)
@@ -95,8 +120,16 @@ class PeakMemory:
             self.sample()
             self._stop.wait(max(0.0, self.interval - (time.perf_counter() - started)))
 
+    def cpu_by_kind(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for key, seconds in self._cpu.items():
+            kind = self._kind.get(key, "other")
+            totals[kind] = round(totals.get(kind, 0.0) + seconds, 2)
+        return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
     def to_json(self) -> dict:
         return {
+            "cpu_by_kind": self.cpu_by_kind(),
             "peak_rss_bytes": self.peak_rss,
             "peak_uss_bytes": self.peak_uss,
             "peak_processes": self.peak_processes,

@@ -164,6 +164,7 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
 
 CATEGORIES = {
     "spark": "Spark work in the jobs (read, validate, transform, Parquet staging)",
+    "checks": "quality check aggregates",
     "postgres": "PostgreSQL load",
     "exports": "CSV/JSON exports",
     "publish": "publishing into the lake",
@@ -229,7 +230,10 @@ def _workload_detail(name: str, w: dict) -> list[str]:
             "Per step, medians over the runs, seconds. *job*: the Glue job run's own time"
             " (*spark start* is part of it: the local engine starts the session in the run's"
             " first job); *spark*: the job's read, validate, transform and Parquet staging;"
-            " *postgres*: COPY and replace; *exports*: CSV and JSON staging; *publish*: the"
+            " *checks*: the quality checks' aggregates; *postgres*: COPY and replace;"
+            " *exports*: CSV and JSON staging (a job stages its outputs, loads PostgreSQL and"
+            " measures its checks side by side: their shared wall time is split by each"
+            " part's own seconds); *publish*: the"
             " atomic swaps into the lake; *other*: job time outside those stages (Pipes, listing,"
             " header checks); *orchestration*: step minus job (Dagster, Pipes, asset code);"
             " *per asset*: that over the step's assets (a multi-asset step shares it).",
@@ -237,13 +241,13 @@ def _workload_detail(name: str, w: dict) -> list[str]:
         ]
         lines += _table(
             [
-                "step", "step s", "job", "spark start", "spark", "postgres", "exports",
+                "step", "step s", "job", "spark start", "spark", "checks", "postgres", "exports",
                 "publish", "other", "orchestration", "per asset", "Glue runs",
                 "materializations",
             ],
             [
                 [
-                    r["step"], r["seconds"], r["job"], r["spark_start"], r["spark"],
+                    r["step"], r["seconds"], r["job"], r["spark_start"], r["spark"], r["checks"],
                     r["postgres"], r["exports"], r["publish"], r["job_other"],
                     r["orchestration"], r["orchestration_per_asset"], r["glue_job_runs"],
                     r["materializations"],
@@ -264,6 +268,10 @@ def _workload_detail(name: str, w: dict) -> list[str]:
                 f" instance storage (embedded PostgreSQL, Dagster tables)"
                 f" {run.get('instance_seconds')} s.",
             ]
+            by_kind = run.get("cpu_by_kind")
+            if by_kind:
+                shown = "; ".join(f"{kind} {seconds:,.1f} s" for kind, seconds in by_kind.items())
+                lines += ["", f"CPU seconds by process (first run): {shown}."]
     comparison = w.get("comparison")
     if comparison:
         lines += ["", "Floor vs pipeline, curated Parquet (first run of each):", ""]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import breakdown
 from bench.floor_duckdb import run_floor
 from climate_assets.generate import generate_landing_zone
 from climate_assets.settings import PROJECT_ROOT
@@ -83,11 +84,15 @@ def test_runner_quick_seed_end_to_end(tmp_path: Path) -> None:
         "locations", "climate_data", "health_data", "hospital_data", "derived_metrics",
     }  # fmt: skip
     assert all(s["glue_job_runs"] == 1 and s["seconds"] > 0 for s in glue_steps.values())
+    # Each job times its stages; its outputs run side by side, each part timed on its own.
     assert all(
-        "seconds_load_postgres" in m["metadata"]
+        "seconds_outputs" in m["metadata"] and "busy_seconds_load_postgres" in m["metadata"]
         for s in glue_steps.values()
         for m in s["materializations"]
     )
+    rows = {r["step"]: r for r in breakdown.steps(run)}
+    assert all(rows[step]["postgres"] > 0 for step in glue_steps)
+    assert rows["derived_metrics"]["exports"] > 0 and rows["derived_metrics"]["checks"] > 0
     comparison = seed["comparison"]
     assert set(comparison) == {"health_risks", "hospital_resources", "resilience_scores"}
     assert all(c["equal"] and c["pipeline_rows"] == 36 for c in comparison.values())
@@ -132,3 +137,19 @@ def test_backfill_target_needs_one_job_per_step_over_the_whole_range(job_runs, e
 
     (target,) = evaluate(_backfill_results(job_runs, end))
     assert target["status"] == status
+
+
+def test_concurrent_stage_is_shared_out_by_each_parts_own_seconds() -> None:
+    """4 s of side-by-side outputs whose parts were busy 3 s (Parquet) and 1 s (PostgreSQL)
+    count as 3 s and 1 s; the sequential stages stay as they were."""
+    meta = {
+        "seconds_read": 2.0,
+        "seconds_outputs": 4.0,
+        "busy_seconds_write_lake": 4.5,
+        "busy_seconds_load_postgres": 1.5,
+    }
+    assert breakdown.job_stages(meta) == {"read": 2.0, "write_lake": 3.0, "load_postgres": 1.0}
+    assert breakdown.job_stages({"seconds_read": 2.0, "seconds_write_lake": 1.0}) == {
+        "read": 2.0,
+        "write_lake": 1.0,
+    }

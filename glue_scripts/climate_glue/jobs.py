@@ -8,6 +8,7 @@ transaction -> swap each staged lake partition into place -> report through Pipe
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -34,11 +35,18 @@ from .contract import (
     Derived,
 )
 from .lake import Lake, open_lake
-from .publish import StagedOutput, discard_staging, hive_partition, stage, with_lineage
+from .publish import (
+    StagedOutput,
+    discard_staging,
+    hive_partition,
+    stage,
+    stage_nothing,
+    with_lineage,
+)
 from .quarantine import quarantine
 from .raw import RawFile, RawFileError, RawFilesError, list_raw_files, read_header, read_raw
 from .rules import rejected_rows, valid_rows, validate
-from .runtime import Job
+from .runtime import Job, run_concurrently
 from .warehouse import load_replace, resolve_dsn
 
 
@@ -195,60 +203,79 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
         duplicates_dropped = sum(r["count"] for r in outcome if r["_duplicate_dropped"])
     rejected = sum(rejects_by_rule.values())
 
-    with timings.stage("checks"):
-        measures = checks.measure(
-            valid_rows(validated, dataset),
-            dataset.key,
-            checks.dataset_rules(dataset),
-            known,
-            "date" if dataset.daily else None,
-            [d.isoformat() for d in days or []],
-        )
-        absent = {
-            f.key: [c.name for c in dataset.columns if not c.required and c.name not in f.header]
-            for f in files
-        }
-        check_results = checks.evaluate(
-            measures,
-            checks.check_names(dataset),
-            history=quality.row_history.get(dataset.asset, []),
-            reject=checks.reject_rate_check(
-                read_by_day,
-                rejected_by_day,
-                quality.max_reject_rate,
-                lambda: checks.sample_rejects(rejects),
-            ),
-            schema=checks.schema_check(
-                {f.key: f.drift for f in files if f.drift}, {k: v for k, v in absent.items() if v}
-            ),
-        )
-
     live = f"{PROCESSED_PREFIX}/{dataset.asset}"
     rejects_live = f"{REJECTS_PREFIX}/{dataset.name}"
-    with timings.stage("write_lake"):
-        valid = with_lineage(valid_rows(validated, dataset), job.processed_at, args.run_id)
-        outputs = [stage(lake, valid, args.run_id, live, "parquet", days)]
-        if dataset.daily:
-            reject_frame = rejects.withColumnRenamed("date", "raw_date").withColumnRenamed(
+    valid = valid_rows(validated, dataset)
+
+    def measure_checks() -> tuple[checks.Measures, list[checks.CheckResult]]:
+        with timings.part("checks"):
+            absent = {
+                f.key: [
+                    c.name for c in dataset.columns if not c.required and c.name not in f.header
+                ]
+                for f in files
+            }
+            measures = checks.measure(
+                valid,
+                dataset.key,
+                checks.dataset_rules(dataset),
+                known,
+                "date" if dataset.daily else None,
+                [d.isoformat() for d in days or []],
+            )
+            return measures, checks.evaluate(
+                measures,
+                checks.check_names(dataset),
+                history=quality.row_history.get(dataset.asset, []),
+                reject=checks.reject_rate_check(
+                    read_by_day,
+                    rejected_by_day,
+                    quality.max_reject_rate,
+                    lambda: checks.sample_rejects(rejects),
+                ),
+                schema=checks.schema_check(
+                    {f.key: f.drift for f in files if f.drift},
+                    {k: v for k, v in absent.items() if v},
+                ),
+            )
+
+    def stage_and_load() -> tuple[StagedOutput, int]:
+        """The processed Parquet, then exactly what was staged loaded into PostgreSQL."""
+        with timings.part("write_lake"):
+            lineage = with_lineage(valid, job.processed_at, args.run_id)
+            output = stage(lake, lineage, args.run_id, live, "parquet", days)
+        with timings.part("load_postgres"):
+            staged = read_processed(spark, lake, output.staged, dataset.output_types, days)
+            loaded = load_replace(
+                staged,
+                resolve_dsn(args.warehouse),
+                dataset.asset,
+                dataset.output_types,
+                dataset.key,
+                args.run_id,
+                days,
+            )
+        return output, loaded
+
+    def stage_rejects() -> StagedOutput:
+        with timings.part("write_lake"):
+            if not dataset.daily:
+                return stage(lake, rejects, args.run_id, rejects_live, "csv", None)
+            # A day without rejects is published as an empty folder: no Spark job needed.
+            frame = rejects.withColumnRenamed("date", "raw_date").withColumnRenamed(
                 "_partition_date", "date"
             )
-            outputs.append(
-                stage(lake, reject_frame, args.run_id, rejects_live, "csv", days, layout="date")
-            )
-        else:
-            outputs.append(stage(lake, rejects, args.run_id, rejects_live, "csv", None))
+            if not rejected:
+                return stage_nothing(lake, args.run_id, rejects_live, days, layout="date")
+            return stage(lake, frame, args.run_id, rejects_live, "csv", days, layout="date")
 
-    with timings.stage("load_postgres"):
-        staged = read_processed(spark, lake, outputs[0].staged, dataset.output_types, days)
-        loaded = load_replace(
-            staged,
-            resolve_dsn(args.warehouse),
-            dataset.asset,
-            dataset.output_types,
-            dataset.key,
-            args.run_id,
-            days,
+    # Independent parts, side by side, all reading the cached validated rows: the processed
+    # Parquet followed by its PostgreSQL load, the rejects, and the checks' aggregates.
+    with timings.stage("outputs"):
+        (processed, loaded), rejects_output, (measures, check_results) = run_concurrently(
+            [stage_and_load, stage_rejects, measure_checks]
         )
+    outputs = [processed, rejects_output]
     _publish(lake, job, outputs)
     validated.unpersist()
 
@@ -340,53 +367,78 @@ def calculate_derived_metrics(job: Job) -> None:
             for name, frame in derived.items()
         }
 
-    check_results: dict[str, list[checks.CheckResult]] = {}
-    measured: dict[str, checks.Measures] = {}
-    with timings.stage("checks"):
-        for name, frame in derived.items():
-            measured[name] = checks.measure(
-                frame,
-                specs[name].key,
-                checks.derived_rules(specs[name]),
-                locations,
-                "date",
-                [d.isoformat() for d in days],
-            )
-            check_results[name] = checks.evaluate(
-                measured[name],
-                checks.check_names(specs[name]),
-                history=quality.row_history.get(name, []),
-            )
-
-    outputs: list[StagedOutput] = []
-    loaded: dict[str, int] = {}
-    with timings.stage("write_lake"):
-        for name, frame in derived.items():
-            outputs.append(
-                stage(lake, frame, args.run_id, f"{CURATED_PREFIX}/{name}", "parquet", days)
-            )
-    with timings.stage("write_exports"):
-        for name, frame in derived.items():
-            shared = (
-                metrics.suppress_small_counts(frame) if "case_total" in specs[name].types else frame
-            )
-            for fmt in ("csv", "json"):
-                outputs.append(
-                    stage(lake, shared, args.run_id, f"{EXPORTS_PREFIX}/{fmt}/{name}", fmt, days)
+    def measure_checks(name: str) -> Callable[[], tuple[checks.Measures, list]]:
+        def part() -> tuple[checks.Measures, list[checks.CheckResult]]:
+            with timings.part("checks"):
+                measures = checks.measure(
+                    derived[name],
+                    specs[name].key,
+                    checks.derived_rules(specs[name]),
+                    locations,
+                    "date",
+                    [d.isoformat() for d in days],
                 )
-    with timings.stage("load_postgres"):
-        dsn = resolve_dsn(args.warehouse)
-        for name, frame in derived.items():
-            spec = specs[name]
-            loaded[name] = load_replace(
-                frame.select(*spec.output_types),
-                dsn,
-                name,
-                spec.output_types,
-                spec.key,
-                args.run_id,
-                days,
-            )
+                return measures, checks.evaluate(
+                    measures,
+                    checks.check_names(specs[name]),
+                    history=quality.row_history.get(name, []),
+                )
+
+        return part
+
+    def stage_curated(name: str) -> Callable[[], StagedOutput]:
+        def part() -> StagedOutput:
+            with timings.part("write_lake"):
+                live = f"{CURATED_PREFIX}/{name}"
+                return stage(lake, derived[name], args.run_id, live, "parquet", days)
+
+        return part
+
+    def stage_export(name: str, fmt: str) -> Callable[[], StagedOutput]:
+        def part() -> StagedOutput:
+            with timings.part("write_exports"):
+                frame = derived[name]
+                if "case_total" in specs[name].types:
+                    frame = metrics.suppress_small_counts(frame)
+                live = f"{EXPORTS_PREFIX}/{fmt}/{name}"
+                return stage(lake, frame, args.run_id, live, fmt, days)
+
+        return part
+
+    dsn = resolve_dsn(args.warehouse)  # once, not from each thread
+
+    def load(name: str) -> Callable[[], int]:
+        def part() -> int:
+            with timings.part("load_postgres"):
+                spec = specs[name]
+                return load_replace(
+                    derived[name].select(*spec.output_types),
+                    dsn,
+                    name,
+                    spec.output_types,
+                    spec.key,
+                    args.run_id,
+                    days,
+                )
+
+        return part
+
+    # Every output of every derived asset is independent of the others: run them side by side.
+    # The checks go first, so each cached frame is computed once, by its first reader.
+    names = list(derived)
+    parts = [
+        *(measure_checks(n) for n in names),
+        *(stage_curated(n) for n in names),
+        *(stage_export(n, fmt) for n in names for fmt in ("csv", "json")),
+        *(load(n) for n in names),
+    ]
+    with timings.stage("outputs"):
+        done = run_concurrently(parts)
+    count = len(names)
+    measured = {n: done[i][0] for i, n in enumerate(names)}
+    check_results = {n: done[i][1] for i, n in enumerate(names)}
+    outputs: list[StagedOutput] = done[count : count + 3 * count]
+    loaded = dict(zip(names, done[4 * count :], strict=True))
     _publish(lake, job, outputs)
 
     for name in derived:

@@ -92,6 +92,16 @@ def spread_by_day(frame: DataFrame, columns: tuple[str, ...], days: int) -> Data
     return frame.repartition(days * ways, *columns, salt)
 
 
+def stage_nothing(
+    lake: Lake, run_id: str, live: str, days: list[date], layout: str = "hive"
+) -> StagedOutput:
+    """A dated output with no rows in any of ``days``: each day is published as an empty
+    folder, without a Spark job (a retry's earlier staging is cleared first)."""
+    staged = f"{STAGING_PREFIX}/{run_id}/{live}"
+    lake.delete(staged)
+    return StagedOutput(live=live, staged=staged, days=days, layout=layout)
+
+
 def stage(
     lake: Lake,
     frame: DataFrame,

@@ -9,8 +9,10 @@ and Glue hands it a Spark session. On the embedded default the local engine call
 from __future__ import annotations
 
 import argparse
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -105,9 +107,16 @@ def _pipes(args: JobArgs) -> PipesContext:
 
 @dataclass
 class Timings:
-    """Seconds spent per stage of a job, reported as materialization metadata."""
+    """Seconds spent per stage of a job, reported as materialization metadata.
+
+    Stages (``seconds_<stage>``) follow one another, so they add up to the job's time. Inside a
+    stage whose parts run concurrently, each part's own seconds are ``busy_seconds_<part>``:
+    those overlap, and add up to more than their stage.
+    """
 
     seconds: dict[str, float] = field(default_factory=dict)
+    busy: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -119,8 +128,43 @@ class Timings:
                 self.seconds.get(name, 0.0) + time.perf_counter() - started, 3
             )
 
+    @contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        """One part of a concurrent stage (thread-safe)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - started
+            with self._lock:
+                self.busy[name] = round(self.busy.get(name, 0.0) + elapsed, 3)
+
     def metadata(self) -> dict[str, float]:
-        return {f"seconds_{name}": value for name, value in self.seconds.items()}
+        return {
+            **{f"seconds_{name}": value for name, value in self.seconds.items()},
+            **{f"busy_seconds_{name}": value for name, value in self.busy.items()},
+        }
+
+
+# Driver threads submitting independent Spark actions at once. With small data a Spark action is
+# mostly driver work (planning, code generation, scheduling) on one core while the executors
+# wait; running a few side by side keeps every core busy (bench/ANALYSIS.md).
+CONCURRENT_ACTIONS = 3
+
+
+def run_concurrently(
+    parts: Sequence[Callable[[], object]], workers: int = CONCURRENT_ACTIONS
+) -> list:
+    """Run independent parts of a job (each one or more Spark actions) from a few driver
+    threads, in the order given; returns their results in that order.
+
+    Every part runs to its end even when another fails, then the first failure is raised: a
+    job's parts only stage outputs, so a failed job has published nothing.
+    """
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="job-part") as pool:
+        futures = [pool.submit(part) for part in parts]
+        wait(futures)
+    return [future.result() for future in futures]
 
 
 @dataclass
