@@ -105,7 +105,8 @@ class PeakMemory:
                 times = process.cpu_times()
                 key = (process.pid, process.create_time())
                 self._cpu[key] = times.user + times.system
-                if key not in self._kind:
+                # Until known: pyspark starts the JVM through a shell script that execs java.
+                if self._kind.get(key, "other") == "other":
                     self._kind[key] = process_kind(process, self.pid)
             except psutil.Error:
                 pass

@@ -30,6 +30,7 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             scripts_dir=str(GLUE_SCRIPTS_DIR),
             spark_master=settings.spark_master,
             spark_driver_memory=settings.spark_driver_memory,
+            spark_java_options=settings.spark_java_options,
         ),
         "athena": DuckDBAthena(database_path=str(settings.athena_database)),
     }

@@ -19,6 +19,7 @@ ENV_WAREHOUSE_URL = "CLIMATE_WAREHOUSE_URL"
 ENV_PARTITIONS_START = "CLIMATE_PARTITIONS_START"
 ENV_SPARK_MASTER = "CLIMATE_SPARK_MASTER"
 ENV_SPARK_DRIVER_MEMORY = "CLIMATE_SPARK_DRIVER_MEMORY"
+ENV_SPARK_JAVA_OPTIONS = "CLIMATE_SPARK_JAVA_OPTIONS"
 ENV_MAX_REJECT_RATE = "CLIMATE_MAX_REJECT_RATE"
 
 # Which environment: "local" (the embedded default) or "aws".
@@ -60,6 +61,7 @@ class Settings:
     partitions_start: str
     spark_master: str
     spark_driver_memory: str
+    spark_java_options: str = ""  # after the engine's own JVM options: these win
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
     environment: str = ENV_LOCAL
     aws: AwsSettings | None = None  # read only when environment is "aws"
@@ -87,6 +89,7 @@ class Settings:
             partitions_start=os.environ.get(ENV_PARTITIONS_START) or DEFAULT_PARTITIONS_START,
             spark_master=os.environ.get(ENV_SPARK_MASTER) or "local[*]",
             spark_driver_memory=os.environ.get(ENV_SPARK_DRIVER_MEMORY) or "2g",
+            spark_java_options=os.environ.get(ENV_SPARK_JAVA_OPTIONS) or "",
             max_reject_rate=float(os.environ.get(ENV_MAX_REJECT_RATE) or DEFAULT_MAX_REJECT_RATE),
             environment=environment_name(),
             aws=AwsSettings.from_env() if environment_name() == ENV_AWS else None,

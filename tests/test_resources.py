@@ -1,4 +1,4 @@
-"""Resources and the local engine, in-process, without Spark work."""
+"""Resources and the local engine, in-process (one test writes with the local Spark session)."""
 
 from __future__ import annotations
 
@@ -80,3 +80,28 @@ def test_local_glue_client_reports_a_failing_script_as_a_failed_run(tmp_path):
     assert sessions == [1]  # one session for every job of the run
     with pytest.raises(KeyError, match="no Glue job named 'other'"):
         client.start_job_run(JobName="other", Arguments={})
+
+
+def test_local_spark_writes_no_checksum_or_marker_files_and_runs_the_engines_jvm_options(
+    spark, tmp_path
+):
+    frame = spark.createDataFrame([("2024-07-01", 1), ("2024-07-02", 2)], "date string, n int")
+    frame.write.partitionBy("date").parquet(str(tmp_path / "out"))
+    written = sorted(
+        p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")
+    )
+    assert [p for p in written if p.endswith(".crc") or "_SUCCESS" in p] == []
+    assert {p.split("/")[0] for p in written} == {"date=2024-07-01", "date=2024-07-02"}
+    arguments = list(
+        spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+    )
+    assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(arguments)
+
+
+def test_spark_java_options_reach_the_local_engine_after_its_own(monkeypatch):
+    from climate_assets.environments import local_resources
+    from climate_assets.settings import Settings
+
+    monkeypatch.setenv("CLIMATE_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=4")
+    glue = local_resources(Settings.from_env())["glue"]
+    assert glue.spark_java_options == "-XX:TieredStopAtLevel=4"

@@ -68,13 +68,16 @@ def local_spark_session(
     master: str = "local[*]",
     driver_memory: str = "2g",
     shuffle_partitions: int = 8,
+    java_options: str = "",
     app_name: str = "climate-assets",
 ) -> SparkSession:
     """Start (or return the running) local Spark session.
 
     Java and the worker Python are set before the JVM starts: workers must import from this
-    interpreter's environment, or they find no psycopg/pyarrow.
+    interpreter's environment, or they find no psycopg/pyarrow. ``java_options`` come after
+    JVM_OPTIONS, so they override them (e.g. ``-XX:TieredStopAtLevel=4`` for the full JIT).
     """
+    jvm_options = f"{JVM_OPTIONS} {java_options}".strip()
     os.environ["JAVA_HOME"] = find_java_home()
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
@@ -86,8 +89,8 @@ def local_spark_session(
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", JVM_OPTIONS)
-        .config("spark.executor.extraJavaOptions", JVM_OPTIONS)
+        .config("spark.driver.extraJavaOptions", jvm_options)
+        .config("spark.executor.extraJavaOptions", jvm_options)
         .config("spark.python.worker.reuse", "true")
         # A range run reads one folder per day: list them in the driver (a local disk lists
         # fast) rather than in a Spark job of one task per folder, which costs more than it saves.

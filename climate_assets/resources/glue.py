@@ -182,6 +182,7 @@ class LocalGlueRunner(GlueJobRunner):
     scripts_dir: str
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
+    spark_java_options: str = ""  # JVM options after the engine's own (the last one wins)
     spark_shuffle_partitions: int = 4  # small local data: few, larger tasks; AQE coalesces
 
     _client: LocalGlueClient | None = PrivateAttr(default=None)
@@ -190,6 +191,7 @@ class LocalGlueRunner(GlueJobRunner):
         return local_spark_session(
             master=self.spark_master,
             driver_memory=self.spark_driver_memory,
+            java_options=self.spark_java_options,
             shuffle_partitions=self.spark_shuffle_partitions,
         )
 
