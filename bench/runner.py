@@ -131,9 +131,18 @@ def fresh_state(workload: Workload, data_dir: Path, state: Path) -> None:
 # --- running ---------------------------------------------------------------------------------
 
 
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process) since boot."""
+    times = psutil.cpu_times()
+    return sum(
+        getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq", "steal")
+    )
+
+
 def run_child(command: list[str], marker: str, log_path: Path) -> dict:
     """Run a child process, sampling its tree's memory; wall seconds from spawn to exit."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    machine_cpu_before = busy_cpu_seconds()
     with log_path.open("w") as log_file:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -150,11 +159,16 @@ def run_child(command: list[str], marker: str, log_path: Path) -> dict:
         wall = time.perf_counter() - started
         # The embedded PostgreSQL stops when its last user exits; make sure of it.
         leftovers = memory.terminate()
+    measured = memory.to_json()
+    # CPU the rest of the machine used meanwhile (this runner's sampling included): the
+    # measure of how much other work shared the cores during this run.
+    others = busy_cpu_seconds() - machine_cpu_before - measured["cpu_seconds"]
     return {
         "exit_code": code,
         "wall_seconds": round(wall, 3),
         "leftover_processes": leftovers,
-        **memory.to_json(),
+        **measured,
+        "other_cpu_seconds": round(max(0.0, others), 2),
     }
 
 
@@ -264,6 +278,7 @@ def run_workload(workload: Workload, repeat: int, data_dir: Path, work: Path, ke
         "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in ok]),
         "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in ok]),
         "cpu_seconds": spread([r.get("cpu_seconds") for r in ok]),
+        "other_cpu_seconds": spread([r.get("other_cpu_seconds") for r in ok]),
         "failed_runs": len(result["runs"]) - len(ok),
     }
     if workload.floor:

@@ -20,6 +20,9 @@ ENV_PARTITIONS_START = "CLIMATE_PARTITIONS_START"
 ENV_SPARK_MASTER = "CLIMATE_SPARK_MASTER"
 ENV_SPARK_DRIVER_MEMORY = "CLIMATE_SPARK_DRIVER_MEMORY"
 ENV_SPARK_JAVA_OPTIONS = "CLIMATE_SPARK_JAVA_OPTIONS"
+# The local Spark driver's heap. 1.5 GiB holds a 100 MB day (425,000 locations) within the
+# 3 GiB the whole process tree may use; with 2 GiB the tree peaked at 3.1 GiB, no faster.
+DEFAULT_DRIVER_MEMORY = "1536m"
 ENV_MAX_REJECT_RATE = "CLIMATE_MAX_REJECT_RATE"
 
 # Which environment: "local" (the embedded default) or "aws".
@@ -88,7 +91,7 @@ class Settings:
             warehouse_url_set=bool(os.environ.get(ENV_WAREHOUSE_URL)),
             partitions_start=os.environ.get(ENV_PARTITIONS_START) or DEFAULT_PARTITIONS_START,
             spark_master=os.environ.get(ENV_SPARK_MASTER) or "local[*]",
-            spark_driver_memory=os.environ.get(ENV_SPARK_DRIVER_MEMORY) or "2g",
+            spark_driver_memory=os.environ.get(ENV_SPARK_DRIVER_MEMORY) or DEFAULT_DRIVER_MEMORY,
             spark_java_options=os.environ.get(ENV_SPARK_JAVA_OPTIONS) or "",
             max_reject_rate=float(os.environ.get(ENV_MAX_REJECT_RATE) or DEFAULT_MAX_REJECT_RATE),
             environment=environment_name(),

@@ -66,7 +66,7 @@ def find_java_home() -> str:
 
 def local_spark_session(
     master: str = "local[*]",
-    driver_memory: str = "2g",
+    driver_memory: str = "1536m",
     shuffle_partitions: int = 8,
     java_options: str = "",
     app_name: str = "climate-assets",

@@ -181,7 +181,7 @@ class LocalGlueRunner(GlueJobRunner):
 
     scripts_dir: str
     spark_master: str = "local[*]"
-    spark_driver_memory: str = "2g"
+    spark_driver_memory: str = "1536m"
     spark_java_options: str = ""  # JVM options after the engine's own (the last one wins)
     spark_shuffle_partitions: int = 4  # small local data: few, larger tasks; AQE coalesces
 
