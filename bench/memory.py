@@ -139,6 +139,9 @@ class PeakMemory:
             self.sampler_cpu += time.thread_time() - cpu
             self._stop.wait(max(0.0, self.interval - (time.perf_counter() - started)))
 
+    def seen_pids(self) -> set[int]:
+        return {pid for pid, _ in self._cpu}
+
     def cpu_by_kind(self) -> dict[str, float]:
         totals: dict[str, float] = {}
         for key, seconds in self._cpu.items():

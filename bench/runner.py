@@ -131,18 +131,28 @@ def fresh_state(workload: Workload, data_dir: Path, state: Path) -> None:
 # --- running ---------------------------------------------------------------------------------
 
 
-def busy_cpu_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (every core, every process) since boot."""
-    times = psutil.cpu_times()
-    return sum(
-        getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq", "steal")
-    )
+def process_cpu() -> dict[tuple[int, float], float]:
+    """CPU seconds (user + system) of every process now running, by (pid, create time)."""
+    found = {}
+    for process in psutil.process_iter(["pid", "create_time", "cpu_times"]):
+        times = process.info.get("cpu_times")
+        if times is not None:
+            found[(process.info["pid"], process.info["create_time"])] = times.user + times.system
+    return found
+
+
+def other_cpu_seconds(before: dict, after: dict, measured: set[int]) -> float:
+    """CPU that processes outside the measured tree (and this runner) used between two
+    snapshots: how much other work shared the cores. A process started meanwhile counts whole;
+    one that started and ended between the snapshots is not seen."""
+    skip = measured | {os.getpid()}
+    return sum(cpu - before.get(key, 0.0) for key, cpu in after.items() if key[0] not in skip)
 
 
 def run_child(command: list[str], marker: str, log_path: Path) -> dict:
     """Run a child process, sampling its tree's memory; wall seconds from spawn to exit."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    machine_cpu_before = busy_cpu_seconds()
+    others_before = process_cpu()
     with log_path.open("w") as log_file:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -160,9 +170,7 @@ def run_child(command: list[str], marker: str, log_path: Path) -> dict:
         # The embedded PostgreSQL stops when its last user exits; make sure of it.
         leftovers = memory.terminate()
     measured = memory.to_json()
-    # CPU the rest of the machine used meanwhile (this runner's sampling included): the
-    # measure of how much other work shared the cores during this run.
-    others = busy_cpu_seconds() - machine_cpu_before - measured["cpu_seconds"]
+    others = other_cpu_seconds(others_before, process_cpu(), memory.seen_pids())
     return {
         "exit_code": code,
         "wall_seconds": round(wall, 3),
