@@ -16,6 +16,7 @@ add up to the job's time and the largest part still shows.
 
 from __future__ import annotations
 
+import json
 import statistics
 
 STAGE_GROUPS = {
@@ -25,6 +26,21 @@ STAGE_GROUPS = {
     "exports": ("write_exports",),
     "publish": ("publish_lake",),
 }
+
+
+def compact(materializations: list[dict]) -> list[dict]:
+    """One entry per asset and metadata, with how many partitions reported it (``count``) and
+    the first and last of them: a range run reports the same metadata for each of its days, and
+    a 365-day backfill would otherwise store every copy (megabytes of identical JSON)."""
+    groups: dict[tuple[str, str], dict] = {}
+    for m in materializations:
+        key = (m["asset"], json.dumps(m["metadata"], sort_keys=True, default=str))
+        if key not in groups:
+            groups[key] = {**m, "count": 0, "last_partition": None}
+        group = groups[key]
+        group["count"] += m.get("count", 1)
+        group["last_partition"] = m.get("last_partition") or m.get("partition")
+    return list(groups.values())
 
 
 CONCURRENT_STAGE = "outputs"
@@ -61,7 +77,7 @@ def steps(run: dict) -> list[dict]:
             "status": step.get("status"),
             "seconds": step.get("seconds"),
             "glue_job_runs": step.get("glue_job_runs", 0),
-            "materializations": len(materializations),
+            "materializations": sum(m.get("count", 1) for m in materializations),
             "assets": sorted({m["asset"] for m in materializations}),
             "partitioned": any(m.get("partition") for m in materializations),
             "partition_ranges": sorted(

@@ -18,6 +18,8 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
+from .breakdown import compact
+
 STARTED = time.perf_counter()
 
 GLUE_STARTED = "Started AWS Glue job"
@@ -78,6 +80,8 @@ def run_events(instance, run_id: str) -> dict:
             values["seconds"] = round(values["end"] - values["start"], 3)
             values["offset"] = round(values["start"] - first, 3)
     end = run.get("RUN_SUCCESS") or run.get("RUN_FAILURE")
+    for values in steps.values():
+        values["materializations"] = compact(values["materializations"])
     return {
         "steps": dict(steps),
         "run_event_seconds": round(end - run["RUN_START"], 3)

@@ -153,3 +153,18 @@ def test_concurrent_stage_is_shared_out_by_each_parts_own_seconds() -> None:
         "read": 2.0,
         "write_lake": 1.0,
     }
+
+
+def test_a_range_runs_identical_materializations_are_stored_once_with_their_count() -> None:
+    meta = {"partition_start": "2023-01-01", "partition_end": "2023-01-03", "rows": 30}
+    days = [
+        {"asset": "climate_data", "partition": f"2023-01-0{d}", "metadata": meta} for d in (1, 2, 3)
+    ]
+    other = {"asset": "health_data", "partition": "2023-01-01", "metadata": {"rows": 5}}
+    stored = breakdown.compact([*days, other])
+    assert [(m["asset"], m["count"], m["partition"], m["last_partition"]) for m in stored] == [
+        ("climate_data", 3, "2023-01-01", "2023-01-03"),
+        ("health_data", 1, "2023-01-01", "2023-01-01"),
+    ]
+    run = {"steps": {"s": {"glue_job_runs": 1, "seconds": 1.0, "materializations": stored}}}
+    assert breakdown.steps(run)[0]["materializations"] == 4
