@@ -118,26 +118,23 @@ class Timings:
     busy: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(
-                self.seconds.get(name, 0.0) + time.perf_counter() - started, 3
-            )
+    def stage(self, name: str):
+        """One stage of the job, timed as a context manager."""
+        return self._timed(self.seconds, name)
+
+    def part(self, name: str):
+        """One part of a concurrent stage, timed as a context manager (thread-safe)."""
+        return self._timed(self.busy, name)
 
     @contextmanager
-    def part(self, name: str) -> Iterator[None]:
-        """One part of a concurrent stage (thread-safe)."""
+    def _timed(self, into: dict[str, float], name: str) -> Iterator[None]:
         started = time.perf_counter()
         try:
             yield
         finally:
             elapsed = time.perf_counter() - started
             with self._lock:
-                self.busy[name] = round(self.busy.get(name, 0.0) + elapsed, 3)
+                into[name] = round(into.get(name, 0.0) + elapsed, 3)
 
     def metadata(self) -> dict[str, float]:
         return {
