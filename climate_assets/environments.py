@@ -22,7 +22,8 @@ from .settings import (
 
 
 def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    """Lake in a folder, embedded PostgreSQL, job scripts on local Spark, DuckDB for Athena."""
+    """Lake in a folder, embedded PostgreSQL, job scripts in-process (DuckDB, or local Spark),
+    DuckDB for Athena."""
     return {
         "lake": LocalLakeResource(root=str(settings.lake_root)),
         "warehouse": LocalWarehouse(embedded_pgdata=str(settings.pgdata)),
@@ -31,6 +32,7 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             spark_master=settings.spark_master,
             spark_driver_memory=settings.spark_driver_memory,
             spark_java_options=settings.spark_java_options,
+            engine=settings.engine,
         ),
         "athena": DuckDBAthena(database_path=str(settings.athena_database)),
     }

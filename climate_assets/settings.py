@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from climate_glue.engines.base import DEFAULT_ENGINE, ENGINES
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GLUE_SCRIPTS_DIR = PROJECT_ROOT / "glue_scripts"
 
@@ -24,6 +26,9 @@ ENV_SPARK_JAVA_OPTIONS = "CLIMATE_SPARK_JAVA_OPTIONS"
 # 3 GiB the whole process tree may use; with 2 GiB the tree peaked at 3.1 GiB, no faster.
 DEFAULT_DRIVER_MEMORY = "1536m"
 ENV_MAX_REJECT_RATE = "CLIMATE_MAX_REJECT_RATE"
+# Which engine runs the job scripts on the embedded default: duckdb (in-process, no JVM) or
+# spark (local PySpark, for Glue parity). AWS Glue Spark jobs always run the Spark engine.
+ENV_ENGINE = "CLIMATE_ENGINE"
 
 # Which environment: "local" (the embedded default) or "aws".
 ENV_CLIMATE_ENV = "CLIMATE_ENV"
@@ -70,6 +75,7 @@ class Settings:
     aws: AwsSettings | None = None  # read only when environment is "aws"
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
     alert_topic_arn: str | None = None  # SNS topic for run failure alerts; unset: log them
+    engine: str = DEFAULT_ENGINE  # the local job scripts' engine (AWS Glue: always spark)
 
     @property
     def pgdata(self) -> Path:
@@ -100,7 +106,16 @@ class Settings:
                 os.environ.get(ENV_SENSOR_INTERVAL) or DEFAULT_SENSOR_INTERVAL_SECONDS
             ),
             alert_topic_arn=os.environ.get(ENV_ALERT_TOPIC_ARN) or None,
+            engine=engine_name(),
         )
+
+
+def engine_name() -> str:
+    """``CLIMATE_ENGINE``: "duckdb" (default) or "spark"; anything else is an error naming both."""
+    name = (os.environ.get(ENV_ENGINE) or DEFAULT_ENGINE).strip().lower()
+    if name not in ENGINES:
+        raise ValueError(f"{ENV_ENGINE}={name!r}: expected one of {', '.join(ENGINES)}")
+    return name
 
 
 def environment_name() -> str:

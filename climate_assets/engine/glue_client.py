@@ -1,11 +1,12 @@
-"""A Glue client for the embedded default: the Glue job-run API over local PySpark.
+"""A Glue client for the embedded default: the Glue job-run API, in-process.
 
 ``PipesGlueClient`` (dagster-aws) drives a boto3 Glue client through ``start_job_run``,
 ``get_job_run`` and ``batch_stop_job_run``. This class answers the same calls by running the
-job's real script (the file AWS Glue would run) in this process, on one Spark session that it
-starts on first use and keeps for the rest of the Dagster run. ``start_job_run`` returns when
-the job has finished, so the client's first ``get_job_run`` sees a final state and no polling
-delay is added to a run.
+job's real script (the file AWS Glue would run) in this process. A job run with ``--engine
+spark`` gets one Spark session that the client starts on first use and keeps for the rest of the
+Dagster run; a DuckDB job (the default) starts no JVM at all. ``start_job_run`` returns when the
+job has finished, so the client's first ``get_job_run`` sees a final state and no polling delay
+is added to a run.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import SparkSession
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 @dataclass
@@ -47,7 +49,7 @@ def _argv(arguments: Mapping[str, str]) -> list[str]:
 
 
 class LocalGlueClient:
-    """Runs Glue job scripts in-process on a shared local Spark session."""
+    """Runs Glue job scripts in-process (Spark jobs on a shared local Spark session)."""
 
     def __init__(self, scripts: Mapping[str, Path], session_factory: Callable[[], SparkSession]):
         self._scripts = dict(scripts)
@@ -57,10 +59,6 @@ class LocalGlueClient:
         self._runs: dict[str, _JobRun] = {}
         self._lock = threading.Lock()
         self.meta = SimpleNamespace(region_name=None)  # no AWS region: no console URL
-
-    @property
-    def session_started(self) -> bool:
-        return self._session is not None
 
     def spark(self) -> SparkSession:
         with self._lock:
@@ -102,7 +100,8 @@ class LocalGlueClient:
         self._runs[run.id] = run
         started = time.perf_counter()
         try:
-            self.spark()
+            if run.arguments.get("--engine") == "spark":
+                self.spark()
             run.stats["session_start_seconds"] = time.perf_counter() - started
             script.main(_argv(run.arguments))
             run.state = "SUCCEEDED"
@@ -132,7 +131,7 @@ class LocalGlueClient:
             "Arguments": run.arguments,
             "StartedOn": run.started_on,
             "ExecutionTime": run.execution_seconds,
-            "GlueVersion": "local-spark-3.5",
+            "GlueVersion": f"local-{run.arguments.get('--engine', 'duckdb')}",
         }
         if run.completed_on is not None:
             job_run["CompletedOn"] = run.completed_on

@@ -172,14 +172,17 @@ class GlueJobRunner(dg.ConfigurableResource):
 
 
 class LocalGlueRunner(GlueJobRunner):
-    """The job scripts on local PySpark 3.5 (Glue 5.0 parity), one Spark session per run.
+    """The job scripts in-process: on DuckDB (the default: one connection per job, no JVM), or
+    on local PySpark 3.5 for Glue parity (``engine="spark"``: one Spark session per run).
 
-    The session starts on the first job of a run and stops when the run's resources are torn
-    down, so a run pays for one JVM whatever the number of assets it materializes. This needs
-    the in-process executor (every step in the run's process), which the embedded default uses.
+    The Spark session starts on the first job of a run and stops when the run's resources are
+    torn down, so a run pays for one JVM whatever the number of assets it materializes. This
+    needs the in-process executor (every step in the run's process), which the embedded default
+    uses.
     """
 
     scripts_dir: str
+    engine: str = "duckdb"  # duckdb | spark: the job scripts' --engine
     spark_master: str = "local[*]"
     spark_driver_memory: str = "1536m"
     spark_java_options: str = ""  # JVM options after the engine's own (the last one wins)
@@ -211,9 +214,10 @@ class LocalGlueRunner(GlueJobRunner):
             context_injector=dg.PipesTempFileContextInjector(),
             message_reader=dg.PipesTempFileMessageReader(),
         )
+        arguments = {**arguments, "--engine": self.engine}
         return pipes.run(
             context=context,
-            start_job_run_params={"JobName": job_name, "Arguments": dict(arguments)},
+            start_job_run_params={"JobName": job_name, "Arguments": arguments},
         )
 
 
@@ -278,7 +282,9 @@ class AwsGlueRunner(GlueJobRunner):
             dpu_hour_price=self.dpu_hour_price,
             forward_termination=True,
         )
+        # Glue Spark jobs run the Spark engine: DuckDB is the embedded default's.
+        arguments = {**arguments, "--engine": "spark"}
         return pipes.run(
             context=context,
-            start_job_run_params={"JobName": job_name, "Arguments": dict(arguments)},
+            start_job_run_params={"JobName": job_name, "Arguments": arguments},
         )

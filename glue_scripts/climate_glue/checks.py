@@ -17,10 +17,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
-
+from . import logic
 from .contract import (
     HEALTH_RISKS,
     HOSPITAL_RESOURCES,
@@ -28,6 +25,8 @@ from .contract import (
     Dataset,
     Derived,
 )
+from .engines import Engine, Frame
+from .logic import q
 
 CHECK_UNIQUE_KEY = "unique_key"
 CHECK_NOT_NULL = "required_not_null"
@@ -60,11 +59,11 @@ SEVERITY_WARN = "WARN"
 
 @dataclass(frozen=True)
 class RowRule:
-    """A row-level condition that fails ``check`` when ``broken`` is true."""
+    """A row-level condition (SQL) that fails ``check`` when ``broken`` is true."""
 
     check: str
     name: str
-    broken: SparkColumn
+    broken: str
 
 
 @dataclass
@@ -124,25 +123,27 @@ def check_names(asset: Dataset | Derived) -> tuple[str, ...]:
 
 
 def _bounds(name: str, low: float | None, high: float | None, exclusive_low=False) -> RowRule:
-    value = F.col(name)
+    value = q(name)
     if low is not None and high is not None:
         return RowRule(
-            CHECK_VALUES_IN_RANGE, f"{name} in {low:g}..{high:g}", (value < low) | (value > high)
+            CHECK_VALUES_IN_RANGE,
+            f"{name} in {low:g}..{high:g}",
+            f"({value} < {low:g} OR {value} > {high:g})",
         )
     if low is not None:
-        broken = value <= low if exclusive_low else value < low
+        broken = f"{value} <= {low:g}" if exclusive_low else f"{value} < {low:g}"
         return RowRule(
             CHECK_VALUES_IN_RANGE, f"{name} {'>' if exclusive_low else '>='} {low:g}", broken
         )
-    return RowRule(CHECK_VALUES_IN_RANGE, f"{name} <= {high:g}", value > high)
+    return RowRule(CHECK_VALUES_IN_RANGE, f"{name} <= {high:g}", f"{value} > {high:g}")
 
 
 def _not_greater(name: str, other: str) -> RowRule:
-    return RowRule(CHECK_VALUES_IN_RANGE, f"{name} <= {other}", F.col(name) > F.col(other))
+    return RowRule(CHECK_VALUES_IN_RANGE, f"{name} <= {other}", f"{q(name)} > {q(other)}")
 
 
 def _not_null(name: str) -> RowRule:
-    return RowRule(CHECK_NOT_NULL, f"{name} not null", F.col(name).isNull())
+    return RowRule(CHECK_NOT_NULL, f"{name} not null", f"{q(name)} IS NULL")
 
 
 def dataset_rules(dataset: Dataset) -> list[RowRule]:
@@ -209,60 +210,78 @@ class Measures:
     rule_checks: dict[str, str]  # rule name -> the check it belongs to
 
 
-def _key_text(key: Sequence[str]) -> SparkColumn:
-    return F.concat_ws("|", *[F.coalesce(F.col(k).cast("string"), F.lit("<null>")) for k in key])
+def _key_text(key: Sequence[str]) -> str:
+    parts = ", ".join(f"coalesce(CAST({q(k)} AS STRING), '<null>')" for k in key)
+    return f"concat_ws('|', {parts})"
+
+
+KNOWN_RULE = RowRule(
+    CHECK_KNOWN_LOCATIONS,
+    "location_id in locations",
+    "(location_id IS NOT NULL AND __known IS NULL)",
+)
 
 
 def measure(
-    frame: DataFrame,
+    engine: Engine,
+    frame: Frame,
     key: Sequence[str],
     rules: list[RowRule],
-    known_locations: DataFrame | None = None,
+    known_locations: Frame | None = None,
     day_column: str | None = "date",
     days: Sequence[str] = (),
     sample_size: int = SAMPLE_SIZE,
 ) -> Measures:
     """Count rows, duplicate keys and each rule's failing rows in one grouped aggregate.
 
-    ``known_locations`` (a frame with ``location_id``) adds the known-locations rule, through a
-    broadcast join of the small locations table. Failing keys are sampled afterwards, only for
-    the rules that failed. ``days`` (ISO dates) are the run's days: one without rows counts 0.
+    ``known_locations`` (a relation with ``location_id``) adds the known-locations rule,
+    through a join with the small locations table. Failing keys are sampled afterwards, only
+    for the rules that failed, in key order. ``days`` (ISO dates) are the run's days: one
+    without rows counts 0.
     """
     rules = list(rules)
+    source = frame.name
     if known_locations is not None:
-        known = known_locations.select(F.col("location_id").alias("__known")).distinct()
-        frame = frame.join(F.broadcast(known), F.col("location_id") == F.col("__known"), "left")
-        rules.append(
-            RowRule(
-                CHECK_KNOWN_LOCATIONS,
-                "location_id in locations",
-                F.col("location_id").isNotNull() & F.col("__known").isNull(),
-            )
+        source = (
+            f"(SELECT f.*, k.__known FROM {frame.name} f"
+            f" LEFT JOIN {logic.known_locations(known_locations.name, '__known')} k"
+            " ON f.location_id = k.__known) measured"
         )
-    group = [F.col(day_column).cast("string").alias("__day")] if day_column else []
-    aggregates = [
-        F.count(F.lit(1)).alias("__rows"),
-        F.count_distinct(F.struct(*key)).alias("__distinct"),
-        *[F.count(F.when(rule.broken, 1)).alias(f"__r{i}") for i, rule in enumerate(rules)],
-    ]
-    result = frame.groupBy(*group).agg(*aggregates).collect()
-    rows: dict[str | None, int] = {day: 0 for day in days}
-    duplicates: dict[str | None, int] = {day: 0 for day in days}
-    broken: dict[str | None, dict[str, int]] = {day: {r.name: 0 for r in rules} for day in days}
+        rules.append(KNOWN_RULE)
+    # An undated asset is one global aggregate: one row even when there are no rows.
+    day = f"CAST({q(day_column)} AS STRING)" if day_column else "CAST(NULL AS STRING)"
+    group = f" GROUP BY {day}" if day_column else ""
+    keys = ", ".join(map(q, key))
+    counts = "".join(
+        f", count(CASE WHEN {rule.broken} THEN 1 END) AS __r{i}" for i, rule in enumerate(rules)
+    )
+    result = engine.rows(
+        f"SELECT {'' if day_column else 'max('}{day}{'' if day_column else ')'} AS __day,"
+        f" count(*) AS __rows, count(DISTINCT {keys}) AS __distinct{counts}"
+        f" FROM {source}{group}"
+    )
+    rows: dict[str | None, int] = {d: 0 for d in days}
+    duplicates: dict[str | None, int] = {d: 0 for d in days}
+    broken: dict[str | None, dict[str, int]] = {d: {r.name: 0 for r in rules} for d in days}
     for row in result:
-        day = row["__day"] if day_column else None
-        rows[day] = row["__rows"]
-        duplicates[day] = row["__rows"] - row["__distinct"]
-        broken[day] = {rule.name: row[f"__r{i}"] for i, rule in enumerate(rules)}
+        found = row["__day"] if day_column else None
+        rows[found] = row["__rows"]
+        duplicates[found] = row["__rows"] - row["__distinct"]
+        broken[found] = {rule.name: row[f"__r{i}"] for i, rule in enumerate(rules)}
     samples: dict[str, list[str]] = {}
     for rule in rules:
-        if any(counts[rule.name] for counts in broken.values()):
-            found = frame.where(rule.broken).select(_key_text(key).alias("k")).limit(sample_size)
-            samples[rule.name] = sorted(r["k"] for r in found.collect())
+        if any(by_rule[rule.name] for by_rule in broken.values()):
+            found = engine.rows(
+                f"SELECT DISTINCT {_key_text(key)} AS k FROM {source} WHERE {rule.broken}"
+                f" ORDER BY k LIMIT {sample_size}"
+            )
+            samples[rule.name] = [r["k"] for r in found]
     if any(duplicates.values()):
-        repeated = frame.groupBy(*key).count().where(F.col("count") > 1)
-        found = repeated.select(_key_text(key).alias("k")).limit(sample_size).collect()
-        samples[CHECK_UNIQUE_KEY] = sorted(r["k"] for r in found)
+        found = engine.rows(
+            f"SELECT {_key_text(key)} AS k FROM {frame.name} GROUP BY {keys}"
+            f" HAVING count(*) > 1 ORDER BY k LIMIT {sample_size}"
+        )
+        samples[CHECK_UNIQUE_KEY] = [r["k"] for r in found]
     return Measures(
         rows=rows,
         duplicate_keys=duplicates,
@@ -383,9 +402,9 @@ def evaluate(
     return [extra.get(name) or row[name] for name in names]
 
 
-def sample_rejects(rejects: DataFrame, size: int = SAMPLE_SIZE) -> list[str]:
+def sample_rejects(engine: Engine, rejects: Frame, size: int = SAMPLE_SIZE) -> list[str]:
     """A few rejected rows as "<file> row <n>: <rule>", in file order."""
-    first = rejects.orderBy("_source_file", "_row").limit(size).collect()
+    first = engine.rows(logic.first_rejects(rejects.name, size))
     return [f"{r['_source_file']} row {r['_row']}: {r['_reject_rule']}" for r in first]
 
 

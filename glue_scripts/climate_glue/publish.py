@@ -9,13 +9,14 @@ whose new data has no rows becomes an empty folder rather than keeping stale row
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+from datetime import date
+from typing import TYPE_CHECKING
 
 from .contract import HIVE_PARTITION_COLUMNS, STAGING_PREFIX
 from .lake import Lake
+
+if TYPE_CHECKING:
+    from .engines import Engine, Frame
 
 
 def hive_partition(day: date) -> str:
@@ -31,21 +32,6 @@ LAYOUTS = {
     "hive": (hive_partition, HIVE_PARTITION_COLUMNS),  # lake, exports
     "date": (date_partition, ("date",)),  # rejects, like the landing zone
 }
-
-
-def with_lineage(frame: DataFrame, processed_at: datetime, run_id: str) -> DataFrame:
-    """Add ``_processed_at`` and ``_run_id``; the frame brings its own ``_source_file``."""
-    # An ISO string with its offset: a naive datetime literal would be read in local time.
-    stamp = F.lit(processed_at.isoformat()).cast("timestamp")
-    return frame.withColumn("_processed_at", stamp).withColumn("_run_id", F.lit(run_id))
-
-
-def with_hive_columns(frame: DataFrame) -> DataFrame:
-    return (
-        frame.withColumn("year", F.date_format("date", "yyyy"))
-        .withColumn("month", F.date_format("date", "MM"))
-        .withColumn("day", F.date_format("date", "dd"))
-    )
 
 
 @dataclass
@@ -75,23 +61,6 @@ class StagedOutput:
         return published
 
 
-def spread_by_day(frame: DataFrame, columns: tuple[str, ...], days: int) -> DataFrame:
-    """Rows grouped for a write partitioned by day: few files per day, and every core busy.
-
-    Each day goes to one task (one file) when there are at least as many days as cores. With
-    fewer days (a daily run), a day is split over ``cores // days`` tasks by a hash of the row,
-    so writing one big day does not run on a single core while the others wait (about: two
-    (day, salt) pairs may hash to the same task). The salt is a hash of the row's values, so a
-    retried task gets the same rows.
-    """
-    cores = frame.sparkSession.sparkContext.defaultParallelism
-    ways = max(1, cores // max(days, 1))
-    if ways == 1:
-        return frame.repartition(*columns)
-    salt = F.pmod(F.xxhash64(*frame.columns), F.lit(ways))
-    return frame.repartition(days * ways, *columns, salt)
-
-
 def stage_nothing(
     lake: Lake, run_id: str, live: str, days: list[date], layout: str = "hive"
 ) -> StagedOutput:
@@ -103,8 +72,9 @@ def stage_nothing(
 
 
 def stage(
+    engine: Engine,
     lake: Lake,
-    frame: DataFrame,
+    frame: Frame,
     run_id: str,
     live: str,
     fmt: str,
@@ -116,27 +86,16 @@ def stage(
     Dated outputs are partitioned by ``layout``: "hive" derives year/month/day from the frame's
     ``date`` column; "date" partitions by a ``date`` column the frame already has.
     """
+    from .logic import hive_columns
+
     staged = f"{STAGING_PREFIX}/{run_id}/{live}"
     lake.delete(staged)  # a retry of the same run starts clean
     if days is None:
-        # One file, written by one task after a shuffle: coalesce(1) would also run everything
-        # before the write (parsing, rules) in that one task.
-        writer = frame.repartition(1).write
+        engine.write(frame, lake, staged, fmt, ())
     else:
-        columns = LAYOUTS[layout][1]
         if layout == "hive":
-            frame = with_hive_columns(frame)
-        writer = spread_by_day(frame, columns, len(days)).write.partitionBy(*columns)
-    writer = writer.mode("error")
-    path = lake.spark_path(staged)
-    if fmt == "parquet":
-        writer.parquet(path, compression="snappy")
-    elif fmt == "csv":
-        writer.csv(path, header=True, timestampFormat="yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
-    elif fmt == "json":
-        writer.option("ignoreNullFields", "false").json(path)
-    else:
-        raise ValueError(f"unknown output format {fmt!r}")
+            frame = engine.sql(hive_columns(frame.name))
+        engine.write(frame, lake, staged, fmt, LAYOUTS[layout][1], days=len(days))
     return StagedOutput(live=live, staged=staged, days=days, layout=layout)
 
 

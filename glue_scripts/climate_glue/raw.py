@@ -1,35 +1,23 @@
 """Finding and reading raw landing files (contract section 1).
 
-Each file's header is read on the driver (a few bytes per file) to check required columns and to
-learn the file's own column order; Spark's CSV reader then reads the rows of all files that share
-a header in one scan, as strings. Every row keeps the raw key it came from and its 1-based data
-row number in that file, so a reject can name both.
+Each file's header is read here (a few bytes per file) to check required columns and to learn
+the file's own column order; the engine then reads the rows (``Engine.read_raw``) as strings.
+Every row keeps the raw key it came from, exactly as it is named in the lake, and its 1-based
+data row number in that file, so a reject can name both.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from urllib.parse import unquote
-
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from .contract import RAW_PREFIX, Dataset
 from .lake import Lake
-from .rules import union_all
 
 HEADER_PROBE_BYTES = 64 * 1024
 DATE_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-# The last segments of a raw key, found in the file path Spark reports.
-RAW_KEY_PATTERN = r"(raw/[^/]+/(date=[^/]+/)?[^/]+)$"
-CORRUPT_COLUMN = "__corrupt"
-REPLACEMENT_CHARACTER = "\ufffd"
 
 
 class RawFileError(ValueError):
@@ -132,7 +120,10 @@ def read_header(lake: Lake, key: str, dataset: Dataset, partition_date: str | No
         if exc.start < len(head) - 4:
             raise RawFileError(key, f"not UTF-8 (byte {exc.start})") from None
         text = head[: exc.start].decode("utf-8-sig")
-    first_line = text.splitlines()[0]
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise RawFileError(key, "empty file (no header row)")
+    first_line = lines[0]
     header = [normalize(n) for n in next(csv.reader([first_line]))]
     if len(header) == 1 and ";" in header[0]:
         raise RawFileError(key, "wrong delimiter: the header has ';' where ',' is expected")
@@ -157,49 +148,6 @@ class FileScan:
     first_not_utf8: int | None = None
 
 
-def _row_numbers(frame: DataFrame) -> tuple[DataFrame, dict[str, FileScan]]:
-    """Add ``_row``: the 1-based data row within its file; also return each file's scan.
-
-    ``monotonically_increasing_id`` numbers rows consecutively within each file split Spark
-    reads, and a file's splits are in order of their byte offset; a small table of split row
-    counts turns the id into a row number with a broadcast join (no shuffle of the data). The
-    same aggregate counts the malformed rows of each split, so checking the whole file for
-    ragged rows and bytes that are not UTF-8 costs no extra read.
-    """
-    splits = frame.groupBy("__path", "__block").agg(
-        F.min("__id").alias("__first"),
-        F.count(F.lit(1)).alias("__n"),
-        F.count(F.when(F.col("__ragged"), 1)).alias("__ragged_n"),
-        F.min(F.when(F.col("__ragged"), F.col("__id"))).alias("__ragged_id"),
-        F.count(F.when(F.col("__not_utf8"), 1)).alias("__utf8_n"),
-        F.min(F.when(F.col("__not_utf8"), F.col("__id"))).alias("__utf8_id"),
-    )
-    rows = splits.collect()
-    offsets: list[tuple[str, int, int, int]] = []
-    scans: dict[str, FileScan] = defaultdict(FileScan)
-    for row in sorted(rows, key=lambda r: (r["__path"], r["__block"])):
-        scan = scans[row["__path"]]
-        offsets.append((row["__path"], row["__block"], row["__first"], scan.rows))
-
-        def number(row_id: int | None, _row=row, _before=scan.rows) -> int | None:
-            return None if row_id is None else row_id - _row["__first"] + _before + 1
-
-        if row["__ragged_n"]:
-            scan.ragged += row["__ragged_n"]
-            scan.first_ragged = scan.first_ragged or number(row["__ragged_id"])
-        if row["__utf8_n"]:
-            scan.not_utf8 += row["__utf8_n"]
-            scan.first_not_utf8 = scan.first_not_utf8 or number(row["__utf8_id"])
-        scan.rows += row["__n"]
-    schema = "__path string, __block long, __first long, __before long"
-    table = frame.sparkSession.createDataFrame(offsets, schema)
-    joined = frame.join(F.broadcast(table), ["__path", "__block"])
-    numbered = joined.withColumn(
-        "_row", F.col("__id") - F.col("__first") + F.col("__before") + 1
-    ).drop("__path", "__block", "__id", "__first", "__before", "__ragged", "__not_utf8")
-    return numbered, dict(scans)
-
-
 def file_problem(raw_file: RawFile, scan: FileScan | None) -> str | None:
     """Why a file whose header was fine still cannot be read as the contract says, if it can't."""
     if scan is None or scan.rows == 0:
@@ -212,69 +160,3 @@ def file_problem(raw_file: RawFile, scan: FileScan | None) -> str | None:
             f" {len(raw_file.header)} fields (first at data row {scan.first_ragged})"
         )
     return None
-
-
-def read_raw(spark: SparkSession, lake: Lake, dataset: Dataset, files: list[RawFile]) -> DataFrame:
-    """All rows of ``files`` as strings: contract columns (absent optional ones null), the raw
-    key ``_source_file``, the data row ``_row`` and, for daily datasets, ``_partition_date``.
-
-    Raises ``RawFilesError`` naming every file that has no data rows, a row whose field count
-    differs from its header (ragged, or a truncated last line), or bytes that are not UTF-8.
-    """
-    by_header: dict[tuple[str, ...], list[RawFile]] = defaultdict(list)
-    for raw_file in files:
-        by_header[tuple(raw_file.header)].append(raw_file)
-    frames = []
-    for header, group in by_header.items():
-        # Positional schema from the file's own header; the header line itself is skipped.
-        # A row with more or fewer fields than the header lands in CORRUPT_COLUMN as it was.
-        schema = T.StructType(
-            [T.StructField(f"__c{i}", T.StringType()) for i in range(len(header))]
-            + [T.StructField(CORRUPT_COLUMN, T.StringType())]
-        )
-        frame = spark.read.csv(
-            [lake.spark_path(f.key) for f in group],
-            schema=schema,
-            header=True,
-            enforceSchema=True,
-            mode="PERMISSIVE",
-            columnNameOfCorruptRecord=CORRUPT_COLUMN,
-            encoding="UTF-8",
-        )
-        fields = [F.coalesce(F.col(f"__c{i}"), F.lit("")) for i in range(len(header))]
-        position = {name: i for i, name in enumerate(header)}
-        columns = [
-            (F.col(f"__c{position[c]}") if c in position else F.lit(None).cast("string")).alias(c)
-            for c in dataset.column_names
-        ]
-        frames.append(
-            frame.select(
-                *columns,
-                F.col("_metadata.file_path").alias("__path"),
-                F.col("_metadata.file_path").alias("__key_path"),
-                F.col("_metadata.file_block_start").alias("__block"),
-                F.monotonically_increasing_id().alias("__id"),
-                F.col(CORRUPT_COLUMN).isNotNull().alias("__ragged"),
-                # The decoder turns bytes that are not UTF-8 into U+FFFD.
-                F.concat_ws("", *fields).contains(REPLACEMENT_CHARACTER).alias("__not_utf8"),
-            )
-        )
-    # Cached: the split table and every later step read this one scan of the files.
-    raw, scans = _row_numbers(union_all(frames).persist(StorageLevel.MEMORY_AND_DISK))
-    # Spark reports paths as URIs (a space is %20): decode them to compare with the keys.
-    by_key = {
-        unquote(re.search(RAW_KEY_PATTERN, path).group(1)): scan for path, scan in scans.items()
-    }
-    errors = []
-    for raw_file in files:
-        problem = file_problem(raw_file, by_key.get(raw_file.key))
-        if problem:
-            errors.append(RawFileError(raw_file.key, problem))
-    if errors:
-        raise RawFilesError(errors)
-    raw = raw.withColumn("_source_file", F.regexp_extract(F.col("__key_path"), RAW_KEY_PATTERN, 1))
-    if dataset.daily:
-        raw = raw.withColumn(
-            "_partition_date", F.regexp_extract("_source_file", r"date=([0-9-]+)/", 1)
-        )
-    return raw.drop("__key_path")

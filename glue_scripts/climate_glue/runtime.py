@@ -1,9 +1,10 @@
-"""What every job script does around its data work: arguments, Pipes, Spark, timings.
+"""What every job script does around its data work: arguments, Pipes, the engine, timings.
 
-On AWS Glue the script runs as ``python script.py --lake-root s3://... --dagster-pipes-context ...``
-and Glue hands it a Spark session. On the embedded default the local engine calls the same
-``main(argv)`` with the same arguments, inside a run that already has a Spark session, so
-``getOrCreate`` returns it and no JVM starts per job.
+On AWS Glue the script runs as ``python script.py --engine spark --lake-root s3://...
+--dagster-pipes-context ...`` and Glue hands it a Spark session. On the embedded default the
+local Glue client calls the same ``main(argv)`` in-process with ``--engine duckdb`` (one DuckDB
+connection per job, no JVM), or ``--engine spark`` inside a run that already has a Spark
+session, so ``getOrCreate`` returns it and no JVM starts per job.
 """
 
 from __future__ import annotations
@@ -27,15 +28,8 @@ from dagster_pipes import (
     decode_param,
     open_dagster_pipes,
 )
-from pyspark.sql import SparkSession
 
-# Session settings every job relies on, applied by the job itself so Glue and local agree.
-SESSION_CONF = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.sources.partitionOverwriteMode": "static",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.sql.adaptive.enabled": "true",
-}
+from .engines import DEFAULT_ENGINE, ENGINES, Engine, open_engine
 
 
 @dataclass
@@ -48,6 +42,7 @@ class JobArgs:
     pipes_context: str | None
     pipes_messages: str | None
     quality: str | None = None  # JSON: reject-rate threshold and row history (climate_glue.checks)
+    engine: str = DEFAULT_ENGINE
 
     @property
     def days(self) -> list[date]:
@@ -74,6 +69,7 @@ def parse_args(argv: list[str]) -> JobArgs:
         f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower(), dest="pipes_messages"
     )
     parser.add_argument("--quality", help="JSON quality settings for the job's asset checks")
+    parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE)
     known, _ = parser.parse_known_args(argv)
     if (known.start_date is None) != (known.end_date is None):
         parser.error("--start-date and --end-date go together")
@@ -143,17 +139,10 @@ class Timings:
         }
 
 
-# Driver threads submitting independent Spark actions at once. With small data a Spark action is
-# mostly driver work (planning, code generation, scheduling) on one core while the executors
-# wait; running a few side by side keeps every core busy (bench/ANALYSIS.md).
-CONCURRENT_ACTIONS = 3
-
-
-def run_concurrently(
-    parts: Sequence[Callable[[], object]], workers: int = CONCURRENT_ACTIONS
-) -> list:
-    """Run independent parts of a job (each one or more Spark actions) from a few driver
-    threads, in the order given; returns their results in that order.
+def run_concurrently(parts: Sequence[Callable[[], object]], workers: int) -> list:
+    """Run independent parts of a job (each one or more queries) from ``workers`` threads, in
+    the order given; returns their results in that order (the engine says how many help:
+    ``Engine.concurrent_parts``).
 
     Every part runs to its end even when another fails, then the first failure is raised: a
     job's parts only stage outputs, so a failed job has published nothing.
@@ -168,27 +157,25 @@ def run_concurrently(
 class Job:
     args: JobArgs
     pipes: PipesContext
-    spark: SparkSession
+    engine: Engine
     processed_at: datetime
     timings: Timings
 
 
 @contextmanager
 def run_job(argv: list[str]) -> Iterator[Job]:
-    """Parse arguments, open Pipes, get the Spark session; report failures through Pipes."""
+    """Parse arguments, open Pipes, open the engine; report failures through Pipes."""
     args = parse_args(argv)
     with _pipes(args) as pipes:
-        spark = SparkSession.builder.getOrCreate()
-        for key, value in SESSION_CONF.items():
-            spark.conf.set(key, value)
+        engine = open_engine(args.engine)
         job = Job(
             args=args,
             pipes=pipes,
-            spark=spark,
+            engine=engine,
             processed_at=datetime.now(UTC),
             timings=Timings(),
         )
         try:
             yield job
         finally:
-            spark.catalog.clearCache()
+            engine.close()

@@ -1,9 +1,10 @@
 """Loading a frame into PostgreSQL: parallel COPY into a staging table, then one replace transaction.
 
-Every Spark task COPYs its Arrow batches (as CSV) into an unlogged staging table over its own
-connection, so the load scales with the workers and needs no JDBC jar. The driver then deletes
-the partitions being replaced and inserts the staged rows in a single transaction: readers see
-the old rows until it commits, and a failure anywhere leaves the table as it was.
+The engine COPYs its Arrow batches (as CSV) into an unlogged staging table (the Spark engine from
+every task over its own connection, so the load scales with the workers and needs no JDBC jar;
+the DuckDB engine on one stream). The job then deletes the partitions being replaced and inserts
+the staged rows in a single transaction: readers see the old rows until it commits, and a
+failure anywhere leaves the table as it was.
 
 The job learns where the warehouse is from a *reference*, never from a credential in its
 arguments: ``env:NAME`` (a libpq URL in the job's environment), ``pgserver:PATH`` (the embedded
@@ -15,14 +16,18 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable
 from datetime import date
+from functools import partial
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
-from pyspark.sql import DataFrame
 
 from .contract import POSTGRES_TYPES, WAREHOUSE_SCHEMA
+
+if TYPE_CHECKING:
+    from .engines import Engine, Frame
 
 EMBEDDED_DATABASE = "climate"
 
@@ -108,33 +113,29 @@ def ensure_table(
         )
 
 
-def _copy_partition(dsn: str, stage_name: str, columns: list[str]):
-    """A mapInArrow function: COPY this task's batches into the staging table, yield the count."""
+def copy_batches(dsn: str, stage_name: str, columns: list[str], batches: Iterable) -> int:
+    """COPY Arrow batches into the staging table over one connection; returns the rows."""
+    import pyarrow.csv as pacsv
 
-    def copy(batches: Iterator) -> Iterator:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        rows = 0
-        with psycopg.connect(dsn) as conn:
-            statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-                _table(stage_name), sql.SQL(", ").join(map(sql.Identifier, columns))
-            )
-            with conn.cursor().copy(statement) as copy_in:
-                for batch in batches:
-                    if batch.num_rows == 0:
-                        continue
-                    buffer = io.BytesIO()
-                    pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
-                    copy_in.write(buffer.getvalue())
-                    rows += batch.num_rows
-        yield pa.RecordBatch.from_pydict({"rows": [rows]})
-
-    return copy
+    rows = 0
+    with psycopg.connect(dsn) as conn:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            _table(stage_name), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with conn.cursor().copy(statement) as copy_in:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+                copy_in.write(buffer.getvalue())
+                rows += batch.num_rows
+    return rows
 
 
 def load_replace(
-    frame: DataFrame,
+    engine: Engine,
+    frame: Frame,
     dsn: str,
     name: str,
     types: dict[str, str],
@@ -155,12 +156,8 @@ def load_replace(
             sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(_table(stage_name), _table(name))
         )
     try:
-        counts = (
-            frame.select(*columns)
-            .mapInArrow(_copy_partition(dsn, stage_name, columns), "rows long")
-            .collect()
-        )
-        loaded = sum(row["rows"] for row in counts)
+        selected = engine.sql(f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {frame.name}")
+        loaded = engine.copy_to_postgres(selected, partial(copy_batches, dsn, stage_name, columns))
         with psycopg.connect(dsn) as conn, conn.transaction():
             if days is None:
                 conn.execute(sql.SQL("DELETE FROM {}").format(_table(name)))

@@ -1,0 +1,123 @@
+"""What a job needs of an engine: run the contract's SQL, and do the engine's own I/O.
+
+The data logic (``logic.py``) is SQL text over named relations. An engine registers relations
+(``Frame``: a name it can query), runs that text, and does what differs per engine: reading raw
+CSV (with each row's file and row number, and the file checks), reading and writing the lake's
+Parquet/CSV/JSON, and bulk-copying rows into PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ..contract import Dataset
+    from ..lake import Lake
+    from ..raw import FileScan, RawFile
+
+ENGINES = ("duckdb", "spark")
+DEFAULT_ENGINE = "duckdb"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A relation the engine can query by ``name`` (a view or table in its catalog)."""
+
+    name: str
+    columns: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where an output went: its lake prefix and how it is partitioned."""
+
+    prefix: str
+    partition_by: tuple[str, ...]
+
+
+class Engine(ABC):
+    """One engine for one job (one Spark session, or one DuckDB connection)."""
+
+    name: str
+    # How many independent parts of a job run side by side (each part is one or more queries).
+    concurrent_parts: int = 1
+
+    def __init__(self) -> None:
+        self._prefix = f"f_{uuid.uuid4().hex[:8]}_"
+        self._counter = itertools.count()
+
+    def _new_name(self) -> str:
+        return f"{self._prefix}{next(self._counter)}"
+
+    # --- SQL ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def sql(self, text: str, cache: bool = False) -> Frame:
+        """Run ``text`` (Spark SQL) as a new relation; ``cache`` keeps its rows for reuse."""
+
+    @abstractmethod
+    def rows(self, source: Frame | str) -> list[dict[str, Any]]:
+        """Every row of a relation (or of a query's text) as dicts, in the query's order."""
+
+    @abstractmethod
+    def frame(self, rows: Sequence[Sequence[Any]], ddl: str) -> Frame:
+        """A small relation from Python values, with a Spark DDL schema ("a string, b date")."""
+
+    def count(self, frame: Frame) -> int:
+        return self.rows(f"SELECT count(*) AS n FROM {frame.name}")[0]["n"]
+
+    # --- I/O ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def read_raw(
+        self, lake: Lake, dataset: Dataset, files: list[RawFile]
+    ) -> tuple[Frame, dict[str, FileScan]]:
+        """Every data row of ``files`` as strings, with ``_source_file`` (the key exactly as in
+        the lake), ``_row`` (1-based data row of the file) and, daily, ``_partition_date``; and
+        per key what the scan found (rows, ragged rows, bytes that are not UTF-8)."""
+
+    @abstractmethod
+    def read_parquet(self, lake: Lake, prefix: str, types: dict[str, str], days) -> Frame:
+        """The lake Parquet under ``prefix`` (all of it, or the Hive folders of ``days``)."""
+
+    @abstractmethod
+    def write(
+        self,
+        frame: Frame,
+        lake: Lake,
+        prefix: str,
+        fmt: str,
+        partition_by: tuple[str, ...],
+        days: int = 1,
+    ) -> None:
+        """Write ``frame`` under the lake ``prefix`` in ``fmt`` (parquet, csv: RFC 4180 with a
+        header, json: JSON Lines with nulls kept), in folders per ``partition_by`` columns
+        (which are not written inside the files); unpartitioned outputs are one file."""
+
+    @abstractmethod
+    def arrow_batches(self, frame: Frame) -> Iterator[pa.RecordBatch]:
+        """The rows of ``frame`` as Arrow batches (what the PostgreSQL load copies)."""
+
+    def copy_to_postgres(self, frame: Frame, copy) -> int:
+        """Copy ``frame``'s rows with ``copy(batches) -> rows``; the Spark engine runs it on
+        every task, in parallel, the DuckDB engine on one stream."""
+        return copy(self.arrow_batches(frame))
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release what the engine holds for this job (cached frames, the connection)."""
+
+
+def day_list(days: Sequence[date] | None) -> list[date] | None:
+    return list(days) if days is not None else None

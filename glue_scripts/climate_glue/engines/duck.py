@@ -1,0 +1,283 @@
+"""The DuckDB engine: the embedded default, in-process, on every core, no JVM.
+
+The contract's SQL (Spark SQL text from ``logic.py``) is transpiled to DuckDB's dialect by
+sqlglot. Raw CSV is parsed by pyarrow's reader (RFC 4180: quoted commas, doubled quotes and line
+breaks; CRLF; a BOM), which keeps rows in file order, so each row's number in its file is its
+position; DuckDB has no row number of a file. Outputs are written by DuckDB's own ``COPY``.
+The lake must be a local folder: DuckDB's S3 support is an extension this engine does not load.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import sqlglot
+
+from ..contract import Dataset
+from ..lake import Lake
+from ..publish import hive_partition
+from ..raw import FileScan, RawFile
+from .base import Engine, Frame
+
+# Contract types as Spark DDL names them -> DuckDB types (tests build frames with Spark DDL).
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "bigint": "BIGINT",
+    "long": "BIGINT",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "double": "DOUBLE",
+    "date": "DATE",
+    "boolean": "BOOLEAN",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMPTZ",
+}
+# Timestamps in CSV and JSON outputs, as the Spark engine writes them.
+TEXT_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+BATCH_ROWS = 100_000
+
+
+@lru_cache(maxsize=512)
+def to_duckdb(text: str) -> str:
+    """Spark SQL -> DuckDB SQL (the queries are generated, so a cache serves every job)."""
+    return sqlglot.transpile(text, read="spark", write="duckdb")[0]
+
+
+def _ddl_columns(ddl: str) -> list[tuple[str, str]]:
+    columns = []
+    for part in ddl.split(","):
+        name, kind = part.strip().split()
+        columns.append((name.strip("`"), DUCKDB_TYPES[kind.lower()]))
+    return columns
+
+
+def _local_path(lake: Lake, key: str) -> str:
+    path = getattr(lake, "path", None)
+    if path is None:
+        raise ValueError(
+            f"the duckdb engine needs a local lake, not {lake.root}: use --engine spark"
+        )
+    return str(path(key))
+
+
+class DuckDBEngine(Engine):
+    name = "duckdb"
+    # Each query already uses every core; a second part overlaps the PostgreSQL copy's I/O.
+    concurrent_parts = 2
+
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None):
+        super().__init__()
+        config = {"threads": threads or os.cpu_count() or 1}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._con = duckdb.connect(":memory:", config=config)
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._local = threading.local()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor per thread: parts of a job run side by side on one database."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._con.cursor()
+        return cursor
+
+    def _frame(self, name: str) -> Frame:
+        described = self._cursor().execute(f"DESCRIBE {name}").fetchall()
+        return Frame(name, tuple(row[0] for row in described))
+
+    # --- SQL ---------------------------------------------------------------------------
+
+    def sql(self, text: str, cache: bool = False) -> Frame:
+        name = self._new_name()
+        kind = "TABLE" if cache else "VIEW"
+        self._cursor().execute(f"CREATE {kind} {name} AS {to_duckdb(text)}")
+        return self._frame(name)
+
+    def rows(self, source: Frame | str) -> list[dict[str, Any]]:
+        text = f"SELECT * FROM {source.name}" if isinstance(source, Frame) else to_duckdb(source)
+        cursor = self._cursor().execute(text)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def frame(self, rows: Sequence[Sequence[Any]], ddl: str) -> Frame:
+        columns = _ddl_columns(ddl)
+        name = self._new_name()
+        cursor = self._cursor()
+        declared = ", ".join(f'"{c}" {t}' for c, t in columns)
+        cursor.execute(f"CREATE TABLE {name} ({declared})")
+        if rows:
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(f"INSERT INTO {name} VALUES ({marks})", [list(r) for r in rows])
+        return Frame(name, tuple(c for c, _ in columns))
+
+    def _register_arrow(self, table: pa.Table) -> Frame:
+        name = self._new_name()
+        cursor = self._cursor()
+        cursor.register(f"{name}_arrow", table)
+        try:
+            cursor.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+        finally:
+            cursor.unregister(f"{name}_arrow")
+        return Frame(name, tuple(table.column_names))
+
+    # --- I/O ---------------------------------------------------------------------------
+
+    def read_raw(
+        self, lake: Lake, dataset: Dataset, files: list[RawFile]
+    ) -> tuple[Frame, dict[str, FileScan]]:
+        tables, scans = [], {}
+        for raw_file in files:
+            table, scan = read_csv_file(lake.read_bytes(raw_file.key), raw_file, dataset)
+            scans[raw_file.key] = scan
+            if table is not None:
+                tables.append(table)
+        schema = raw_schema(dataset)
+        table = pa.concat_tables(tables) if tables else schema.empty_table()
+        return self._register_arrow(table), scans
+
+    def read_parquet(self, lake: Lake, prefix: str, types: dict[str, str], days) -> Frame:
+        folders = [prefix] if days is None else [f"{prefix}/{hive_partition(d)}" for d in days]
+        paths = [
+            _local_path(lake, key)
+            for folder in folders
+            for key in lake.list_keys(folder)
+            if key.endswith(".parquet")
+        ]
+        casts = ", ".join(f'CAST("{c}" AS {DUCKDB_TYPES[k]}) AS "{c}"' for c, k in types.items())
+        name = self._new_name()
+        if paths:
+            listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+            source = f"read_parquet([{listed}], hive_partitioning = false, union_by_name = true)"
+            self._cursor().execute(f"CREATE VIEW {name} AS SELECT {casts} FROM {source}")
+        else:
+            self._cursor().execute(
+                f"CREATE VIEW {name} AS SELECT {casts} FROM (SELECT NULL) WHERE FALSE"
+            )
+        return Frame(name, tuple(types))
+
+    def write(
+        self,
+        frame: Frame,
+        lake: Lake,
+        prefix: str,
+        fmt: str,
+        partition_by: tuple[str, ...],
+        days: int = 1,
+    ) -> None:
+        target = Path(_local_path(lake, prefix))
+        cursor = self._cursor()
+        types = {row[0]: row[1] for row in cursor.execute(f"DESCRIBE {frame.name}").fetchall()}
+        columns = []
+        for column in frame.columns:
+            if fmt != "parquet" and types[column].startswith("TIMESTAMP"):
+                columns.append(f'strftime("{column}", \'{TEXT_TIMESTAMP}\') AS "{column}"')
+            else:
+                columns.append(f'"{column}"')
+        query = f"SELECT {', '.join(columns)} FROM {frame.name}"
+        options = {
+            "parquet": "FORMAT parquet, COMPRESSION snappy",
+            "csv": "FORMAT csv, HEADER true",
+            "json": "FORMAT json",
+        }[fmt]
+        if partition_by:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            quoted = ", ".join(f'"{c}"' for c in partition_by)
+            cursor.execute(f"COPY ({query}) TO '{target}' ({options}, PARTITION_BY ({quoted}))")
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            cursor.execute(f"COPY ({query}) TO '{target / ('part-00000.' + fmt)}' ({options})")
+
+    def arrow_batches(self, frame: Frame) -> Iterator[pa.RecordBatch]:
+        yield from self._cursor().sql(f"SELECT * FROM {frame.name}").to_arrow_reader(BATCH_ROWS)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+# --------------------------------------------------------------------------- raw CSV
+
+
+def raw_schema(dataset: Dataset) -> pa.Schema:
+    fields = [pa.field(c, pa.string()) for c in dataset.column_names]
+    fields += [pa.field("_source_file", pa.string()), pa.field("_row", pa.int64())]
+    if dataset.daily:
+        fields.append(pa.field("_partition_date", pa.string()))
+    return pa.schema(fields)
+
+
+def _python_scan(text: str, width: int) -> FileScan:
+    """The exact count and first data row of ragged and not-UTF-8 rows, by Python's csv module
+    (RFC 4180 as Excel writes it): run only for a file already found to be bad."""
+    scan = FileScan()
+    records = csv.reader(io.StringIO(text, newline=""))
+    next(records, None)  # the header
+    for fields in records:
+        if not fields:
+            continue  # an empty line is no row (both engines skip them)
+        scan.rows += 1
+        if len(fields) != width:
+            scan.ragged += 1
+            scan.first_ragged = scan.first_ragged or scan.rows
+        if any("\ufffd" in f for f in fields):
+            scan.not_utf8 += 1
+            scan.first_not_utf8 = scan.first_not_utf8 or scan.rows
+    return scan
+
+
+def read_csv_file(
+    data: bytes, raw_file: RawFile, dataset: Dataset
+) -> tuple[pa.Table | None, FileScan]:
+    """One raw file's data rows as strings (contract columns; absent optional ones null), or
+    (None, the scan) when a row is ragged or a byte is not UTF-8: the file is then quarantined."""
+    width = len(raw_file.header)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, _python_scan(data.decode("utf-8", errors="replace"), width)
+    ragged: list[int] = []
+
+    def invalid(row) -> str:
+        ragged.append(row.number)
+        return "skip"
+
+    names = [f"__c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid:
+        ragged.append(-1)  # not parseable as CSV at all (an unterminated quote, say)
+    if ragged:
+        return None, _python_scan(data.decode("utf-8-sig"), width)
+    rows = table.num_rows
+    scan = FileScan(rows=rows)
+    if rows == 0:
+        return None, scan
+    position = {name: i for i, name in enumerate(raw_file.header)}
+    columns = {
+        c: table.column(position[c]) if c in position else pa.nulls(rows, pa.string())
+        for c in dataset.column_names
+    }
+    columns["_source_file"] = pa.repeat(raw_file.key, rows).cast(pa.string())
+    columns["_row"] = pa.array(range(1, rows + 1), pa.int64())
+    if dataset.daily:
+        columns["_partition_date"] = pa.repeat(raw_file.partition_date, rows).cast(pa.string())
+    return pa.table(columns, schema=raw_schema(dataset)), scan
