@@ -1,10 +1,21 @@
-"""Shared fixtures: the local Spark session the unit tests run their transforms on."""
+"""Shared fixtures: the DuckDB engine the logic tests run on, and the local Spark session."""
 
 from __future__ import annotations
 
 import pytest
+from climate_glue.engines import open_engine
 
 from climate_assets.engine.spark import local_spark_session
+
+
+@pytest.fixture
+def engine():
+    """A fresh DuckDB engine (an in-memory database) per test, closed after it."""
+    duck = open_engine("duckdb")
+    try:
+        yield duck
+    finally:
+        duck.close()
 
 
 @pytest.fixture

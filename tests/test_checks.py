@@ -1,4 +1,5 @@
-"""The asset checks' computations (climate_glue.checks) on tiny typed frames."""
+"""The asset checks' computations (climate_glue.checks) on tiny typed frames, run on the DuckDB
+engine (the ``engine`` fixture)."""
 
 from __future__ import annotations
 
@@ -42,14 +43,14 @@ def _by_name(results):
     return {r.name: r for r in results}
 
 
-def test_clean_climate_frame_passes_every_row_check(spark):
-    frame = spark.createDataFrame(
+def test_clean_climate_frame_passes_every_row_check(engine):
+    frame = engine.frame(
         [("A", D1, 30.0, 20.0, 0.0, 50.0, 1.0, 40), ("B", D1, 25.0, 25.0, None, None, None, None)],
         CLIMATE_DDL,
     )
-    known = spark.createDataFrame([("A",), ("B",)], "location_id string")
+    known = engine.frame([("A",), ("B",)], "location_id string")
     names = check_names(CLIMATE)
-    m = measure(frame, CLIMATE.key, dataset_rules(CLIMATE), known, "date", [D1.isoformat()])
+    m = measure(engine, frame, CLIMATE.key, dataset_rules(CLIMATE), known, "date", [D1.isoformat()])
     results = _by_name(evaluate(m, names, history=[2.0]))
     assert [r.name for r in evaluate(m, names)][:4] == [
         CHECK_UNIQUE_KEY,
@@ -63,8 +64,8 @@ def test_clean_climate_frame_passes_every_row_check(spark):
     assert rows_per_day(m) == 2.0
 
 
-def test_failing_rows_are_counted_per_rule_with_sample_keys_and_days(spark):
-    frame = spark.createDataFrame(
+def test_failing_rows_are_counted_per_rule_with_sample_keys_and_days(engine):
+    frame = engine.frame(
         [
             ("A", D1, 30.0, 20.0, 0.0, None, None, None),
             ("A", D1, 31.0, 20.0, 0.0, None, None, None),  # duplicate key on D1
@@ -75,9 +76,9 @@ def test_failing_rows_are_counted_per_rule_with_sample_keys_and_days(spark):
         ],
         CLIMATE_DDL,
     )
-    known = spark.createDataFrame([("A",), ("B",), ("C",)], "location_id string")
+    known = engine.frame([("A",), ("B",), ("C",)], "location_id string")
     days = [D1.isoformat(), D2.isoformat()]
-    m = measure(frame, CLIMATE.key, dataset_rules(CLIMATE), known, "date", days)
+    m = measure(engine, frame, CLIMATE.key, dataset_rules(CLIMATE), known, "date", days)
     results = _by_name(evaluate(m, check_names(CLIMATE)))
 
     unique = results[CHECK_UNIQUE_KEY]
@@ -112,9 +113,9 @@ def test_failing_rows_are_counted_per_rule_with_sample_keys_and_days(spark):
     assert known_check.metadata["failing_days"] == ["2024-07-02"]
 
 
-def test_a_day_without_rows_counts_zero_and_fails_the_row_count_against_history(spark):
-    frame = spark.createDataFrame([("A", D1, 30.0, 20.0, 0.0, None, None, None)], CLIMATE_DDL)
-    m = measure(frame, CLIMATE.key, [], None, "date", [D1.isoformat(), D2.isoformat()])
+def test_a_day_without_rows_counts_zero_and_fails_the_row_count_against_history(engine):
+    frame = engine.frame([("A", D1, 30.0, 20.0, 0.0, None, None, None)], CLIMATE_DDL)
+    m = measure(engine, frame, CLIMATE.key, [], None, "date", [D1.isoformat(), D2.isoformat()])
     assert m.rows == {"2024-07-01": 1, "2024-07-02": 0}
     result = row_count_check(m.rows, [1.0, 1.0, 2.0])
     assert not result.passed
@@ -153,13 +154,13 @@ def test_schema_check_warns_on_drift():
     }
 
 
-def test_derived_rules_bound_scores_shares_and_beds(spark):
+def test_derived_rules_bound_scores_shares_and_beds(engine):
     ddl = ", ".join(f"{c} {SPARK_TYPES[t]}" for c, t in HOSPITAL_RESOURCES.types.items())
     good = ("A", D1, 1, 100, 50, 10, 5, 50, 0.5, 1.0, 3.0, 1.0, 0.0, 42.0)
     bad = ("B", D1, 1, 100, 150, 10, 5, -50, 1.5, 1.0, 3.0, 1.0, 0.0, 142.0)
-    frame = spark.createDataFrame([good, bad], ddl)
-    known = spark.createDataFrame([("A",), ("B",)], "location_id string")
-    m = measure(frame, HOSPITAL_RESOURCES.key, derived_rules(HOSPITAL_RESOURCES), known)
+    frame = engine.frame([good, bad], ddl)
+    known = engine.frame([("A",), ("B",)], "location_id string")
+    m = measure(engine, frame, HOSPITAL_RESOURCES.key, derived_rules(HOSPITAL_RESOURCES), known)
     ranges = _by_name(evaluate(m, check_names(HOSPITAL_RESOURCES)))[CHECK_VALUES_IN_RANGE]
     assert ranges.metadata["failures_by_rule"] == {
         "capacity_score in 0..100": 1,

@@ -1,4 +1,5 @@
-"""Contract formulas (DATA_CONTRACT.md section 2 and the privacy rule of section 4) on tiny frames.
+"""Contract formulas (DATA_CONTRACT.md section 2 and the privacy rule of section 4) on tiny frames,
+run on the DuckDB engine (the ``engine`` fixture).
 
 Every expected value is worked out by hand from the contract text, with the arithmetic in a
 comment. Rounded scores (health_risk_index, capacity_score, resilience_score) are compared
@@ -6,9 +7,7 @@ exactly; other doubles with pytest.approx.
 
 Input frames have the processed contract columns with their contract types, plus the lineage
 columns every processed row carries (_source_file, _processed_at, _run_id), as in the pipeline.
-
-(pyspark.testing.assertDataFrameEqual is not used: importing pyspark.testing fails with the
-pandas version in this environment, so rows are collected and compared here.)
+Rows are read back from the engine and compared here.
 """
 
 from __future__ import annotations
@@ -108,12 +107,12 @@ EXACT = {"health_risk_index", "capacity_score", "resilience_score"}
 # --------------------------------------------------------------------------- frame builders
 
 
-def locations_frame(spark, populations: dict[str, int]):
+def locations_frame(engine, populations: dict[str, int]):
     rows = [
         (loc, f"Place {loc}", "CA", 34.0, -118.0, pop, 10.0, *LINEAGE)
         for loc, pop in populations.items()
     ]
-    return spark.createDataFrame(rows, LOCATIONS_DDL)
+    return engine.frame(rows, LOCATIONS_DDL)
 
 
 def climate_row(loc, temp_max, precipitation_mm, aqi, day=D1):
@@ -152,19 +151,9 @@ def res_row(loc, capacity, flood_share, day=D1):
 
 # --------------------------------------------------------------------------- comparison
 
-# The `spark` fixture is per test (the session may be stopped between tests), so a result shared
-# by several tests is kept as collected Python data, computed by the first test that needs it.
-_MEMO: dict = {}
 
-
-def memo(key: str, compute):
-    if key not in _MEMO:
-        _MEMO[key] = compute()
-    return _MEMO[key]
-
-
-def rows_by(frame, *key):
-    rows = [r.asDict() for r in frame.collect()]
+def rows_by(engine, frame, *key):
+    rows = engine.rows(frame)
     out = {tuple(r[k] for k in key): r for r in rows}
     assert len(out) == len(rows), f"duplicate keys {key} in output"
     return out
@@ -192,8 +181,7 @@ def assert_rows(actual: dict, expected: dict) -> None:
 
 # --------------------------------------------------------------------------- health_risks
 #
-# One health_risks query over every case below (Spark jobs are the slow part); each test checks
-# its own locations. Climate hazard is 0 (temp 27, aqi 0, precip 0) where a case only exercises
+# One health_risks query over every case below; each test checks its own locations. Climate hazard is 0 (temp 27, aqi 0, precip 0) where a case only exercises
 # the health side.
 
 RISK_POPULATIONS = {
@@ -266,23 +254,20 @@ RISK_HEALTH = [
 ]
 
 
-def risks_frame(spark, climate_rows, health_rows, populations):
+def risks_frame(engine, climate_rows, health_rows, populations):
     return health_risks(
-        spark.createDataFrame(climate_rows, CLIMATE_DDL),
-        spark.createDataFrame(health_rows, HEALTH_DDL),
-        locations_frame(spark, populations),
+        engine,
+        engine.frame(climate_rows, CLIMATE_DDL),
+        engine.frame(health_rows, HEALTH_DDL),
+        locations_frame(engine, populations),
     )
 
 
 @pytest.fixture
-def risks(spark):
+def risks(engine):
     """(columns, rows by (location_id, date)) of health_risks over all the cases above."""
-
-    def compute():
-        frame = risks_frame(spark, RISK_CLIMATE, RISK_HEALTH, RISK_POPULATIONS)
-        return frame.columns, rows_by(frame, "location_id", "date")
-
-    return memo("health_risks", compute)
+    frame = risks_frame(engine, RISK_CLIMATE, RISK_HEALTH, RISK_POPULATIONS)
+    return list(frame.columns), rows_by(engine, frame, "location_id", "date")
 
 
 def only(rows: dict, *locations: str) -> dict:
@@ -503,19 +488,16 @@ NO_HOSPITALS = {
 
 
 @pytest.fixture
-def resources(spark):
+def resources(engine):
     """(columns, rows by (location_id, date)) of hospital_resources for RESOURCE_HOSPITALS over
     dates D1, D2."""
-
-    def compute():
-        frame = hospital_resources(
-            spark.createDataFrame(RESOURCE_HOSPITALS, HOSPITAL_DDL),
-            locations_frame(spark, RESOURCE_POPULATIONS),
-            spark.createDataFrame([(D1,), (D2,)], "date date"),
-        )
-        return frame.columns, rows_by(frame, "location_id", "date")
-
-    return memo("hospital_resources", compute)
+    frame = hospital_resources(
+        engine,
+        engine.frame(RESOURCE_HOSPITALS, HOSPITAL_DDL),
+        locations_frame(engine, RESOURCE_POPULATIONS),
+        engine.frame([(D1,), (D2,)], "date date"),
+    )
+    return list(frame.columns), rows_by(engine, frame, "location_id", "date")
 
 
 def test_hospital_resources_columns_and_grid(resources):
@@ -604,8 +586,8 @@ def test_capacity_score_rounds_half_away_from_zero(resources):
 # --------------------------------------------------------------------------- resilience_scores
 
 
-def test_resilience_scores_formula_clips_and_categories(spark):
-    risks_frame = spark.createDataFrame(
+def test_resilience_scores_formula_clips_and_categories(engine):
+    risks_frame = engine.frame(
         [
             hr_row("S_FORMULA", 20.0, "low"),
             hr_row("S_HALF", 11.3, "low"),
@@ -624,7 +606,7 @@ def test_resilience_scores_formula_clips_and_categories(spark):
         ],
         HEALTH_RISKS_DDL,
     )
-    resources_frame = spark.createDataFrame(
+    resources_frame = engine.frame(
         [
             res_row("S_FORMULA", 80.0, 0.5),
             res_row("S_HALF", 50.0, 0.0),
@@ -642,8 +624,8 @@ def test_resilience_scores_formula_clips_and_categories(spark):
         ],
         HOSPITAL_RESOURCES_DDL,
     )
-    result = resilience_scores(risks_frame, resources_frame)
-    assert result.columns == RESILIENCE_COLUMNS
+    result = resilience_scores(engine, risks_frame, resources_frame)
+    assert list(result.columns) == RESILIENCE_COLUMNS
     expected = {
         # 0.45*80 + 0.45*(100-20) + 10*(1-0.5) = 36 + 36 + 5 = 77.00 -> resilient
         ("S_FORMULA", D1): {
@@ -688,18 +670,18 @@ def test_resilience_scores_formula_clips_and_categories(spark):
         ("S7999", D1): {"resilience_score": 79.99, "resilience_category": "resilient"},
     }
     # (S_FORMULA, D2), ONLY_RISK and ONLY_RES are in one input only: no row (inner join)
-    assert_rows(rows_by(result, "location_id", "date"), expected)
+    assert_rows(rows_by(engine, result, "location_id", "date"), expected)
 
 
-def test_resilience_uses_rounded_health_risk_index(spark):
+def test_resilience_uses_rounded_health_risk_index(engine):
     """THIRD's health_risk_index 0.2667 is published as 0.27, and resilience must use 0.27."""
     risks = risks_frame(
-        spark,
+        engine,
         [climate_row("THIRD", 27.0, 0.0, 0)],
         [health_row("THIRD", (1, 0, 0, 0, 0))],
         {"THIRD": 300000},
     )
-    resources_frame = spark.createDataFrame([res_row("THIRD", 20.08, 1.0)], HOSPITAL_RESOURCES_DDL)
+    resources_frame = engine.frame([res_row("THIRD", 20.08, 1.0)], HOSPITAL_RESOURCES_DDL)
     expected = {
         # index: 100*0.4*(1/300000*100000/50) = 0.2667 -> 0.27
         # resilience 0.45*20.08 + 0.45*(100-0.27) + 10*(1-1) = 9.036 + 44.8785 + 0
@@ -713,7 +695,7 @@ def test_resilience_uses_rounded_health_risk_index(spark):
         },
     }
     assert_rows(
-        rows_by(resilience_scores(risks, resources_frame), "location_id", "date"),
+        rows_by(engine, resilience_scores(engine, risks, resources_frame), "location_id", "date"),
         expected,
     )
 
@@ -721,17 +703,17 @@ def test_resilience_uses_rounded_health_risk_index(spark):
 # --------------------------------------------------------------------------- privacy
 
 
-def test_suppress_small_counts(spark):
+def test_suppress_small_counts(engine):
     rows = [
         ("P0", D1, 0.1, 0.2, 0.3, 0.4, 0, 0.0, 10.5, "low", True),
         ("P1", D1, 0.2, 0.3, 0.4, 0.5, 1, 2.5, 20.5, "low", False),
         ("P10", D1, 0.3, 0.4, 0.5, 0.6, 10, 25.0, 30.5, "moderate", True),
         ("P11", D1, 0.4, 0.5, 0.6, 0.7, 11, 27.5, 80.5, "severe", True),
     ]
-    frame = spark.createDataFrame(rows, HEALTH_RISKS_DDL)
-    result = suppress_small_counts(frame)
-    assert result.columns == [*HEALTH_RISKS_COLUMNS, "suppressed"]
-    actual = rows_by(result, "location_id")
+    frame = engine.frame(rows, HEALTH_RISKS_DDL)
+    result = suppress_small_counts(engine, frame)
+    assert list(result.columns) == [*HEALTH_RISKS_COLUMNS, "suppressed"]
+    actual = rows_by(engine, result, "location_id")
     # 0 and >= 11 shown; 1..10 (count and the rate from it) null with suppressed true;
     # the other columns untouched
     expected = {

@@ -1,10 +1,10 @@
-"""How staged outputs are grouped for writing (publish.spread_by_day)."""
+"""How the Spark engine groups staged outputs for writing (engines.spark.spread_by_day)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from climate_glue.publish import spread_by_day
+from climate_glue.engines.spark import spread_by_day
 from pyspark.sql import functions as F
 
 

@@ -1,10 +1,13 @@
 """Row rules and the duplicate rule of the data contract (DATA_CONTRACT.md section 1).
 
+The rules run on the DuckDB engine (the ``engine`` fixture); ``tests/test_logic_engines.py``
+runs the trickiest inputs through the Spark engine too.
+
 Raw frames hold every contract column as a string (None = absent optional column or empty
 cell), plus ``_source_file``, ``_row`` and, for daily datasets, ``_partition_date``. Each case is
 one row with its own key (so the duplicate rule stays out of the way), identified by ``_row``.
 
-Which rule wins when a row breaks several (the order check_rows builds its rule list in):
+Which rule wins when a row breaks several (the order logic.row_rules builds its rule list in):
   1. per column, in contract column order: "required value is missing", then "not a ...";
   2. then range rules ("out of range", "must be > / >="), in contract column order;
   3. then cross-column rules ("<col>: must be <= <other col>");
@@ -12,7 +15,7 @@ Which rule wins when a row breaks several (the order check_rows builds its rule 
   5. then the unknown-location rule.
 So a parse failure in a late column beats a range failure in an early one.
 
-The rule texts are the exact texts rules.py produces (constants imported where rules.py has them).
+The rule texts are the exact texts logic.py produces (constants imported where rules.py has them).
 """
 
 from __future__ import annotations
@@ -31,12 +34,11 @@ from climate_glue.rules import (
     valid_rows,
     validate,
 )
-from pyspark.sql import functions as F
 
 PARTITION = "2024-07-01"
 
 # Cases that show a bug (see the tests named after them): they ride in the same frames as the
-# other cases (one Spark query per dataset) but are asserted only in their own tests.
+# other cases (one validate() per dataset) but are asserted only in their own tests.
 BUG_CASES = {"name tab", "population tab-padded", "precipitation 1e999", "wind 1e999"}
 SQL_ID = "x'); DROP TABLE y;--"
 
@@ -112,7 +114,7 @@ def default_row(dataset, i: int) -> dict:
     return row
 
 
-def raw_frame(spark, dataset, rows: list[dict]):
+def raw_frame(engine, dataset, rows: list[dict]):
     columns = list(dataset.column_names)
     ddl = ", ".join(f"{c} string" for c in columns) + ", _source_file string, _row bigint"
     if dataset.daily:
@@ -128,47 +130,59 @@ def raw_frame(spark, dataset, rows: list[dict]):
         if dataset.daily:
             values.append(partition)
         data.append(tuple(values))
-    return spark.createDataFrame(data, ddl)
+    return engine.frame(data, ddl)
 
 
-def known_locations(spark):
+def known_locations(engine):
     ids = [f"L{i:03d}" for i in range(1, 200)] + ["06037", "00123", SQL_ID]
-    return spark.createDataFrame([(i,) for i in ids], "location_id string")
+    return engine.frame([(i,) for i in ids], "location_id string")
+
+
+# The engine's column types by their Spark DDL names (what the contract calls them).
+SPARK_NAMES = {
+    "VARCHAR": "string",
+    "DOUBLE": "double",
+    "BIGINT": "bigint",
+    "INTEGER": "int",
+    "DATE": "date",
+    "BOOLEAN": "boolean",
+}
+
+
+def column_types(engine, frame) -> list[tuple[str, str]]:
+    """(column, type) of ``frame`` as the DuckDB engine declares them, in Spark DDL names."""
+    described = engine.rows(f"DESCRIBE {frame.name}")
+    return [
+        (d["column_name"], SPARK_NAMES.get(d["column_type"], d["column_type"])) for d in described
+    ]
 
 
 class Checked:
     """validate() over one row per case; everything the tests read is collected here, once.
 
-    Rows of BUG_CASES ride along (one Spark query per dataset) but are left out of the counts,
+    Rows of BUG_CASES ride along (one validate() per dataset) but are left out of the counts,
     since their outcome is what the bug changes.
     """
 
-    def __init__(self, spark, dataset, cases):
+    def __init__(self, engine, dataset, cases):
         self.cases = cases
         rows = [
             {**default_row(dataset, i), **overrides}
             for i, (_, overrides, _) in enumerate(cases, start=1)
         ]
         self.bug_rows = [i for i, case in enumerate(cases, start=1) if case[0] in BUG_CASES]
-        known = known_locations(spark) if dataset.references_locations else None
-        validated = validate(raw_frame(spark, dataset, rows), dataset, known).cache()
-        try:
-            self.by_row = {r["_row"]: r.asDict() for r in validated.collect()}
-            assert len(self.by_row) == len(cases)
-            rejected = rejected_rows(validated, dataset)
-            self.rejected_list = [r.asDict() for r in rejected.collect()]
-            counted = (
-                rejected.where(~F.col("_row").isin(self.bug_rows)) if self.bug_rows else rejected
-            )
-            self.reject_counts = {
-                r["_reject_rule"]: r["count"]
-                for r in counted.groupBy("_reject_rule").count().collect()
-            }
-            valid = valid_rows(validated, dataset)
-            self.valid_dtypes = valid.dtypes
-            self.valid_rows_list = [r.asDict() for r in valid.collect()]
-        finally:
-            validated.unpersist()
+        known = known_locations(engine) if dataset.references_locations else None
+        validated = validate(engine, raw_frame(engine, dataset, rows), dataset, known)
+        self.by_row = {r["_row"]: r for r in engine.rows(validated)}
+        assert len(self.by_row) == len(cases)
+        rejected = rejected_rows(engine, validated, dataset)
+        self.rejected_list = engine.rows(rejected)
+        self.reject_counts = dict(
+            Counter(r["_reject_rule"] for r in self.rejected_list if r["_row"] not in self.bug_rows)
+        )
+        valid = valid_rows(engine, validated, dataset)
+        self.valid_dtypes = column_types(engine, valid)
+        self.valid_rows_list = engine.rows(valid)
 
     def assert_rules(self, labels=None):
         """Every case's rule (or only ``labels``); BUG_CASES only when named in ``labels``."""
@@ -195,20 +209,12 @@ class Checked:
         return self.by_row[i][typed_name(column)]
 
 
-# The `spark` fixture is per test (the session may be stopped between tests), so a result shared
-# by several tests is kept as collected Python data, computed by the first test that needs it.
-_MEMO: dict = {}
-
-
 @pytest.fixture
-def checked(spark):
-    """make(dataset, cases): the Checked result, built once per case list."""
+def checked(engine):
+    """make(dataset, cases): the Checked result of a case list, on the test's engine."""
 
     def make(dataset, cases):
-        key = (dataset.name, id(cases))
-        if key not in _MEMO:
-            _MEMO[key] = Checked(spark, dataset, cases)
-        return _MEMO[key]
+        return Checked(engine, dataset, cases)
 
     return make
 
@@ -723,29 +729,17 @@ DUPLICATE_ROWS = [
 
 
 @pytest.fixture
-def duplicates(spark):
+def duplicates(engine):
     """validate() of DUPLICATE_ROWS: (validated rows, reject counts, valid rows), collected."""
-
-    def compute():
-        frame = validate(
-            raw_frame(spark, CLIMATE, DUPLICATE_ROWS), CLIMATE, known_locations(spark)
-        ).cache()
-        try:
-            rejected = rejected_rows(frame, CLIMATE)
-            return (
-                frame.collect(),
-                {
-                    r["_reject_rule"]: r["count"]
-                    for r in rejected.groupBy("_reject_rule").count().collect()
-                },
-                valid_rows(frame, CLIMATE).collect(),
-            )
-        finally:
-            frame.unpersist()
-
-    if "duplicates" not in _MEMO:
-        _MEMO["duplicates"] = compute()
-    return _MEMO["duplicates"]
+    frame = validate(
+        engine, raw_frame(engine, CLIMATE, DUPLICATE_ROWS), CLIMATE, known_locations(engine)
+    )
+    rejected = engine.rows(rejected_rows(engine, frame, CLIMATE))
+    return (
+        engine.rows(frame),
+        dict(Counter(r["_reject_rule"] for r in rejected)),
+        engine.rows(valid_rows(engine, frame, CLIMATE)),
+    )
 
 
 def test_duplicate_rule_outcome_per_row(duplicates):
@@ -806,7 +800,7 @@ def test_duplicate_rule_counts(duplicates):
     assert sum(1 for r in duplicates[0] if r["_duplicate_dropped"]) == 4
 
 
-def test_locations_unique_by_location_id(spark):
+def test_locations_unique_by_location_id(engine):
     base = {**BASES["locations"], "_source_file": "raw/locations/a.csv"}
     rows = [
         {**base, "location_id": "06037", "name": "Los Angeles", "_row": 1},
@@ -820,8 +814,8 @@ def test_locations_unique_by_location_id(spark):
         {**base, "location_id": "00123", "_row": 4},  # identical: row 4 kept
         {**base, "location_id": "6037", "_row": 5},  # a different id from "06037"
     ]
-    validated = validate(raw_frame(spark, LOCATIONS, rows), LOCATIONS)
-    got = {r["_row"]: (r["_reject_rule"], r["_duplicate_dropped"]) for r in validated.collect()}
+    validated = validate(engine, raw_frame(engine, LOCATIONS, rows), LOCATIONS)
+    got = {r["_row"]: (r["_reject_rule"], r["_duplicate_dropped"]) for r in engine.rows(validated)}
     assert got == {
         1: (RULE_DUPLICATE_CONFLICT, False),
         2: (RULE_DUPLICATE_CONFLICT, False),

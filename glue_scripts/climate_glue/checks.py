@@ -252,12 +252,15 @@ def measure(
     day = f"CAST({q(day_column)} AS STRING)" if day_column else "CAST(NULL AS STRING)"
     group = f" GROUP BY {day}" if day_column else ""
     keys = ", ".join(map(q, key))
+    # Distinct keys as structs: a key with a null part is still a key (count(DISTINCT a, b)
+    # skips such a row, which would then count as a duplicate).
+    distinct = f"count(DISTINCT struct({keys}))"
     counts = "".join(
         f", count(CASE WHEN {rule.broken} THEN 1 END) AS __r{i}" for i, rule in enumerate(rules)
     )
     result = engine.rows(
         f"SELECT {'' if day_column else 'max('}{day}{'' if day_column else ')'} AS __day,"
-        f" count(*) AS __rows, count(DISTINCT {keys}) AS __distinct{counts}"
+        f" count(*) AS __rows, {distinct} AS __distinct{counts}"
         f" FROM {source}{group}"
     )
     rows: dict[str | None, int] = {d: 0 for d in days}
