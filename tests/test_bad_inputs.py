@@ -1,7 +1,8 @@
 """A catalog of bad inputs, end to end through the job scripts (contract sections 1 and 3).
 
-One module-scoped baseline is published by the real job scripts (``main(argv)``, as the local
-Glue client calls them) on one Spark session and the embedded PostgreSQL. Each case then drops
+One module-scoped baseline per engine (DuckDB, the embedded default, and Spark, as on Glue) is
+published by the real job scripts (``main(argv)``, as the local Glue client calls them) and the
+embedded PostgreSQL: every case must give the same outcome on both engines. Each case then drops
 one bad file into the 2024-07-01 landing folder, runs the job for that day, and asserts the
 exact error or reject, and that previously published data is unchanged: a file that cannot be
 read fails the job before anything is written (the lake's processed/ tree and the PostgreSQL
@@ -63,8 +64,9 @@ def _script(name: str):
 class Published:
     """The baseline: a lake and an embedded PostgreSQL with two published days."""
 
-    def __init__(self, state: Path):
+    def __init__(self, state: Path, engine: str):
         self.state = state
+        self.engine = engine
         self.lake = state / "lake"
         self.runs = 0
 
@@ -72,7 +74,7 @@ class Published:
         self.runs += 1
         argv = [
             "--lake-root", str(self.lake), "--run-id", f"catalog-{self.runs}",
-            "--warehouse", f"pgserver:{self.state / 'pgdata'}",
+            "--warehouse", f"pgserver:{self.state / 'pgdata'}", "--engine", self.engine,
         ]  # fmt: skip
         if dataset != "locations":
             argv += ["--start-date", start, "--end-date", end]
@@ -130,14 +132,16 @@ class Published:
             return list(csv.reader(handle))
 
 
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    state = tmp_path_factory.mktemp("catalog")
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def published(request, tmp_path_factory):
+    engine = request.param
+    state = tmp_path_factory.mktemp(f"catalog-{engine}")
     generate_landing_zone(state / "lake", locations=3, days=2, start=date(2024, 7, 1), seed=5)
-    local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)
+    if engine == "spark":
+        local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)
     server = embedded_server(str(state / "pgdata"))
     ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)
-    base = Published(state)
+    base = Published(state, engine)
     base.run("locations")
     for dataset in ("climate", "health", "hospital"):
         base.run(dataset, DAY, "2024-07-02")
@@ -439,3 +443,57 @@ def test_keys_with_dotdot_are_refused_and_never_moved(case):
     assert list_raw_files(
         _Listing([f"raw/hospital/date={DAY}/a..b.csv"]), HOSPITAL, [date(2024, 7, 1)]
     ) == {DAY: [f"raw/hospital/date={DAY}/a..b.csv"]}
+
+
+# --------------------------------------------------------------------------- RFC 4180
+
+
+def test_bom_only_file_is_quarantined_as_empty(case):
+    """What a spreadsheet writes for an empty export: one file, one outcome, no crash."""
+    _fails_and_changes_nothing(case, "climate", b"\xef\xbb\xbf", "empty file (no header row)")
+
+
+def test_rfc4180_quoting_commas_doubled_quotes_line_breaks_and_crlf(case):
+    """A quoted field may hold a comma, a doubled quote ("" is one ") and a line break; lines
+    may end in CRLF. Each quoted line break stays inside its field: one row, not two."""
+    name = 'General, "North"\r\nCampus'
+    quoted = '"' + name.replace('"', '""') + '"'
+    row = _hospital_row(case, hospital_id="Q1", hospital_name=quoted)
+    other = _hospital_row(case, hospital_id="Q2", hospital_name="Plain")
+    content = f"{HOSPITAL_HEADER}\r\n{row}\r\n{other}\r\n"
+    assert _loads(case, "hospital", content) == []
+    with case.connect() as conn:
+        stored = dict(
+            conn.execute(
+                "SELECT hospital_id, hospital_name FROM climate_health.hospital_data"
+                " WHERE hospital_id IN ('Q1', 'Q2')"
+            ).fetchall()
+        )
+    assert stored == {"Q1": name, "Q2": "Plain"}
+
+
+def test_source_file_and_rejects_name_the_key_exactly(case):
+    """A file name with spaces, quotes and a percent sign is named as it is in the lake (no
+    %20), in the processed rows' _source_file and in the rejects' file column."""
+    awkward = 'north "wing" 100% final.csv'
+    bad = _climate_row(case, location_id="NOWHERE")
+    good = _climate_row(case)
+    path = case.raw("climate", awkward)
+    path.write_text(f"{CLIMATE_HEADER}\n{good}\n{bad}\n", encoding="utf-8")
+    key = f"raw/climate/date={DAY}/{awkward}"
+    try:
+        case.run("climate")
+        rejects = case.rejects("climate")
+        with case.connect() as conn:
+            sources = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT _source_file FROM climate_health.climate_data"
+                )
+            }
+    finally:
+        path.unlink()
+    assert [(r["_source_file"], r["_row"], r["_reject_rule"]) for r in rejects] == [
+        (key, "2", "location_id: unknown location")
+    ]
+    assert key in sources

@@ -191,12 +191,12 @@ class SparkEngine(Engine):
         return sum(row["rows"] for row in counts)
 
     def close(self) -> None:
-        for df in self._frames.values():
-            if df.is_cached:
-                df.unpersist()
+        """Drop this job's views and every cached frame: a cached scan of a raw file would
+        otherwise answer the next job's read of the same path with the old bytes."""
         for name in self._frames:
             self.spark.catalog.dropTempView(name)
         self._frames.clear()
+        self.spark.catalog.clearCache()
 
 
 def _row_numbers(frame: DataFrame) -> tuple[DataFrame, dict[str, FileScan]]:
