@@ -36,7 +36,7 @@ from climate_glue.contract import (
     TRUE_WORDS,
     Dataset,
 )
-from climate_glue.rules import DATE_PATTERN, DOUBLE_PATTERN, WHOLE_PATTERN
+from climate_glue.logic import DATE_PATTERN, DOUBLE_PATTERN, WHOLE_PATTERN
 
 FLOOR_RUN_ID = "duckdb-floor"
 SQL_TYPES = {"string": "VARCHAR", "double": "DOUBLE", "long": "BIGINT", "int": "INTEGER"}

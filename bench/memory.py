@@ -21,12 +21,15 @@ import time
 
 import psutil
 
+PYTHON_KIND = "python (Dagster, job drivers; the DuckDB engine runs here)"
+
 
 def process_kind(process: psutil.Process, root: int) -> str:
-    """What a process of the tree is: the benchmarked Python process, the Spark JVM, a Spark
-    Python worker, PostgreSQL, or other."""
+    """What a process of the tree is: the benchmarked Python process (with the DuckDB engine,
+    the jobs run in it), the Spark JVM, a Spark Python worker, PostgreSQL, or other. Nothing
+    assumes a JVM exists: a DuckDB run's tree is Python and PostgreSQL only."""
     if process.pid == root:
-        return "python (Dagster, job drivers)"
+        return PYTHON_KIND
     try:
         cmdline = " ".join(process.cmdline())
         name = process.name()

@@ -125,7 +125,15 @@ def main(argv: list[str] | None = None) -> int:
         outcome = run_whole_graph(settings, instance, args.start, args.end, echo=echo)
         run_seconds = time.perf_counter() - started
         events = run_events(instance, outcome.run_id)
+    reported = {
+        m["metadata"].get("engine")
+        for step in events["steps"].values()
+        for m in step["materializations"]
+        if m["metadata"].get("engine")
+    }
     summary = {
+        "engine": settings.engine,
+        "engines_reported": sorted(reported),  # the jobs' own "engine" metadata
         "run_id": outcome.run_id,
         "success": outcome.success,
         "errors": outcome.errors,

@@ -7,6 +7,7 @@ import statistics
 from pathlib import Path
 
 from .breakdown import median_steps
+from .shape import engine_parts, floor_summary
 
 MIB = 2**20
 
@@ -41,10 +42,13 @@ def _history(files: list[Path]) -> list[str]:
             continue
         status = {t["target"]: t["status"] for t in data.get("targets", [])}
         met = sum(1 for s in status.values() if s == "met")
-        walls = {
-            name: (w["summary"].get("wall_seconds") or {}).get("median")
-            for name, w in data.get("workloads", {}).items()
-        }
+        walls = {}
+        for name, w in data.get("workloads", {}).items():
+            parts = engine_parts(w) or {"": w}
+            for engine, part in parts.items():
+                walls[f"{name} {engine}".strip()] = (part["summary"].get("wall_seconds") or {}).get(
+                    "median"
+                )
         rows.append(
             [
                 path.name,
@@ -80,8 +84,13 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
         f"- each workload ran {results['repeat']} time(s), each in a fresh process on a fresh"
         " state folder (its own lake, embedded PostgreSQL and Dagster instance); times are the"
         " median with (min–max)",
-        "- memory: peak over the run of the sum over the whole process tree (Python, the Spark"
-        " JVM, Spark's Python workers, the embedded PostgreSQL) of **RSS** (shared pages counted"
+        "- engines: each graph workload ran on "
+        + ", ".join(f"**{e}**" for e in results.get("engines", ["spark"]))
+        + " (the child process's `CLIMATE_ENGINE`; results from before the engines measured"
+        " Spark only), the DuckDB floor once per workload; the sensor tick runs no job",
+        "- memory: peak over the run of the sum over the whole process tree (Python, which runs"
+        " the DuckDB engine in-process; with Spark also its JVM and Python workers; the embedded"
+        " PostgreSQL) of **RSS** (shared pages counted"
         " in every process: an upper bound) and of **USS** (pages only that process holds: a lower"
         " bound), sampled with psutil (RSS every 0.25 s, USS every 1 s: reading a JVM's page"
         " map is costly; the sampler's own CPU is in the results JSON as"
@@ -101,10 +110,11 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
             "",
         ]
     lines += _table(
-        ["target", "limit", "measured", "status", "note"],
+        ["target", "engine", "limit", "measured", "status", "note"],
         [
             [
                 t["target"],
+                t.get("engine", "spark"),
                 t["limit"],
                 json.dumps(t["measured"]) if isinstance(t["measured"], dict) else t["measured"],
                 t["status"],
@@ -113,48 +123,7 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
             for t in results["targets"]
         ],
     )
-    lines += ["", "## Workloads", ""]
-    rows = []
-    for name, w in results["workloads"].items():
-        s = w["summary"]
-        floor = s.get("floor_wall_seconds")
-        ratio = (
-            round(s["wall_seconds"]["median"] / floor["median"], 2)
-            if floor and s.get("wall_seconds")
-            else None
-        )
-        landing = w["landing_zone"]
-        rows.append(
-            [
-                name,
-                w["workload"]["description"],
-                f"{_size(sum(landing['raw_bytes'].values()))}"
-                f" ({_size(landing['daily_bytes_per_day'])}/day)",
-                _spread(s["wall_seconds"]),
-                _spread(s["run_seconds"]),
-                _spread(s["peak_rss_bytes"], MIB, "MiB"),
-                _spread(s["peak_uss_bytes"], MIB, "MiB"),
-                _spread(s.get("cpu_seconds")),
-                _spread(floor),
-                _spread(s.get("floor_cpu_seconds")),
-                ratio,
-                s["failed_runs"],
-            ]
-        )
-    lines += _table(
-        [
-            "workload", "what", "landing zone", "process wall", "Dagster run",
-            "peak RSS", "peak USS", "CPU", "DuckDB floor", "floor CPU", "ratio", "failed",
-        ],
-        rows,
-    )  # fmt: skip
-    lines += [
-        "",
-        "*process wall*: from starting the process to its exit (imports, PostgreSQL, the Spark"
-        " JVM, the run, shutdown); *Dagster run*: `run_whole_graph` alone; *ratio*: process wall"
-        " over the floor's process wall; *CPU*: user + system seconds of the whole process tree"
-        " (steadier than wall time when other work shares the machine).",
-    ]
+    lines += ["", "## Workloads", "", *_workloads_table(results)]
     for name, w in results["workloads"].items():
         lines += _workload_detail(name, w)
     analysis = Path(__file__).with_name("ANALYSIS.md")
@@ -162,6 +131,65 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
         lines += ["", analysis.read_text().strip()]
     lines += ["", "## History (bench/results/)", "", *_history(history)]
     return "\n".join(lines) + "\n"
+
+
+def _row(name: str, what: str, runs_on: str, s: dict, floor_wall: float | None) -> list:
+    wall = (s.get("wall_seconds") or {}).get("median")
+    return [
+        name,
+        what,
+        runs_on,
+        _spread(s.get("wall_seconds")),
+        _spread(s.get("run_seconds")),
+        _spread(s.get("peak_rss_bytes"), MIB, "MiB"),
+        _spread(s.get("peak_uss_bytes"), MIB, "MiB"),
+        _spread(s.get("cpu_seconds")),
+        round(wall / floor_wall, 2) if wall and floor_wall else None,
+        s.get("failed_runs"),
+    ]
+
+
+def _workloads_table(results: dict) -> list[str]:
+    """One row per workload and engine, the floor's row first: side by side in one column."""
+    rows = []
+    for name, w in results["workloads"].items():
+        landing = w["landing_zone"]
+        what = (
+            f"{w['workload']['description']}; landing zone"
+            f" {_size(sum(landing['raw_bytes'].values()))}"
+            f" ({_size(landing['daily_bytes_per_day'])}/day)"
+        )
+        floor = floor_summary(w)
+        floor_wall = (floor or {}).get("wall_seconds", {}) or {}
+        floor_wall = floor_wall.get("median")
+        shown = []
+        if floor:
+            shown.append(("DuckDB floor", floor))
+        parts = engine_parts(w)
+        shown += [(f"{engine} engine", part["summary"]) for engine, part in parts.items()]
+        if not parts:
+            shown.append(("(no engine)", w["summary"]))
+        for i, (runs_on, summary) in enumerate(shown):
+            rows.append(
+                _row(name if i == 0 else "", what if i == 0 else "", runs_on, summary, floor_wall)
+            )
+    lines = _table(
+        [
+            "workload", "what", "runs on", "process wall", "Dagster run", "peak RSS",
+            "peak USS", "CPU", "x floor", "failed",
+        ],
+        rows,
+    )  # fmt: skip
+    return [
+        *lines,
+        "",
+        "*process wall*: from starting the process to its exit (imports, PostgreSQL, the Spark"
+        " JVM when the engine is Spark, the run, shutdown); *Dagster run*: `run_whole_graph`"
+        " alone; *x floor*: process wall over the floor's process wall; *CPU*: user + system"
+        " seconds of the whole process tree (steadier than wall time when other work shares the"
+        " machine); the floor is plain DuckDB from the same landing zone to the same curated"
+        " Parquet (`bench/floor_duckdb.py`).",
+    ]
 
 
 NOISY_SHARE = 0.1  # other processes' CPU over the run's capacity (wall x cores)
@@ -173,7 +201,11 @@ def _other_shares(results: dict, field: str = "other_cpu_seconds") -> list[float
     return [
         run[field] / (run["wall_seconds"] * cores)
         for w in results["workloads"].values()
-        for run in [*w.get("runs", []), *w.get("floor_runs", [])]
+        for run in [
+            *w.get("runs", []),
+            *w.get("floor_runs", []),
+            *(r for part in w.get("engines", {}).values() for r in part["runs"]),
+        ]
         if run.get(field) is not None and run.get("wall_seconds")
     ]
 
@@ -218,18 +250,18 @@ def _other_share(results: dict) -> str:
 
 
 CATEGORIES = {
-    "spark": "Spark work in the jobs (read, validate, transform, Parquet staging)",
+    "spark": "engine work in the jobs (read, validate, transform, Parquet staging)",
     "checks": "quality check aggregates",
     "postgres": "PostgreSQL load",
     "exports": "CSV/JSON exports",
     "publish": "publishing into the lake",
-    "spark_start": "Spark session start",
+    "spark_start": "engine session start",
     "job_other": "job time outside its stages",
     "orchestration": "orchestration (Dagster, Pipes, asset code; the Athena step)",
 }
 
 
-def _where_time_goes(w: dict, rows: list[dict]) -> str:
+def _where_time_goes(w: dict, rows: list[dict]) -> str:  # w: one engine's runs
     """What limits the run: its time by category, largest first (medians of the steps)."""
     totals = {c: sum(r.get(c) or 0.0 for r in rows) for c in CATEGORIES}
     ok = [r for r in w["runs"] if r["exit_code"] == 0]
@@ -249,7 +281,28 @@ def _where_time_goes(w: dict, rows: list[dict]) -> str:
 
 
 def _workload_detail(name: str, w: dict) -> list[str]:
-    lines = ["", f"## {name}: {w['workload']['description']}", ""]
+    lines = ["", f"## {name}: {w['workload']['description']}"]
+    if w["workload"]["kind"] == "sensor":
+        return [*lines, "", *_engine_detail(w)]
+    for engine, part in engine_parts(w).items():
+        lines += ["", f"### {name} on the {engine} engine", ""]
+        lines += _engine_detail({**part, "workload": w["workload"]})
+    floors = [r for r in w.get("floor_runs", []) if r["exit_code"] == 0]
+    if floors:
+        f = floors[0]
+        lines += [
+            "",
+            f"### {name}: the DuckDB floor",
+            "",
+            f"First run: {f.get('seconds')} s inside DuckDB {f.get('stages')},"
+            f" valid rows {f.get('valid_rows')}.",
+        ]
+    return lines
+
+
+def _engine_detail(w: dict) -> list[str]:
+    """One engine's runs of a workload (or the sensor tick's): failures, steps, comparison."""
+    lines: list[str] = []
     failed = [r for r in w["runs"] if r["exit_code"] != 0]
     for run in failed[:1]:
         lines += [
@@ -283,8 +336,8 @@ def _workload_detail(name: str, w: dict) -> list[str]:
     if rows:
         lines += [
             "Per step, medians over the runs, seconds. *job*: the Glue job run's own time"
-            " (*spark start* is part of it: the local engine starts the session in the run's"
-            " first job); *spark*: the job's read, validate, transform and Parquet staging;"
+            " (*session start* is part of it: the Spark engine starts its session in the run's"
+            " first job); *engine*: the job's read, validate, transform and Parquet staging;"
             " *checks*: the quality checks' aggregates; *postgres*: COPY and replace;"
             " *exports*: CSV and JSON staging (a job stages its outputs, loads PostgreSQL and"
             " measures its checks side by side: their shared wall time is split by each"
@@ -296,7 +349,7 @@ def _workload_detail(name: str, w: dict) -> list[str]:
         ]
         lines += _table(
             [
-                "step", "step s", "job", "spark start", "spark", "checks", "postgres", "exports",
+                "step", "step s", "job", "session start", "engine", "checks", "postgres", "exports",
                 "publish", "other", "orchestration", "per asset", "Glue runs",
                 "materializations",
             ],
@@ -329,7 +382,7 @@ def _workload_detail(name: str, w: dict) -> list[str]:
                 lines += ["", f"CPU seconds by process (first run): {shown}."]
     comparison = w.get("comparison")
     if comparison:
-        lines += ["", "Floor vs pipeline, curated Parquet (first run of each):", ""]
+        lines += ["", "Floor vs this engine's pipeline, curated Parquet (first run of each):", ""]
         lines += _table(
             ["asset", "pipeline rows", "floor rows", "only pipeline", "only floor", "values differing", "equal"],
             [
@@ -338,12 +391,4 @@ def _workload_detail(name: str, w: dict) -> list[str]:
                 for a, c in comparison.items()
             ],
         )  # fmt: skip
-    floors = [r for r in w.get("floor_runs", []) if r["exit_code"] == 0]
-    if floors:
-        f = floors[0]
-        lines += [
-            "",
-            f"Floor (first run): {f.get('seconds')} s inside DuckDB {f.get('stages')},"
-            f" valid rows {f.get('valid_rows')}.",
-        ]
     return lines

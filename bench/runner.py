@@ -28,7 +28,7 @@ from .compare import compare_curated
 from .memory import PeakMemory
 from .report import render
 from .targets import evaluate
-from .workloads import GRAPH, Workload, select
+from .workloads import ENGINE_NAMES, ENV_ENGINE, GRAPH, Workload, select
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -74,8 +74,6 @@ def machine() -> dict:
 
 
 def versions() -> dict:
-    from climate_assets.engine.spark import find_java_home
-
     found = {"python": platform.python_version()}
     for package in ("dagster", "dagster-aws", "pyspark", "duckdb", "pgserver", "psycopg"):
         try:
@@ -86,7 +84,14 @@ def versions() -> dict:
 
     postgres = Path(pgserver.__file__).parent / "pginstall" / "bin" / "postgres"
     found["postgres"] = _command_version([str(postgres), "--version"])
-    found["java"] = _command_version([str(Path(find_java_home(), "bin", "java")), "-version"])
+    try:  # only the Spark engine needs Java: a DuckDB-only machine may have none
+        from climate_assets.engine.spark import find_java_home
+
+        java = str(Path(find_java_home(), "bin", "java"))
+    except Exception:
+        found["java"] = "absent"
+    else:
+        found["java"] = _command_version([java, "-version"])
     return found
 
 
@@ -149,9 +154,12 @@ def other_cpu_seconds(before: dict, after: dict, measured: set[int]) -> float:
     return sum(cpu - before.get(key, 0.0) for key, cpu in after.items() if key[0] not in skip)
 
 
-def run_child(command: list[str], marker: str, log_path: Path) -> dict:
-    """Run a child process, sampling its tree's memory; wall seconds from spawn to exit."""
+def run_child(command: list[str], marker: str, log_path: Path, engine: str | None = None) -> dict:
+    """Run a child process, sampling its tree's memory; wall seconds from spawn to exit. With
+    ``engine``, the child's job scripts run on it (``CLIMATE_ENGINE``)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if engine:
+        env[ENV_ENGINE] = engine
     others_before = process_cpu()
     with log_path.open("w") as log_file:
         started = time.perf_counter()
@@ -187,14 +195,15 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def run_pipeline(workload: Workload, state: Path) -> dict:
+def run_pipeline(workload: Workload, state: Path, engine: str) -> dict:
     out = state / "bench-run.json"
     command = [
         sys.executable, "-m", "bench.pipeline", "--state", str(state),
         "--start", workload.start.isoformat(), "--end", workload.end.isoformat(),
         "--out", str(out),
     ]  # fmt: skip
-    result = run_child(command, str(state), state / "bench-run.log")
+    result = run_child(command, str(state), state / "bench-run.log", engine)
+    result["engine"] = engine
     if out.exists():
         result.update(json.loads(out.read_text()))
     if result["exit_code"] != 0:
@@ -243,27 +252,70 @@ def spread(values: list[float]) -> dict | None:
     }
 
 
-def run_workload(workload: Workload, repeat: int, data_dir: Path, work: Path, keep: bool) -> dict:
+def summarize(runs: list[dict]) -> dict:
+    """Medians with min and max over the successful runs."""
+    ok = [r for r in runs if r["exit_code"] == 0]
+    return {
+        "wall_seconds": spread([r["wall_seconds"] for r in ok]),
+        "run_seconds": spread([r.get("run_seconds") for r in ok]),
+        "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in ok]),
+        "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in ok]),
+        "cpu_seconds": spread([r.get("cpu_seconds") for r in ok]),
+        "other_cpu_seconds": spread([r.get("other_cpu_seconds") for r in ok]),
+        "failed_runs": len(runs) - len(ok),
+    }
+
+
+def _log_run(workload: Workload, label: str, i: int, run: dict) -> None:
+    log(
+        f"{workload.name} [{label}]: run {i + 1} {'ok' if run['exit_code'] == 0 else 'FAILED'}"
+        f" in {run['wall_seconds']:.1f}s, peak RSS {run['peak_rss_bytes'] / 2**20:,.0f} MiB"
+    )
+
+
+def run_workload(
+    workload: Workload,
+    repeat: int,
+    data_dir: Path,
+    work: Path,
+    keep: bool,
+    engines: list[str] | None = None,
+) -> dict:
+    """A graph workload runs ``repeat`` times on each engine (``engines[name]``: runs, summary,
+    its first run's curated rows compared with the floor's), then the floor ``repeat`` times;
+    the sensor tick, which runs no job, ``repeat`` times (``runs``, ``summary``)."""
     landing = ensure_landing_zone(workload, data_dir)
-    result: dict = {"workload": workload.to_json(), "landing_zone": landing, "runs": []}
-    for i in range(repeat):
-        state = work / f"{workload.name}-{i}"
-        fresh_state(workload, data_dir, state)
-        log(f"{workload.name}: run {i + 1}/{repeat}")
-        if workload.kind == GRAPH:
-            run = run_pipeline(workload, state)
-            log(
-                f"{workload.name}: run {i + 1} {'ok' if run['exit_code'] == 0 else 'FAILED'}"
-                f" in {run['wall_seconds']:.1f}s, peak RSS {run['peak_rss_bytes'] / 2**20:,.0f} MiB"
-            )
-        else:
+    result: dict = {"workload": workload.to_json(), "landing_zone": landing}
+    if workload.kind != GRAPH:
+        result["runs"] = []
+        for i in range(repeat):
+            state = work / f"{workload.name}-{i}"
+            fresh_state(workload, data_dir, state)
+            log(f"{workload.name}: run {i + 1}/{repeat}")
             run = run_sensor(workload, state)
             log(f"{workload.name}: {run.get('status')} {run.get('tick_seconds', '')}")
-        result["runs"].append(run)
-        if workload.floor and i == 0 and run["exit_code"] == 0:
-            pass  # keep this state for the comparison with the floor below
-        elif not keep:
-            shutil.rmtree(state, ignore_errors=True)
+            result["runs"].append(run)
+            if not keep:
+                shutil.rmtree(state, ignore_errors=True)
+        result["summary"] = summarize(result["runs"])
+        return result
+    result["engines"] = {}
+    engines = engines or ENGINE_NAMES
+    first_states: dict[str, Path] = {}
+    for engine in engines:
+        runs = []
+        for i in range(repeat):
+            state = work / f"{workload.name}-{engine}-{i}"
+            fresh_state(workload, data_dir, state)
+            log(f"{workload.name} [{engine}]: run {i + 1}/{repeat}")
+            run = run_pipeline(workload, state, engine)
+            _log_run(workload, engine, i, run)
+            runs.append(run)
+            if workload.floor and i == 0 and run["exit_code"] == 0:
+                first_states[engine] = state  # kept for the comparison with the floor
+            elif not keep:
+                shutil.rmtree(state, ignore_errors=True)
+        result["engines"][engine] = {"runs": runs, "summary": summarize(runs)}
     if workload.floor:
         result["floor_runs"] = []
         for i in range(repeat):
@@ -272,29 +324,26 @@ def run_workload(workload: Workload, repeat: int, data_dir: Path, work: Path, ke
             floor = run_floor(workload, data_dir, out)
             result["floor_runs"].append(floor)
             log(f"{workload.name}: floor {floor['wall_seconds']:.1f}s")
-            first_state = work / f"{workload.name}-0"
-            if i == 0 and floor["exit_code"] == 0 and first_state.exists():
-                result["comparison"] = compare_curated(first_state / "lake", out)
+            if i == 0 and floor["exit_code"] == 0:
+                for engine, state in first_states.items():
+                    if state.exists():
+                        result["engines"][engine]["comparison"] = compare_curated(
+                            state / "lake", out
+                        )
             if not keep:
                 shutil.rmtree(out, ignore_errors=True)
-        if not keep:
-            shutil.rmtree(work / f"{workload.name}-0", ignore_errors=True)
-    ok = [r for r in result["runs"] if r["exit_code"] == 0]
-    result["summary"] = {
-        "wall_seconds": spread([r["wall_seconds"] for r in ok]),
-        "run_seconds": spread([r.get("run_seconds") for r in ok]),
-        "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in ok]),
-        "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in ok]),
-        "cpu_seconds": spread([r.get("cpu_seconds") for r in ok]),
-        "other_cpu_seconds": spread([r.get("other_cpu_seconds") for r in ok]),
-        "failed_runs": len(result["runs"]) - len(ok),
-    }
-    if workload.floor:
         floors = [r for r in result["floor_runs"] if r["exit_code"] == 0]
-        result["summary"]["floor_wall_seconds"] = spread([r["wall_seconds"] for r in floors])
-        result["summary"]["floor_seconds"] = spread([r.get("seconds") for r in floors])
-        result["summary"]["floor_peak_rss_bytes"] = spread([r["peak_rss_bytes"] for r in floors])
-        result["summary"]["floor_cpu_seconds"] = spread([r.get("cpu_seconds") for r in floors])
+        result["floor_summary"] = {
+            "wall_seconds": spread([r["wall_seconds"] for r in floors]),
+            "seconds": spread([r.get("seconds") for r in floors]),
+            "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in floors]),
+            "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in floors]),
+            "cpu_seconds": spread([r.get("cpu_seconds") for r in floors]),
+            "failed_runs": len(result["floor_runs"]) - len(floors),
+        }
+    if not keep:
+        for state in first_states.values():
+            shutil.rmtree(state, ignore_errors=True)
     return result
 
 
@@ -315,6 +364,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "workloads", nargs="*", help="seed, 100mb, backfill, overhead, sensor (default: all)"
     )
+    parser.add_argument(
+        "--engine",
+        default=",".join(ENGINE_NAMES),
+        help="comma list of the engines each graph workload runs on (default: duckdb,spark)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per workload (median)")
     parser.add_argument("--quick", action="store_true", help="tiny workloads: checks the runner")
     parser.add_argument("--out", type=Path, default=BENCH_DIR, help="RESULTS.md and results/")
@@ -326,7 +380,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    args.engines = parse_engines(args.engine, parser)
     return args
+
+
+def parse_engines(text: str, parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """``duckdb,spark`` -> ["duckdb", "spark"] (order kept, duplicates dropped)."""
+    names = list(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in ENGINE_NAMES]
+    if unknown or not names:
+        message = f"--engine: unknown {unknown or text!r}; known: {', '.join(ENGINE_NAMES)}"
+        if parser is None:
+            raise ValueError(message)
+        parser.error(message)
+    return names
 
 
 def _interrupt(signum, frame) -> None:
@@ -354,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": started.isoformat(timespec="seconds"),
         "quick": args.quick,
         "repeat": args.repeat,
+        "engines": args.engines,
         "machine": machine(),
         "versions": versions(),
         "load_average_start": [round(x, 2) for x in os.getloadavg()],
@@ -362,10 +430,15 @@ def main(argv: list[str] | None = None) -> int:
     log(f"machine {results['machine']}, load {results['load_average_start']}")
     for workload in workloads:
         results["workloads"][workload.name] = run_workload(
-            workload, args.repeat, args.data_dir, work, args.keep
+            workload, args.repeat, args.data_dir, work, args.keep, args.engines
         )
         write_results(results, args.out, stamp)  # after each workload: a long run keeps its part
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    failed = sum(w["summary"]["failed_runs"] for w in results["workloads"].values())
+    failed = sum(
+        part["summary"]["failed_runs"]
+        for w in results["workloads"].values()
+        for part in [w, *w.get("engines", {}).values()]
+        if "summary" in part
+    ) + sum(w.get("floor_summary", {}).get("failed_runs", 0) for w in results["workloads"].values())
     return 1 if failed else 0

@@ -6,7 +6,12 @@ from dataclasses import asdict, dataclass
 from datetime import date
 
 GRAPH = "graph"  # the whole asset graph through Dagster on the embedded default, in one run
-SENSOR = "sensor"  # one tick of the landing sensor over the landing zone
+SENSOR = "sensor"  # one tick of the landing sensor over the landing zone (runs no job)
+
+# The engines a graph workload runs on: the child process gets CLIMATE_ENGINE (see
+# climate_assets/settings.py). DuckDB is the embedded default; Spark is kept for Glue parity.
+ENV_ENGINE = "CLIMATE_ENGINE"
+ENGINE_NAMES = ["duckdb", "spark"]
 
 
 @dataclass(frozen=True)

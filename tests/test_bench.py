@@ -66,38 +66,46 @@ def test_floor_applies_the_contracts_row_and_duplicate_rules(tmp_path: Path) -> 
 
 
 @pytest.mark.e2e
+@pytest.mark.spark
 def test_runner_quick_seed_end_to_end(tmp_path: Path) -> None:
-    """One quick seed run: the pipeline through Dagster, the floor, their comparison, the
-    per-step breakdown and the results files."""
+    """One quick seed run on each engine: the pipeline through Dagster, the floor, each
+    engine's comparison with it, the per-step breakdown and the results files."""
     done = subprocess.run(
         [sys.executable, "-m", "bench", "seed", "--quick", "--repeat", "1",
          "--out", str(tmp_path), "--data-dir", str(tmp_path / "data")],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900,
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(next((tmp_path / "results").glob("*-quick.json")).read_text())
     seed = results["workloads"]["seed"]
-    run = seed["runs"][0]
-    assert run["success"] and run["peak_rss_bytes"] > 0
-    glue_steps = {k: s for k, s in run["steps"].items() if s["glue_job_runs"]}
-    assert set(glue_steps) == {
-        "locations", "climate_data", "health_data", "hospital_data", "derived_metrics",
-    }  # fmt: skip
-    assert all(s["glue_job_runs"] == 1 and s["seconds"] > 0 for s in glue_steps.values())
-    # Each job times its stages; its outputs run side by side, each part timed on its own.
-    assert all(
-        "seconds_outputs" in m["metadata"] and "busy_seconds_load_postgres" in m["metadata"]
-        for s in glue_steps.values()
-        for m in s["materializations"]
-    )
-    rows = {r["step"]: r for r in breakdown.steps(run)}
-    assert all(rows[step]["postgres"] > 0 for step in glue_steps)
-    assert rows["derived_metrics"]["exports"] > 0 and rows["derived_metrics"]["checks"] > 0
-    comparison = seed["comparison"]
-    assert set(comparison) == {"health_risks", "hospital_resources", "resilience_scores"}
-    assert all(c["equal"] and c["pipeline_rows"] == 36 for c in comparison.values())
+    assert list(seed["engines"]) == ["duckdb", "spark"]
+    for engine, part in seed["engines"].items():
+        run = part["runs"][0]
+        assert run["success"] and run["peak_rss_bytes"] > 0
+        assert run["engine"] == engine and run["engines_reported"] == [engine]
+        glue_steps = {k: s for k, s in run["steps"].items() if s["glue_job_runs"]}
+        assert set(glue_steps) == {
+            "locations", "climate_data", "health_data", "hospital_data", "derived_metrics",
+        }  # fmt: skip
+        assert all(s["glue_job_runs"] == 1 and s["seconds"] > 0 for s in glue_steps.values())
+        # Each job times its stages; its outputs run side by side, each part timed on its own.
+        assert all(
+            "seconds_outputs" in m["metadata"] and "busy_seconds_load_postgres" in m["metadata"]
+            for s in glue_steps.values()
+            for m in s["materializations"]
+        )
+        rows = {r["step"]: r for r in breakdown.steps(run)}
+        assert all(rows[step]["postgres"] > 0 for step in glue_steps)
+        assert rows["derived_metrics"]["exports"] > 0 and rows["derived_metrics"]["checks"] > 0
+        comparison = part["comparison"]
+        assert set(comparison) == {"health_risks", "hospital_resources", "resilience_scores"}
+        assert all(c["equal"] and c["pipeline_rows"] == 36 for c in comparison.values())
+        # No JVM on DuckDB: the CPU split names only the processes there were.
+        assert ("spark jvm" in run["cpu_by_kind"]) == (engine == "spark")
+    assert seed["floor_summary"]["wall_seconds"]["n"] == 1
     report = (tmp_path / "RESULTS.md").read_text()
     assert "## Targets" in report and "seed batch end to end" in report
+    assert "### seed on the duckdb engine" in report and "### seed on the spark engine" in report
     assert "| derived_metrics |" in report
     assert not (tmp_path / "data" / "runs").exists() or not any(
         (tmp_path / "data" / "runs").iterdir()
@@ -120,12 +128,10 @@ def _backfill_results(climate_job_runs: int, climate_end: str) -> dict:
             climate_job_runs,
         ),
     }
-    workload = {"start": "2023-01-01", "days": 6}
-    return {
-        "workloads": {
-            "backfill": {"workload": workload, "runs": [{"exit_code": 0, "steps": steps}]}
-        }
-    }
+    workload = {"kind": "graph", "start": "2023-01-01", "days": 6}
+    runs = [{"exit_code": 0, "steps": steps}]
+    engines = {engine: {"runs": runs, "summary": {}} for engine in ("duckdb", "spark")}
+    return {"workloads": {"backfill": {"workload": workload, "engines": engines}}}
 
 
 @pytest.mark.parametrize(
@@ -135,8 +141,13 @@ def _backfill_results(climate_job_runs: int, climate_end: str) -> dict:
 def test_backfill_target_needs_one_job_per_step_over_the_whole_range(job_runs, end, status):
     from bench.targets import evaluate
 
-    (target,) = evaluate(_backfill_results(job_runs, end))
-    assert target["status"] == status
+    found = [
+        t
+        for t in evaluate(_backfill_results(job_runs, end), baseline={})
+        if t["target"].startswith("backfill: one job run per asset")
+    ]
+    assert [t["engine"] for t in found] == ["duckdb", "spark"]
+    assert all(t["status"] == status for t in found)
 
 
 def test_concurrent_stage_is_shared_out_by_each_parts_own_seconds() -> None:
@@ -168,3 +179,157 @@ def test_a_range_runs_identical_materializations_are_stored_once_with_their_coun
     ]
     run = {"steps": {"s": {"glue_job_runs": 1, "seconds": 1.0, "materializations": stored}}}
     assert breakdown.steps(run)[0]["materializations"] == 4
+
+
+# --- per-engine results and targets (issue 11) -------------------------------------------------
+
+
+def _summary(wall: float, rss_gib: float = 1.0, cpu: float | None = None) -> dict:
+    def spread(value):
+        return {"median": value, "min": value, "max": value, "n": 1}
+
+    return {
+        "wall_seconds": spread(wall),
+        "run_seconds": spread(wall - 1),
+        "peak_rss_bytes": spread(rss_gib * 2**30),
+        "peak_uss_bytes": spread(rss_gib * 2**29),
+        "cpu_seconds": spread(cpu or wall),
+        "failed_runs": 0,
+    }
+
+
+def _graph(walls: dict[str, float], floor: float | None = None, rss_gib: float = 1.0) -> dict:
+    result = {
+        "workload": {"kind": "graph", "start": "2023-01-01", "days": 6, "description": "x"},
+        "landing_zone": {"raw_bytes": {"climate": 2048}, "daily_bytes_per_day": 1024},
+        "engines": {
+            engine: {"runs": [], "summary": _summary(wall, rss_gib)}
+            for engine, wall in walls.items()
+        },
+    }
+    if floor is not None:
+        result["floor_runs"] = []
+        result["floor_summary"] = _summary(floor, 0.2)
+    return result
+
+
+def _engine_results(quick: bool = False) -> dict:
+    return {
+        "quick": quick,
+        "engines": ["duckdb", "spark"],
+        "workloads": {
+            "seed": _graph({"duckdb": 9.0, "spark": 60.0}, floor=1.3),
+            "100mb": _graph({"duckdb": 16.0, "spark": 170.0}, floor=5.0, rss_gib=1.6),
+            "overhead": _graph({"duckdb": 6.5, "spark": 40.0}),
+            "backfill": _graph({"duckdb": 14.0, "spark": 200.0}, floor=5.0),
+        },
+    }
+
+
+BASELINE = {"seed": 58.5, "100mb": 173.7, "overhead": 32.3, "backfill": 220.0}
+
+
+def _by_target(targets: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(t["engine"], t["target"]): t for t in targets}
+
+
+def test_duckdb_targets_are_judged_on_the_duckdb_engines_medians_against_the_floor() -> None:
+    from bench.targets import evaluate
+
+    found = _by_target(evaluate(_engine_results(), baseline=BASELINE))
+    seed = found[("duckdb", "seed batch end to end")]
+    assert (seed["measured"], seed["status"]) == (9.0, "met")
+    assert "-1.00 s" in seed["note"]
+    ratio = found[("duckdb", "100 MB/day vs DuckDB floor")]
+    assert (ratio["measured"], ratio["status"]) == (3.2, "MISSED")  # 16 s over the floor's 5 s
+    assert "+0.20 x" in ratio["note"]
+    memory = found[("duckdb", "100 MB/day peak memory")]
+    assert (memory["measured"], memory["status"]) == (1.6, "MISSED")  # over 1.5 GiB
+    overhead = found[("duckdb", "one tiny partition end to end")]
+    assert (overhead["measured"], overhead["status"]) == (6.5, "MISSED")
+    backfill = found[("duckdb", "backfill (365 days) vs DuckDB floor")]
+    assert (backfill["measured"], backfill["status"]) == (2.8, "met")
+
+
+def test_spark_engine_is_judged_against_its_earlier_medians() -> None:
+    from bench.targets import SPARK_TOLERANCE, evaluate
+
+    found = _by_target(evaluate(_engine_results(), baseline=BASELINE))
+    spark = {w: found[("spark", f"{w}: Spark engine no slower than before")] for w in BASELINE}
+    assert spark["100mb"]["status"] == "met" and spark["backfill"]["status"] == "met"
+    # 60.0 s against 58.5 s is within the runs' spread; 40 s against 32.3 s is not.
+    assert 60.0 <= 58.5 * (1 + SPARK_TOLERANCE)
+    assert spark["seed"]["status"] == "met" and "+1.50 s" in spark["seed"]["note"]
+    assert spark["overhead"]["status"] == "MISSED"
+    # Quick sizes have no earlier median: not judged.
+    quick = _by_target(evaluate(_engine_results(quick=True), baseline=BASELINE))
+    assert quick[("spark", "seed: Spark engine no slower than before")]["status"] == "not measured"
+
+
+def test_spark_baseline_is_read_from_the_recorded_results_file() -> None:
+    from bench.targets import SPARK_BASELINE, spark_baseline
+
+    recorded = json.loads(SPARK_BASELINE.read_text())
+    baseline = spark_baseline()
+    assert baseline["seed"] == recorded["workloads"]["seed"]["summary"]["wall_seconds"]["median"]
+    assert set(baseline) == {"seed", "overhead", "100mb", "backfill"}  # not the sensor tick
+
+
+def test_results_from_before_the_engines_read_as_the_spark_engine() -> None:
+    from bench.shape import engine_parts, floor_summary
+
+    old = {
+        "workload": {"kind": "graph"},
+        "runs": [{"exit_code": 0}],
+        "summary": {**_summary(58.5), "floor_wall_seconds": {"median": 1.3}},
+        "comparison": {"health_risks": {}},
+    }
+    assert list(engine_parts(old)) == ["spark"]
+    assert engine_parts(old)["spark"]["comparison"] == {"health_risks": {}}
+    assert floor_summary(old)["wall_seconds"] == {"median": 1.3}
+    assert engine_parts({"workload": {"kind": "sensor"}, "runs": [], "summary": {}}) == {}
+
+
+def test_report_shows_the_floor_and_each_engine_side_by_side(tmp_path: Path) -> None:
+    from bench.report import render
+    from bench.targets import evaluate
+
+    results = {
+        **_engine_results(),
+        "started": "s",
+        "finished": "f",
+        "repeat": 1,
+        "machine": {"cores": 2, "memory_gib": 23.5, "cpu_model": "cpu", "os": "os"},
+        "versions": {"python": "3.11"},
+        "load_average_start": [0.1, 0.1, 0.1],
+        "load_average_end": [0.1, 0.1, 0.1],
+    }
+    results["targets"] = evaluate(results, baseline=BASELINE)
+    report = render(results, "r.json", [])
+    seed_rows = report.split("| seed |", 1)[1].split("| overhead |", 1)[0]
+    assert "| DuckDB floor | 1.3 s" in seed_rows
+    assert "| duckdb engine | 9.0 s" in seed_rows and "| 6.92 |" in seed_rows  # 9 / 1.3
+    assert "| spark engine | 60.0 s" in seed_rows
+    assert "| 100 MB/day peak memory | duckdb |" in report
+    assert "### seed on the duckdb engine" in report and "### seed on the spark engine" in report
+
+
+def test_engine_list_is_parsed_and_checked() -> None:
+    from bench.runner import parse_args, parse_engines
+
+    assert parse_args([]).engines == ["duckdb", "spark"]
+    assert parse_args(["--engine", "spark"]).engines == ["spark"]
+    assert parse_engines(" Spark, duckdb,spark") == ["spark", "duckdb"]
+    with pytest.raises(ValueError, match="known: duckdb, spark"):
+        parse_engines("duckdb,flink")
+
+
+def test_child_gets_its_engine_and_its_cpu_split_needs_no_jvm(tmp_path: Path) -> None:
+    from bench.memory import PYTHON_KIND
+    from bench.runner import run_child
+
+    log = tmp_path / "child.log"
+    code = "import os, time; print(os.environ['CLIMATE_ENGINE']); time.sleep(0.6)"
+    result = run_child([sys.executable, "-c", code], str(tmp_path), log, "duckdb")
+    assert result["exit_code"] == 0 and log.read_text().strip() == "duckdb"
+    assert set(result["cpu_by_kind"]) == {PYTHON_KIND}
