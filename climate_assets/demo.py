@@ -161,6 +161,9 @@ def summary(settings: Settings, outcome: RunOutcome, start: date, end: date) -> 
         f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'} in {outcome.seconds:.1f}s"
         f" for {start} .. {end}.",
     ]
+    engines = sorted({m["engine"] for m in outcome.materializations.values() if "engine" in m})
+    if engines:
+        lines.append(f"Job scripts ran on the {' and '.join(engines)} engine (CLIMATE_ENGINE).")
     if outcome.errors:
         lines += ["", "Errors:"] + [f"  {error}" for error in outcome.errors]
     if outcome.success:

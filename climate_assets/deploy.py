@@ -175,6 +175,7 @@ def job_definition(config: DeployConfig, job_name: str) -> dict[str, Any]:
             "--job-language": "python",
             "--enable-continuous-cloudwatch-log": "true",
             "--job-bookmark-option": "job-bookmark-disable",  # partitions drive incrementality
+            "--engine": "spark",  # a Glue Spark job runs the Spark engine, even started by hand
             "--additional-python-modules": python_modules(),
             "--extra-py-files": config.s3_uri(config.script_key(LIBRARY_ZIP)),
         },

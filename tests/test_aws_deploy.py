@@ -88,6 +88,7 @@ def test_deploy_creates_each_job_exactly_as_specified(aws, tmp_path):
             "--job-language": "python",
             "--enable-continuous-cloudwatch-log": "true",
             "--job-bookmark-option": "job-bookmark-disable",
+            "--engine": "spark",
             "--additional-python-modules": modules,
             "--extra-py-files": f"s3://{SCRIPTS_BUCKET}/glue/climate_glue.zip",
         }

@@ -139,7 +139,7 @@ class Timings:
         }
 
 
-def run_concurrently(parts: Sequence[Callable[[], object]], workers: int) -> list:
+def run_concurrently(parts: Sequence[Callable[[], object]], workers: int = 2) -> list:
     """Run independent parts of a job (each one or more queries) from ``workers`` threads, in
     the order given; returns their results in that order (the engine says how many help:
     ``Engine.concurrent_parts``).
