@@ -9,9 +9,8 @@ workers) uses the same instance without any variable set beforehand.
 
 from __future__ import annotations
 
-import os
-
 import psycopg
+from climate_glue.warehouse import resolve_dsn
 from dagster import Field
 from dagster_postgres import DagsterPostgresStorage
 
@@ -52,9 +51,8 @@ def sqlalchemy_url(dsn: str) -> str:
 
 def server_admin_dsn(settings: Settings) -> str:
     """A connection to the server's maintenance database; starts the embedded server if used."""
-    external = os.environ.get(ENV_WAREHOUSE_URL)
-    if external:
-        return external.replace("postgresql+psycopg2://", "postgresql://")
+    if settings.warehouse_url:  # read as the jobs read it (a SQLAlchemy URL is accepted too)
+        return resolve_dsn(f"env:{ENV_WAREHOUSE_URL}")
     server = embedded_server(str(settings.pgdata))  # kept alive for this process by pgserver
     admin = server.get_uri("postgres")
     ensure_database(admin, EMBEDDED_DATABASE)

@@ -196,7 +196,6 @@ def test_sensors_and_schedule_show_as_running(dev):
             "health_arrival_sensor",
             "hospital_arrival_sensor",
             "climate_automation_sensor",
-            "freshness_checks_sensor",
             "climate_run_failure_alerts",
         )
     }

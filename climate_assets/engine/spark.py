@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from ..settings import DEFAULT_DRIVER_MEMORY, DEFAULT_SPARK_MASTER
+
 SUPPORTED_JAVA = (17, 11)  # Spark 3.5 runs on 8/11/17; 21 breaks Arrow, 25 cannot start it
 
 # The driver JVM (local mode: the executors too) lives for one run and runs many small queries,
@@ -65,8 +67,8 @@ def find_java_home() -> str:
 
 
 def local_spark_session(
-    master: str = "local[*]",
-    driver_memory: str = "1536m",
+    master: str = DEFAULT_SPARK_MASTER,
+    driver_memory: str = DEFAULT_DRIVER_MEMORY,
     shuffle_partitions: int = 8,
     java_options: str = "",
     app_name: str = "climate-assets",

@@ -14,6 +14,7 @@ import duckdb
 from climate_glue.contract import HIVE_TYPES, WAREHOUSE_SCHEMA
 
 from ..aws_clients import aws_client
+from ..settings import DEFAULT_ATHENA_WORKGROUP
 
 ATHENA_DATABASE = WAREHOUSE_SCHEMA  # contract: tables live in database climate_health
 # Tables meant for sharing: over the exports, where small health counts are suppressed.
@@ -195,7 +196,7 @@ class GlueCatalogAthena(AthenaTablesResource):
     with nothing changed changes nothing."""
 
     region: str
-    workgroup: str = "primary"
+    workgroup: str = DEFAULT_ATHENA_WORKGROUP
     results_location: str  # s3://bucket/prefix/ for query results
     first_year: int = 2010  # partition projection range of year=
     last_year: int = 2030

@@ -25,25 +25,27 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class LocalWarehouse(WarehouseResource):
-    """``CLIMATE_WAREHOUSE_URL`` when it is set, else an embedded PostgreSQL (pgserver).
+    """The server whose URL is in environment variable ``url_env_var`` (``CLIMATE_WAREHOUSE_URL``,
+    given when settings found it set), else an embedded PostgreSQL (pgserver) in
+    ``embedded_pgdata``.
 
     The URL stays in the environment: jobs get ``env:CLIMATE_WAREHOUSE_URL`` and read it
-    themselves, so no password is ever in a job argument or a log line.
+    themselves, so no password is ever in a job argument, the resource's config or a log line.
     """
 
-    url_env_var: str = "CLIMATE_WAREHOUSE_URL"
+    url_env_var: str | None = None
     embedded_pgdata: str
 
     _server: object = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Start the embedded server for this run (if it is the one in use) with its database."""
-        if not os.environ.get(self.url_env_var):
+        if not self.url_env_var:
             self._server = embedded_server(self.embedded_pgdata)
             ensure_database(self._server.get_uri("postgres"), EMBEDDED_DATABASE)
 
     def job_reference(self) -> str:
-        if os.environ.get(self.url_env_var):
+        if self.url_env_var:
             return f"env:{self.url_env_var}"
         return f"pgserver:{self.embedded_pgdata}"
 
