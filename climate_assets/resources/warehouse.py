@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import dagster as dg
 import psycopg
@@ -52,7 +53,11 @@ class LocalWarehouse(WarehouseResource):
 
 def embedded_server(pgdata: str):
     """Start (or attach to) the embedded server; it stops when the last process using it exits."""
-    import pgserver
+    with warnings.catch_warnings():
+        # pgserver finds its lock folder at import; without XDG_RUNTIME_DIR (containers, CI)
+        # platformdirs warns that it falls back to /tmp/runtime-<uid>, which works the same.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
 
     os.makedirs(os.path.dirname(pgdata), exist_ok=True)
     return pgserver.get_server(pgdata)
