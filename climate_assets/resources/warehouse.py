@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
 import warnings
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -63,6 +67,33 @@ def embedded_server(pgdata: str):
     return pgserver.get_server(pgdata)
 
 
+def embedded_server_pid(pgdata: str | Path) -> int | None:
+    """The embedded server's postmaster, if one is running on ``pgdata``."""
+    try:
+        pid = int(Path(pgdata, "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+        return None
+    return pid
+
+
+def stop_embedded_server(pgdata: str | Path, timeout: float = 10.0) -> bool:
+    """Fast shutdown of the embedded server (SIGINT to the postmaster, as ``pg_ctl stop -m
+    fast``): sessions end, the server checkpoints and removes ``postmaster.pid``. True once it
+    has stopped within ``timeout`` seconds."""
+    pid = embedded_server_pid(pgdata)
+    if pid is None:
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while embedded_server_pid(pgdata) is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def ensure_database(admin_dsn: str, name: str) -> None:
     """Create database ``name`` on the server of ``admin_dsn`` if it does not exist."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -77,7 +108,9 @@ __all__ = [
     "SecretsManagerWarehouse",
     "WarehouseResource",
     "embedded_server",
+    "embedded_server_pid",
     "ensure_database",
+    "stop_embedded_server",
 ]
 
 
