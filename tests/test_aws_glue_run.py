@@ -77,7 +77,6 @@ class StandInGlue:
         self._glue, self._logs, self._s3 = client("glue"), client("logs"), client("s3")
         self._local = local
         self._finishes = finishes
-        self.meta = self._glue.meta
         self.exceptions = self._glue.exceptions
         self.started: list[tuple[str, dict]] = []
         self.stopped: list[str] = []
@@ -127,6 +126,7 @@ class StandInGlue:
         else:
             job_run = self._local.get_job_run(JobName=JobName, RunId=RunId)["JobRun"]
         job_run.update(
+            GlueVersion=job["GlueVersion"],  # the deployed job's, as AWS Glue reports it
             WorkerType=job["WorkerType"],
             NumberOfWorkers=job["NumberOfWorkers"],
             LogGroupName="/aws-glue/jobs",

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -56,11 +56,6 @@ class LocalGlueClient:
         self._modules: dict[str, ModuleType] = {}
         self._runs: dict[str, _JobRun] = {}
         self._lock = threading.Lock()
-        self.meta = SimpleNamespace(region_name=None)  # no AWS region: no console URL
-
-    @property
-    def session_started(self) -> bool:
-        return self._session is not None
 
     def spark(self) -> SparkSession:
         with self._lock:
