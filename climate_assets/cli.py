@@ -1,4 +1,4 @@
-"""``climate-assets``: generate sample data, run the demo, open the Dagster UI."""
+"""climate-assets: generate sample data, run the demo, open the Dagster UI."""
 
 from __future__ import annotations
 
