@@ -3,8 +3,8 @@
 The instance lives on the same PostgreSQL server as the warehouse, in its own database
 (``dagster``): the embedded server by default, the server of CLIMATE_WAREHOUSE_URL when set.
 ``ProjectPostgresStorage`` (named in dagster.yaml) finds that server itself, so every Dagster
-command run in the project (``dagster dev``, ``dagster definitions validate``, the daemon, run
-workers) uses the same instance without any variable set beforehand.
+command run in the project (``dg dev``, ``dg check defs``, plain ``dagster`` commands, the daemon,
+run workers) uses the same instance; ``.env`` at the project root gives them ``DAGSTER_HOME``.
 """
 
 from __future__ import annotations
