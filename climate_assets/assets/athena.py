@@ -40,37 +40,47 @@ def shared_table_specs() -> list[TableSpec]:
     ]
 
 
+def _table_spec(
+    key: dg.AssetKey, asset: dg.AssetKey, group: str, kinds: set[str], description: str
+) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        deps=[asset],
+        group_name=group,
+        kinds=kinds,
+        owners=OWNERS,
+        automation_condition=ATHENA_AUTOMATION,
+        description=description,
+    )
+
+
 def athena_tables_asset(kinds: set[str]) -> dg.AssetsDefinition:
     """The SQL tables; ``kinds`` name where they live (``duckdb`` locally, ``athena`` on AWS)."""
+    tables = [
+        _table_spec(
+            athena_table_key(asset),
+            asset,
+            GROUP_ATHENA,
+            kinds,
+            f"SQL table {ATHENA_DATABASE}.{asset.path[-1]} over the lake Parquet (true counts).",
+        )
+        for asset in (*PROCESSED_ASSETS, *DERIVED_ASSETS)
+    ]
+    shared = [
+        _table_spec(
+            athena_shared_table_key(asset),
+            asset,
+            GROUP_ATHENA_SHARED,
+            kinds,
+            f"Shared SQL table {SHARED_DATABASE}.{asset.path[-1]} over the JSON export:"
+            " health counts of 1 to 10 suppressed.",
+        )
+        for asset in DERIVED_ASSETS
+    ]
 
     @dg.multi_asset(
         name="athena_tables",
-        specs=[
-            dg.AssetSpec(
-                athena_table_key(asset),
-                deps=[asset],
-                group_name=GROUP_ATHENA,
-                kinds=kinds,
-                owners=OWNERS,
-                automation_condition=ATHENA_AUTOMATION,
-                description=f"SQL table {ATHENA_DATABASE}.{asset.path[-1]} over the lake Parquet"
-                " (true counts).",
-            )
-            for asset in (*PROCESSED_ASSETS, *DERIVED_ASSETS)
-        ]
-        + [
-            dg.AssetSpec(
-                athena_shared_table_key(asset),
-                deps=[asset],
-                group_name=GROUP_ATHENA_SHARED,
-                kinds=kinds,
-                owners=OWNERS,
-                automation_condition=ATHENA_AUTOMATION,
-                description=f"Shared SQL table {SHARED_DATABASE}.{asset.path[-1]} over the JSON"
-                " export: health counts of 1 to 10 suppressed.",
-            )
-            for asset in DERIVED_ASSETS
-        ],
+        specs=[*tables, *shared],
         can_subset=True,
     )
     def athena_tables(
