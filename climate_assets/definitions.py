@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import dagster as dg
 
 from .alerts import alerts_resource, run_failure_alerts
@@ -19,19 +17,6 @@ from .sensors.arrival import arrival_sensors
 from .settings import Settings
 
 
-def _processed_assets(daily: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The processed assets. Their single-run backfill policy is the design (a range of days is
-    one Glue job); Dagster 1.13 marks ``backfill_policy`` beta on ``@asset`` only (not on
-    ``@multi_asset``, where the curated metrics use it), so that one notice is not shown."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message="Parameter `backfill_policy` of function `asset` is currently in beta",
-            category=dg.BetaWarning,
-        )
-        return processed_assets(daily)
-
-
 def build_definitions(settings: Settings) -> dg.Definitions:
     daily = daily_partitions(settings.partitions_start)
     whole_graph = dg.define_asset_job(
@@ -41,7 +26,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[
-            *_processed_assets(daily),
+            *processed_assets(daily),
             derived_metrics_asset(daily),
             athena_tables_asset(table_kinds_for(settings)),
         ],
