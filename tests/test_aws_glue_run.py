@@ -49,6 +49,7 @@ from climate_assets.queries import named_queries
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena, TableSpec
 from climate_assets.resources.glue import AwsGlueRunner, GlueJobRunner
 from climate_assets.resources.lake import LocalLakeResource
+from climate_assets.resources.quality import QualityThresholds
 from climate_assets.resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
 from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
@@ -232,13 +233,14 @@ def aws_run(aws, landing, local_run):
     assets = [*processed_assets(daily), derived_metrics_asset(daily)]
     defs = dg.Definitions(
         assets=assets,
-        jobs=[dg.define_asset_job("aws_graph", partitions_def=daily)],
+        jobs=[dg.define_asset_job("aws_graph")],
         resources={
             "lake": LocalLakeResource(root=str(state / "lake")),
             "warehouse": SecretsManagerWarehouse(secret_id=SECRET_ID),
             "glue": StandInAwsGlueRunner(
                 region=REGION, pipes_bucket=PIPES_BUCKET, poll_interval_seconds=1, stand_in="run"
             ),
+            "quality": QualityThresholds(),
         },
         executor=dg.in_process_executor,
     )
