@@ -24,6 +24,7 @@ from climate_glue.contract import (
     WAREHOUSE_SCHEMA,
 )
 from climate_glue.lake import LocalLake
+from climate_glue.raw import DATE_FOLDER
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -44,10 +45,11 @@ def landing_dates(lake: LocalLake) -> list[date]:
     """Days present in the climate landing folder (raw/climate/date=YYYY-MM-DD/)."""
     days = []
     for name in lake.list_dirs("raw/climate"):
-        if name.startswith("date="):
+        match = DATE_FOLDER.match(name)
+        if match:
             try:
-                days.append(date.fromisoformat(name[len("date=") :]))
-            except ValueError:
+                days.append(date.fromisoformat(match.group(1)))
+            except ValueError:  # the shape of a date, not a real one
                 continue
     return sorted(days)
 
