@@ -17,6 +17,8 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from .aws_clients import aws_client
+
 FAILURE_SENSOR = "climate_run_failure_alerts"
 SNS_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 SNS_MESSAGE_LIMIT = 256 * 1024
@@ -73,16 +75,8 @@ class SnsAlerts(AlertsResource):
     endpoint_url: str | None = None  # for tests against a local stand-in
 
     def send(self, alert: FailureAlert) -> str:
-        import boto3
-        from botocore.config import Config
-
         region = self.topic_arn.split(":")[3]
-        client = boto3.client(
-            "sns",
-            region_name=region,
-            endpoint_url=self.endpoint_url,
-            config=Config(retries={"mode": "standard", "max_attempts": 5}),
-        )
+        client = aws_client("sns", region, endpoint_url=self.endpoint_url)
         response = client.publish(
             TopicArn=self.topic_arn, Subject=alert.subject, Message=alert.message
         )

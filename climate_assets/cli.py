@@ -1,15 +1,14 @@
-"""``climate-assets``: generate sample data, run the demo, open the Dagster UI."""
+"""climate-assets: generate sample data, run the demo, open the Dagster UI."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
-from .settings import PROJECT_ROOT, Settings
+from .settings import Settings
 
 DEMO_LOCATIONS = 25
 DEMO_DAYS = 14
@@ -84,17 +83,9 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from .instance import instance_environment, server_admin_dsn
+    from .dev import run_dev
 
-    server_admin_dsn(Settings.from_env())  # start the embedded server; it stays up while we run
-    env = {**os.environ, **instance_environment()}
-    workspace = str(PROJECT_ROOT / "workspace.yaml")
-    command = [sys.executable, "-m", "dagster", "dev", "-w", workspace, *args.dagster_args]
-    print(
-        "Starting the Dagster webserver and daemon on this project's instance: "
-        + " ".join(command[2:])
-    )
-    return subprocess.call(command, env=env, cwd=PROJECT_ROOT)
+    return run_dev(Settings.from_env(), args.dagster_args)
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -196,9 +187,9 @@ def parser() -> argparse.ArgumentParser:
     upload.set_defaults(handler=_upload)
 
     dev = commands.add_parser(
-        "dev", help="run `dagster dev` (webserver + daemon) against this project's instance"
+        "dev", help="run `dg dev` (webserver + daemon) on this project's instance; Ctrl-C stops it"
     )
-    dev.epilog = "Other options (e.g. -p 3001) are passed on to `dagster dev`."
+    dev.epilog = "Other options (e.g. -p 3001) are passed on to `dg dev`."
     dev.set_defaults(handler=_dev)
 
     deploy = commands.add_parser(

@@ -8,6 +8,10 @@ import dagster as dg
 GROUP_PROCESSED = "processed"
 GROUP_CURATED = "curated"
 GROUP_ATHENA = "athena"
+GROUP_ATHENA_SHARED = "athena_shared"  # the shared tables (small counts suppressed)
+
+# Who answers for every asset of this code location (shown in the UI, used by alerts' readers).
+OWNERS = ["team:climate-data"]
 
 LOCATIONS = dg.AssetKey("locations")
 CLIMATE_DATA = dg.AssetKey("climate_data")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from .alerts import alerts_resource, run_failure_alerts
-from .assets.athena import athena_tables
+from .assets.athena import athena_tables_asset
 from .assets.derived import derived_metrics_asset
-from .assets.freshness import freshness_checks, freshness_sensor
 from .assets.processed import processed_assets
 from .automation import automation_sensor
 from .constants import WHOLE_GRAPH_JOB
-from .environments import executor_for, resources_for
+from .environments import executor_for, resources_for, table_kinds_for
 from .partitions import daily_partitions
 from .schedules import nightly_schedule
 from .sensors.arrival import arrival_sensors
@@ -20,21 +19,21 @@ from .settings import Settings
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     daily = daily_partitions(settings.partitions_start)
-    freshness = freshness_checks()
     whole_graph = dg.define_asset_job(
         WHOLE_GRAPH_JOB,
-        selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness),
-        partitions_def=daily,
+        selection=dg.AssetSelection.all(),
         description="Every asset: processed datasets, derived metrics and Athena tables.",
     )
     return dg.Definitions(
-        assets=[*processed_assets(daily), derived_metrics_asset(daily), athena_tables],
-        asset_checks=freshness,
+        assets=[
+            *processed_assets(daily),
+            derived_metrics_asset(daily),
+            athena_tables_asset(table_kinds_for(settings)),
+        ],
         jobs=[whole_graph],
         sensors=[
             *arrival_sensors(daily, settings.sensor_interval_seconds),
             automation_sensor(settings.sensor_interval_seconds),
-            freshness_sensor(freshness),
             run_failure_alerts,
         ],
         schedules=[nightly_schedule(whole_graph)],

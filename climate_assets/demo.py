@@ -24,6 +24,7 @@ from climate_glue.contract import (
     WAREHOUSE_SCHEMA,
 )
 from climate_glue.lake import LocalLake
+from climate_glue.raw import DATE_FOLDER
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -34,7 +35,7 @@ from .constants import WHOLE_GRAPH_JOB
 from .definitions import build_definitions
 from .generate import generate_landing_zone
 from .resources.warehouse import LocalWarehouse
-from .settings import Settings
+from .settings import ENV_MAX_REJECT_RATE, Settings
 
 # Progress is echoed from the run's events; the console logger only shows warnings and errors.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -44,10 +45,11 @@ def landing_dates(lake: LocalLake) -> list[date]:
     """Days present in the climate landing folder (raw/climate/date=YYYY-MM-DD/)."""
     days = []
     for name in lake.list_dirs("raw/climate"):
-        if name.startswith("date="):
+        match = DATE_FOLDER.match(name)
+        if match:
             try:
-                days.append(date.fromisoformat(name[len("date=") :]))
-            except ValueError:
+                days.append(date.fromisoformat(match.group(1)))
+            except ValueError:  # the shape of a date, not a real one
                 continue
     return sorted(days)
 
@@ -59,6 +61,47 @@ class RunOutcome:
     seconds: float
     materializations: dict[str, dict] = field(default_factory=dict)  # last metadata per asset
     errors: list[str] = field(default_factory=list)
+    failed_checks: list[FailedCheck] = field(default_factory=list)  # blocking ones
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    asset: str
+    check: str
+    metadata: dict
+
+
+# The setting that governs a check's threshold, where one does (the others are the contract's).
+CHECK_SETTINGS = {"reject_rate": ENV_MAX_REJECT_RATE}
+DATASET_OF_ASSET = {dataset.asset: name for name, dataset in RAW_DATASETS.items()}
+
+
+def describe_failed_check(failed: FailedCheck, settings: Settings) -> list[str]:
+    """Which check failed, for which days, where the rejected rows are, what sets the bar."""
+    meta = failed.metadata
+    days = meta.get("failing_days") or []
+    lines = [
+        f"  {failed.asset} / {failed.check}: failed for "
+        + (", ".join(str(day) for day in days) if days else "the run")
+    ]
+    if "rows_rejected" in meta:
+        lines.append(f"    {meta['rows_rejected']} of {meta.get('rows_read')} rows rejected")
+    dataset = DATASET_OF_ASSET.get(failed.asset)
+    if dataset:
+        folders = [f"date={day}" for day in days] or ["date=YYYY-MM-DD"]
+        for folder in folders:
+            lines.append(
+                f"    rejected rows: {settings.lake_root / REJECTS_PREFIX / dataset / folder}/"
+            )
+    for sample in (meta.get("sample_rejects") or meta.get("sample_keys") or [])[:3]:
+        lines.append(f"    e.g. {sample}")
+    setting = CHECK_SETTINGS.get(failed.check)
+    if setting:
+        value = meta.get("max_reject_rate", settings.max_reject_rate)
+        lines.append(f"    threshold: {setting}={value} (raise it, or fix the files, and re-run)")
+    else:
+        lines.append("    threshold: the data contract (see the check's description in the UI)")
+    return lines
 
 
 def _metadata_values(materialization) -> dict:
@@ -123,6 +166,16 @@ def run_whole_graph(
                 message = event.event_specific_data.error.message.strip().splitlines()
                 outcome.errors.append(f"{step}: {' '.join(message)[:800]}")
                 echo(f"[{elapsed:6.1f}s] FAILED    {step}")
+            elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+                evaluation = event.event_specific_data
+                if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                    outcome.failed_checks.append(
+                        FailedCheck(
+                            asset=evaluation.asset_key.to_user_string(),
+                            check=evaluation.check_name,
+                            metadata={k: v.value for k, v in evaluation.metadata.items()},
+                        )
+                    )
             elif event.event_type_value == "ASSET_MATERIALIZATION":
                 materialization = event.event_specific_data.materialization
                 outcome.materializations[materialization.asset_key.to_user_string()] = (
@@ -166,6 +219,10 @@ def summary(settings: Settings, outcome: RunOutcome, start: date, end: date) -> 
         lines.append(f"Job scripts ran on the {' and '.join(engines)} engine (CLIMATE_ENGINE).")
     if outcome.errors:
         lines += ["", "Errors:"] + [f"  {error}" for error in outcome.errors]
+    if outcome.failed_checks:
+        lines += ["", "Blocking checks that failed (their days' downstream assets did not run):"]
+        for failed in outcome.failed_checks:
+            lines += describe_failed_check(failed, settings)
     if outcome.success:
         counts = warehouse_counts(settings)
         lines += ["", f"PostgreSQL schema {WAREHOUSE_SCHEMA} (rows per table):"]

@@ -23,6 +23,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from .aws_clients import aws_client
 from .constants import GLUE_JOB_SCRIPTS, JOB_DERIVED_METRICS
 from .settings import GLUE_SCRIPTS_DIR, AwsSettings
 
@@ -230,19 +231,11 @@ def _uploaded_hash(s3, bucket: str, key: str) -> str | None:
     return head.get("Metadata", {}).get(HASH_METADATA)
 
 
-def _client(service: str, region: str):
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "max_attempts": 10})
-    return boto3.client(service, region_name=region, config=config)
-
-
 def deploy(
     config: DeployConfig,
     dry_run: bool = False,
     policy_dir: Path | None = None,
-    client: Callable[[str, str], Any] = _client,
+    client: Callable[[str, str], Any] = aws_client,
 ) -> Plan:
     """Upload what changed, create or update the jobs that differ, write the IAM policies."""
     s3, glue = client("s3", config.region), client("glue", config.region)

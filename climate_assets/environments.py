@@ -7,6 +7,7 @@ import dagster as dg
 from .resources.athena import DuckDBAthena, GlueCatalogAthena
 from .resources.glue import AwsGlueRunner, LocalGlueRunner
 from .resources.lake import LocalLakeResource, S3LakeResource
+from .resources.quality import QualityThresholds
 from .resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
 from .settings import (
     ENV_ATHENA_RESULTS,
@@ -15,6 +16,7 @@ from .settings import (
     ENV_LAKE_BUCKET,
     ENV_PIPES_BUCKET,
     ENV_RDS_SECRET_ID,
+    ENV_WAREHOUSE_URL,
     GLUE_SCRIPTS_DIR,
     AwsSettings,
     Settings,
@@ -26,7 +28,10 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     DuckDB for Athena."""
     return {
         "lake": LocalLakeResource(root=str(settings.lake_root)),
-        "warehouse": LocalWarehouse(embedded_pgdata=str(settings.pgdata)),
+        "warehouse": LocalWarehouse(
+            url_env_var=ENV_WAREHOUSE_URL if settings.warehouse_url else None,
+            embedded_pgdata=str(settings.pgdata),
+        ),
         "glue": LocalGlueRunner(
             scripts_dir=str(GLUE_SCRIPTS_DIR),
             spark_master=settings.spark_master,
@@ -70,7 +75,20 @@ AWS_EXECUTOR = dg.multiprocess_executor
 
 
 def resources_for(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    return aws_resources(settings) if settings.environment == ENV_AWS else local_resources(settings)
+    """The environment's resources, and the check thresholds (the same in both)."""
+    chosen = (
+        aws_resources(settings) if settings.environment == ENV_AWS else local_resources(settings)
+    )
+    return {**chosen, "quality": QualityThresholds(max_reject_rate=settings.max_reject_rate)}
+
+
+# What the Athena table assets are in each environment (their ``kinds`` in the UI).
+LOCAL_TABLE_KINDS = {"duckdb"}
+AWS_TABLE_KINDS = {"athena"}
+
+
+def table_kinds_for(settings: Settings) -> set[str]:
+    return AWS_TABLE_KINDS if settings.environment == ENV_AWS else LOCAL_TABLE_KINDS
 
 
 def executor_for(settings: Settings) -> dg.ExecutorDefinition:

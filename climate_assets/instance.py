@@ -3,15 +3,14 @@
 The instance lives on the same PostgreSQL server as the warehouse, in its own database
 (``dagster``): the embedded server by default, the server of CLIMATE_WAREHOUSE_URL when set.
 ``ProjectPostgresStorage`` (named in dagster.yaml) finds that server itself, so every Dagster
-command run in the project (``dagster dev``, ``dagster definitions validate``, the daemon, run
-workers) uses the same instance without any variable set beforehand.
+command run in the project (``dg dev``, ``dg check defs``, plain ``dagster`` commands, the daemon,
+run workers) uses the same instance; ``.env`` at the project root gives them ``DAGSTER_HOME``.
 """
 
 from __future__ import annotations
 
-import os
-
 import psycopg
+from climate_glue.warehouse import resolve_dsn
 from dagster import Field
 from dagster_postgres import DagsterPostgresStorage
 
@@ -52,9 +51,8 @@ def sqlalchemy_url(dsn: str) -> str:
 
 def server_admin_dsn(settings: Settings) -> str:
     """A connection to the server's maintenance database; starts the embedded server if used."""
-    external = os.environ.get(ENV_WAREHOUSE_URL)
-    if external:
-        return external.replace("postgresql+psycopg2://", "postgresql://")
+    if settings.warehouse_url:  # read as the jobs read it (a SQLAlchemy URL is accepted too)
+        return resolve_dsn(f"env:{ENV_WAREHOUSE_URL}")
     server = embedded_server(str(settings.pgdata))  # kept alive for this process by pgserver
     admin = server.get_uri("postgres")
     ensure_database(admin, EMBEDDED_DATABASE)

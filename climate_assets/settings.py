@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from climate_glue.checks import DEFAULT_MAX_REJECT_RATE
 from climate_glue.engines.base import DEFAULT_ENGINE, ENGINES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +23,7 @@ ENV_PARTITIONS_START = "CLIMATE_PARTITIONS_START"
 ENV_SPARK_MASTER = "CLIMATE_SPARK_MASTER"
 ENV_SPARK_DRIVER_MEMORY = "CLIMATE_SPARK_DRIVER_MEMORY"
 ENV_SPARK_JAVA_OPTIONS = "CLIMATE_SPARK_JAVA_OPTIONS"
+DEFAULT_SPARK_MASTER = "local[*]"
 # The local Spark driver's heap. 1.5 GiB holds a 100 MB day (425,000 locations) within the
 # 3 GiB the whole process tree may use; with 2 GiB the tree peaked at 3.1 GiB, no faster.
 DEFAULT_DRIVER_MEMORY = "1536m"
@@ -52,8 +54,15 @@ ENV_ATHENA_WORKGROUP = "CLIMATE_ATHENA_WORKGROUP"
 ENV_ATHENA_RESULTS = "CLIMATE_ATHENA_RESULTS"
 ENV_DPU_HOUR_PRICE = "CLIMATE_GLUE_DPU_HOUR_PRICE"
 
+DEFAULT_LAKE_PREFIX = "lake"
+DEFAULT_SCRIPTS_PREFIX = "glue"
+DEFAULT_PIPES_PREFIX = "dagster-pipes"
+DEFAULT_ATHENA_WORKGROUP = "primary"
+DEFAULT_DPU_HOUR_PRICE = 0.44  # dollars per DPU-hour (AWS Glue, us-east-1)
+
 DEFAULT_PARTITIONS_START = "2010-01-01"
-DEFAULT_MAX_REJECT_RATE = 0.01  # share of a day's rows; above it the reject_rate check fails
+# DEFAULT_MAX_REJECT_RATE (share of a day's rows above which the reject_rate check fails) is the
+# job library's, imported above: the jobs fall back to the same value.
 DEFAULT_SENSOR_INTERVAL_SECONDS = 30
 
 # Sensors and alerts.
@@ -65,10 +74,9 @@ ENV_ALERT_TOPIC_ARN = "CLIMATE_ALERT_TOPIC_ARN"
 class Settings:
     state_dir: Path
     lake_root: Path
-    warehouse_url_set: bool
-    partitions_start: str
-    spark_master: str
-    spark_driver_memory: str
+    partitions_start: str = DEFAULT_PARTITIONS_START
+    spark_master: str = DEFAULT_SPARK_MASTER
+    spark_driver_memory: str = DEFAULT_DRIVER_MEMORY
     spark_java_options: str = ""  # after the engine's own JVM options: these win
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
     environment: str = ENV_LOCAL
@@ -76,6 +84,9 @@ class Settings:
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
     alert_topic_arn: str | None = None  # SNS topic for run failure alerts; unset: log them
     engine: str = DEFAULT_ENGINE  # the local job scripts' engine (AWS Glue: always spark)
+    # An existing PostgreSQL server (CLIMATE_WAREHOUSE_URL); None: the embedded one. Jobs read
+    # it from their own environment (``env:`` reference), so it never goes into job arguments.
+    warehouse_url: str | None = None
 
     @property
     def pgdata(self) -> Path:
@@ -94,9 +105,8 @@ class Settings:
         return cls(
             state_dir=state,
             lake_root=lake,
-            warehouse_url_set=bool(os.environ.get(ENV_WAREHOUSE_URL)),
             partitions_start=os.environ.get(ENV_PARTITIONS_START) or DEFAULT_PARTITIONS_START,
-            spark_master=os.environ.get(ENV_SPARK_MASTER) or "local[*]",
+            spark_master=os.environ.get(ENV_SPARK_MASTER) or DEFAULT_SPARK_MASTER,
             spark_driver_memory=os.environ.get(ENV_SPARK_DRIVER_MEMORY) or DEFAULT_DRIVER_MEMORY,
             spark_java_options=os.environ.get(ENV_SPARK_JAVA_OPTIONS) or "",
             max_reject_rate=float(os.environ.get(ENV_MAX_REJECT_RATE) or DEFAULT_MAX_REJECT_RATE),
@@ -107,6 +117,7 @@ class Settings:
             ),
             alert_topic_arn=os.environ.get(ENV_ALERT_TOPIC_ARN) or None,
             engine=engine_name(),
+            warehouse_url=os.environ.get(ENV_WAREHOUSE_URL) or None,
         )
 
 
@@ -149,11 +160,11 @@ class AwsSettings:
     def from_env(cls) -> AwsSettings:
         env = os.environ
         return cls(
-            lake_prefix=env.get(ENV_LAKE_PREFIX, "lake").strip("/"),
-            scripts_prefix=(env.get(ENV_SCRIPTS_PREFIX) or "glue").strip("/"),
-            pipes_prefix=(env.get(ENV_PIPES_PREFIX) or "dagster-pipes").strip("/"),
-            athena_workgroup=env.get(ENV_ATHENA_WORKGROUP) or "primary",
-            dpu_hour_price=float(env.get(ENV_DPU_HOUR_PRICE) or 0.44),
+            lake_prefix=env.get(ENV_LAKE_PREFIX, DEFAULT_LAKE_PREFIX).strip("/"),
+            scripts_prefix=(env.get(ENV_SCRIPTS_PREFIX) or DEFAULT_SCRIPTS_PREFIX).strip("/"),
+            pipes_prefix=(env.get(ENV_PIPES_PREFIX) or DEFAULT_PIPES_PREFIX).strip("/"),
+            athena_workgroup=env.get(ENV_ATHENA_WORKGROUP) or DEFAULT_ATHENA_WORKGROUP,
+            dpu_hour_price=float(env.get(ENV_DPU_HOUR_PRICE) or DEFAULT_DPU_HOUR_PRICE),
             region=env.get(ENV_AWS_REGION) or env.get("AWS_DEFAULT_REGION"),
             lake_bucket=env.get(ENV_LAKE_BUCKET),
             scripts_bucket=env.get(ENV_SCRIPTS_BUCKET),

@@ -26,8 +26,10 @@ from climate_assets.partitions import daily_partitions
 REGION = "eu-west-1"
 
 
-@dg.asset(
-    partitions_def=daily_partitions("2024-01-01"), backfill_policy=dg.BackfillPolicy.single_run()
+@dg.multi_asset(  # backfill_policy is stable on multi_asset (beta on asset)
+    specs=[dg.AssetSpec("climate_data")],
+    partitions_def=daily_partitions("2024-01-01"),
+    backfill_policy=dg.BackfillPolicy.single_run(),
 )
 def climate_data() -> None:
     raise ValueError("raw/climate/date=2024-07-02/climate.csv: missing required column(s): date")

@@ -49,6 +49,7 @@ from climate_assets.queries import named_queries
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena, TableSpec
 from climate_assets.resources.glue import AwsGlueRunner, GlueJobRunner
 from climate_assets.resources.lake import LocalLakeResource
+from climate_assets.resources.quality import QualityThresholds
 from climate_assets.resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
 from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
@@ -77,7 +78,6 @@ class StandInGlue:
         self._glue, self._logs, self._s3 = client("glue"), client("logs"), client("s3")
         self._local = local
         self._finishes = finishes
-        self.meta = self._glue.meta
         self.exceptions = self._glue.exceptions
         self.started: list[tuple[str, dict]] = []
         self.stopped: list[str] = []
@@ -127,6 +127,7 @@ class StandInGlue:
         else:
             job_run = self._local.get_job_run(JobName=JobName, RunId=RunId)["JobRun"]
         job_run.update(
+            GlueVersion=job["GlueVersion"],  # the deployed job's, as AWS Glue reports it
             WorkerType=job["WorkerType"],
             NumberOfWorkers=job["NumberOfWorkers"],
             LogGroupName="/aws-glue/jobs",
@@ -232,13 +233,14 @@ def aws_run(aws, landing, local_run):
     assets = [*processed_assets(daily), derived_metrics_asset(daily)]
     defs = dg.Definitions(
         assets=assets,
-        jobs=[dg.define_asset_job("aws_graph", partitions_def=daily)],
+        jobs=[dg.define_asset_job("aws_graph")],
         resources={
             "lake": LocalLakeResource(root=str(state / "lake")),
             "warehouse": SecretsManagerWarehouse(secret_id=SECRET_ID),
             "glue": StandInAwsGlueRunner(
                 region=REGION, pipes_bucket=PIPES_BUCKET, poll_interval_seconds=1, stand_in="run"
             ),
+            "quality": QualityThresholds(),
         },
         executor=dg.in_process_executor,
     )

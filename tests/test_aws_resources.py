@@ -11,7 +11,9 @@ from climate_glue.warehouse import resolve_dsn
 
 from climate_assets.definitions import build_definitions
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena
-from climate_assets.resources.glue import AwsGlueRunner, GlueDriverLogReader, dpu_seconds
+from climate_assets.resources.glue import AwsGlueRunner
+from climate_assets.resources.glue_cost import dpu_seconds
+from climate_assets.resources.glue_logs import GlueDriverLogReader
 from climate_assets.resources.lake import S3LakeResource
 from climate_assets.resources.warehouse import SecretsManagerWarehouse
 from climate_assets.settings import Settings

@@ -180,27 +180,14 @@ def test_check_names_per_asset_and_quality_config_round_trip():
     assert QualityConfig.from_json(None) == QualityConfig()
 
 
-def test_freshness_checks_warn_per_dated_asset_and_stay_out_of_the_graph_job():
-    from climate_assets.constants import (
-        CLIMATE_DATA,
-        DERIVED_ASSETS,
-        HEALTH_DATA,
-        HOSPITAL_DATA,
-        WHOLE_GRAPH_JOB,
-    )
+def test_every_dated_asset_has_the_daily_freshness_policy_and_nothing_else_does():
+    from climate_assets.assets.freshness import DAILY_FRESHNESS
+    from climate_assets.constants import CLIMATE_DATA, DERIVED_ASSETS, HEALTH_DATA, HOSPITAL_DATA
     from climate_assets.definitions import build_definitions
     from climate_assets.settings import Settings
 
     defs = build_definitions(Settings.from_env())
-    graph = defs.resolve_asset_graph()
-    fresh = {key for key in graph.asset_check_keys if key.name == "freshness_check"}
-    # every dated asset; locations is not partitioned
-    assert {key.asset_key for key in fresh} == {
-        CLIMATE_DATA,
-        HEALTH_DATA,
-        HOSPITAL_DATA,
-        *DERIVED_ASSETS,
-    }
-    job_checks = defs.resolve_job_def(WHOLE_GRAPH_JOB).asset_layer.asset_graph.asset_check_keys
-    assert not fresh & set(job_checks)
-    assert defs.resolve_sensor_def("freshness_checks_sensor") is not None
+    policies = {node.key: node.freshness_policy for node in defs.resolve_asset_graph().asset_nodes}
+    dated = {CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA, *DERIVED_ASSETS}
+    assert {key for key, policy in policies.items() if policy is not None} == dated
+    assert {policies[key] for key in dated} == {DAILY_FRESHNESS}

@@ -196,7 +196,6 @@ def test_sensors_and_schedule_show_as_running(dev):
             "health_arrival_sensor",
             "hospital_arrival_sensor",
             "climate_automation_sensor",
-            "freshness_checks_sensor",
             "climate_run_failure_alerts",
         )
     }
@@ -269,12 +268,12 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
             return texts if all(texts[n] >= expected[n] for n in names) else None
 
         # Every processed asset once in its group and once as its Athena table; every curated
-        # one also as its shared (suppressed) Athena table; and nothing else.
+        # one also as its shared (suppressed) Athena table in group athena_shared; nothing else.
         expected = Counter({k.path[-1]: 2 for k in PROCESSED_ASSETS})
         expected.update({k.path[-1]: 3 for k in DERIVED_ASSETS})
         found = wait.until(node_names)
         assert found == expected
-        for _ in range(2):  # zoom out so that the three groups fit the screenshot
+        for _ in range(2):  # zoom out so that the four groups fit the screenshot
             wait.until(graph_controls)[1].click()
         time.sleep(2)
         shot = tmp_path / "asset-graph.png"

@@ -92,7 +92,13 @@ def demo(tmp_path_factory):
     )
     result = _cli(env, "demo")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    return {"state": state, "lake": lake, "env": env, "stdout": result.stdout}
+    return {
+        "state": state,
+        "lake": lake,
+        "env": env,
+        "stdout": result.stdout,
+        "output": result.stdout + result.stderr,
+    }
 
 
 def _connect(state: Path) -> psycopg.Connection:
@@ -115,6 +121,13 @@ def test_demo_summary_names_tables_and_outputs(demo):
         assert table in out
     assert "climate-assets dev" in out
     assert "3 rejected" in out  # the three bad climate rows, counted in the summary
+
+
+def test_demo_prints_no_warning(demo):
+    """Nothing a user cannot act on: no Python warning, no Spark start-up notice."""
+    output = demo["output"]
+    assert "Warning" not in output, output[-5000:]
+    assert " WARN " not in output, output[-5000:]
 
 
 def test_postgres_tables_have_every_row_with_keys_and_lineage(demo):

@@ -9,15 +9,20 @@ from climate_glue.lake import LocalLake
 from climate_glue.warehouse import resolve_dsn
 
 from climate_assets.engine.glue_client import LocalGlueClient
-from climate_assets.resources.warehouse import LocalWarehouse
 
 
-def test_job_reference_names_the_variable_not_the_url(monkeypatch):
-    warehouse = LocalWarehouse(embedded_pgdata="/x/pgdata")
+def test_job_reference_names_the_variable_not_the_url(monkeypatch, tmp_path):
+    from climate_assets.environments import local_resources
+    from climate_assets.settings import Settings
+
+    monkeypatch.setenv("CLIMATE_STATE_DIR", str(tmp_path))
     monkeypatch.delenv("CLIMATE_WAREHOUSE_URL", raising=False)
-    assert warehouse.job_reference() == "pgserver:/x/pgdata"
+    warehouse = local_resources(Settings.from_env())["warehouse"]
+    assert warehouse.job_reference() == f"pgserver:{tmp_path / 'pgdata'}"
     monkeypatch.setenv("CLIMATE_WAREHOUSE_URL", "postgresql://u:hunter2@db:5432/climate")
+    warehouse = local_resources(Settings.from_env())["warehouse"]
     assert warehouse.job_reference() == "env:CLIMATE_WAREHOUSE_URL"
+    assert "hunter2" not in repr(warehouse)  # the URL is not in the resource's config
     assert resolve_dsn("env:CLIMATE_WAREHOUSE_URL") == "postgresql://u:hunter2@db:5432/climate"
 
 

@@ -14,11 +14,13 @@ from ..automation import ATHENA_AUTOMATION
 from ..constants import (
     DERIVED_ASSETS,
     GROUP_ATHENA,
+    GROUP_ATHENA_SHARED,
+    OWNERS,
     PROCESSED_ASSETS,
     athena_shared_table_key,
     athena_table_key,
 )
-from ..resources.athena import SHARED_DATABASE, AthenaTablesResource, TableSpec
+from ..resources.athena import ATHENA_DATABASE, SHARED_DATABASE, AthenaTablesResource, TableSpec
 from ..resources.lake import LakeResource
 
 
@@ -38,46 +40,64 @@ def shared_table_specs() -> list[TableSpec]:
     ]
 
 
-@dg.multi_asset(
-    name="athena_tables",
-    specs=[
-        dg.AssetSpec(
+def _table_spec(
+    key: dg.AssetKey, asset: dg.AssetKey, group: str, kinds: set[str], description: str
+) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        deps=[asset],
+        group_name=group,
+        kinds=kinds,
+        owners=OWNERS,
+        automation_condition=ATHENA_AUTOMATION,
+        description=description,
+    )
+
+
+def athena_tables_asset(kinds: set[str]) -> dg.AssetsDefinition:
+    """The SQL tables; ``kinds`` name where they live (``duckdb`` locally, ``athena`` on AWS)."""
+    tables = [
+        _table_spec(
             athena_table_key(asset),
-            deps=[asset],
-            group_name=GROUP_ATHENA,
-            kinds={"athena", "duckdb"},
-            automation_condition=ATHENA_AUTOMATION,
-            description=f"SQL table climate_health.{asset.path[-1]} over the lake Parquet.",
+            asset,
+            GROUP_ATHENA,
+            kinds,
+            f"SQL table {ATHENA_DATABASE}.{asset.path[-1]} over the lake Parquet (true counts).",
         )
         for asset in (*PROCESSED_ASSETS, *DERIVED_ASSETS)
     ]
-    + [
-        dg.AssetSpec(
+    shared = [
+        _table_spec(
             athena_shared_table_key(asset),
-            deps=[asset],
-            group_name=GROUP_ATHENA,
-            kinds={"athena", "duckdb"},
-            automation_condition=ATHENA_AUTOMATION,
-            description=f"Shared SQL table {SHARED_DATABASE}.{asset.path[-1]} over the JSON"
-            " export: health counts of 1 to 10 suppressed.",
+            asset,
+            GROUP_ATHENA_SHARED,
+            kinds,
+            f"Shared SQL table {SHARED_DATABASE}.{asset.path[-1]} over the JSON export:"
+            " health counts of 1 to 10 suppressed.",
         )
         for asset in DERIVED_ASSETS
-    ],
-    can_subset=True,
-)
-def athena_tables(
-    context: dg.AssetExecutionContext, athena: AthenaTablesResource, lake: LakeResource
-):
-    selected = context.selected_asset_keys
-    for specs, key_of in (
-        (table_specs(), athena_table_key),
-        (shared_table_specs(), athena_shared_table_key),
+    ]
+
+    @dg.multi_asset(
+        name="athena_tables",
+        specs=[*tables, *shared],
+        can_subset=True,
+    )
+    def athena_tables(
+        context: dg.AssetExecutionContext, athena: AthenaTablesResource, lake: LakeResource
     ):
-        wanted = [spec for spec in specs if key_of(dg.AssetKey(spec.name)) in selected]
-        if not wanted:
-            continue
-        results = athena.create_tables(lake.root_uri(), wanted)
-        for spec in wanted:
-            yield dg.MaterializeResult(
-                asset_key=key_of(dg.AssetKey(spec.name)), metadata=results[spec.name]
-            )
+        selected = context.selected_asset_keys
+        for specs, key_of in (
+            (table_specs(), athena_table_key),
+            (shared_table_specs(), athena_shared_table_key),
+        ):
+            wanted = [spec for spec in specs if key_of(dg.AssetKey(spec.name)) in selected]
+            if not wanted:
+                continue
+            results = athena.create_tables(lake.root_uri(), wanted)
+            for spec in wanted:
+                yield dg.MaterializeResult(
+                    asset_key=key_of(dg.AssetKey(spec.name)), metadata=results[spec.name]
+                )
+
+    return athena_tables

@@ -13,7 +13,7 @@ import dagster as dg
 from climate_glue.checks import CHECK_DESCRIPTIONS, WARN_CHECKS, QualityConfig, check_names
 from climate_glue.contract import Dataset, Derived
 
-from ..settings import Settings
+from ..resources.quality import QualityThresholds
 
 ROW_HISTORY_RUNS = 10  # materializations (runs) the row-count check compares against
 ROWS_PER_DAY = "rows_per_day"  # materialization metadata the jobs report
@@ -55,11 +55,13 @@ def row_history(
     return history
 
 
-def quality_arguments(context: dg.AssetExecutionContext, keys: list[dg.AssetKey]) -> dict[str, str]:
-    """``--quality`` for the job: the reject-rate threshold (CLIMATE_MAX_REJECT_RATE) and the
-    row history of each asset it materializes."""
+def quality_arguments(
+    context: dg.AssetExecutionContext, keys: list[dg.AssetKey], thresholds: QualityThresholds
+) -> dict[str, str]:
+    """``--quality`` for the job: the thresholds (CLIMATE_MAX_REJECT_RATE) and the row history
+    of each asset it materializes."""
     config = QualityConfig(
-        max_reject_rate=Settings.from_env().max_reject_rate,
+        max_reject_rate=thresholds.max_reject_rate,
         row_history={key.path[-1]: row_history(context.instance, key) for key in keys},
     )
     return {"--quality": config.to_json()}

@@ -13,13 +13,16 @@ from ..constants import (
     HOSPITAL_RESOURCES,
     JOB_DERIVED_METRICS,
     LOCATIONS,
+    OWNERS,
     RESILIENCE_SCORES,
 )
 from ..resources.glue import GlueJobRunner
 from ..resources.lake import LakeResource
+from ..resources.quality import QualityThresholds
 from ..resources.warehouse import WarehouseResource
 from .arguments import glue_job_arguments
 from .checks import check_specs, quality_arguments
+from .freshness import DAILY_FRESHNESS
 
 KINDS = {"glue", "spark", "parquet", "postgres", "csv", "json"}
 
@@ -29,6 +32,8 @@ DERIVED_SPECS = [
         deps=[CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        owners=OWNERS,
+        freshness_policy=DAILY_FRESHNESS,
         automation_condition=DERIVED_AUTOMATION,
         description="Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
     ),
@@ -37,6 +42,8 @@ DERIVED_SPECS = [
         deps=[HOSPITAL_DATA, LOCATIONS],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        owners=OWNERS,
+        freshness_policy=DAILY_FRESHNESS,
         automation_condition=DERIVED_AUTOMATION,
         description="Hospital capacity per location and day (every location, zeros without hospitals).",
     ),
@@ -45,6 +52,8 @@ DERIVED_SPECS = [
         deps=[HEALTH_RISKS, HOSPITAL_RESOURCES],
         group_name=GROUP_CURATED,
         kinds=KINDS,
+        owners=OWNERS,
+        freshness_policy=DAILY_FRESHNESS,
         automation_condition=DERIVED_AUTOMATION,
         description="Resilience score and category per location and day.",
     ),
@@ -54,6 +63,7 @@ DERIVED_SPECS = [
 def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="derived_metrics",
+        description="One Glue job (calculate-derived-metrics) materializes the three curated metrics.",
         specs=DERIVED_SPECS,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -66,9 +76,11 @@ def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         glue: GlueJobRunner,
         lake: LakeResource,
         warehouse: WarehouseResource,
+        quality: QualityThresholds,
     ):
         arguments = glue_job_arguments(context, lake, warehouse)
-        arguments.update(quality_arguments(context, [spec.key for spec in DERIVED_SPECS]))
+        keys = [spec.key for spec in DERIVED_SPECS]
+        arguments.update(quality_arguments(context, keys, quality))
         yield from glue.run(context, JOB_DERIVED_METRICS, arguments).get_results()
 
     return derived_metrics

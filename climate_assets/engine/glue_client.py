@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -58,7 +58,6 @@ class LocalGlueClient:
         self._modules: dict[str, ModuleType] = {}
         self._runs: dict[str, _JobRun] = {}
         self._lock = threading.Lock()
-        self.meta = SimpleNamespace(region_name=None)  # no AWS region: no console URL
 
     def spark(self) -> SparkSession:
         with self._lock:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from ..settings import DEFAULT_DRIVER_MEMORY, DEFAULT_SPARK_MASTER
+
 SUPPORTED_JAVA = (17, 11)  # Spark 3.5 runs on 8/11/17; 21 breaks Arrow, 25 cannot start it
 
 # The driver JVM (local mode: the executors too) lives for one run and runs many small queries,
@@ -18,6 +20,8 @@ SUPPORTED_JAVA = (17, 11)  # Spark 3.5 runs on 8/11/17; 21 breaks Arrow, 25 cann
 # from 90 to 73 s and its CPU by a third (bench/ANALYSIS.md). The serial collector suits a
 # short-lived heap on few cores and keeps the resident size lower than G1.
 JVM_OPTIONS = "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# Errors only in Spark's own log (its start-up warnings are not for the user to act on).
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 
 # Writing to a local lake through Hadoop's LocalFileSystem also writes a .crc file per file
 # (checksums of a local disk that nothing reads) and, without Hadoop's native library, runs
@@ -65,8 +69,8 @@ def find_java_home() -> str:
 
 
 def local_spark_session(
-    master: str = "local[*]",
-    driver_memory: str = "1536m",
+    master: str = DEFAULT_SPARK_MASTER,
+    driver_memory: str = DEFAULT_DRIVER_MEMORY,
     shuffle_partitions: int = 8,
     java_options: str = "",
     app_name: str = "climate-assets",
@@ -77,7 +81,8 @@ def local_spark_session(
     interpreter's environment, or they find no psycopg/pyarrow. ``java_options`` come after
     JVM_OPTIONS, so they override them (e.g. ``-XX:TieredStopAtLevel=4`` for the full JIT).
     """
-    jvm_options = f"{JVM_OPTIONS} {java_options}".strip()
+    jvm_options = f"{JVM_OPTIONS} -Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()} {java_options}"
+    jvm_options = jvm_options.strip()
     os.environ["JAVA_HOME"] = find_java_home()
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable

@@ -13,6 +13,9 @@ import dagster as dg
 import duckdb
 from climate_glue.contract import HIVE_TYPES, WAREHOUSE_SCHEMA
 
+from ..aws_clients import aws_client
+from ..settings import DEFAULT_ATHENA_WORKGROUP
+
 ATHENA_DATABASE = WAREHOUSE_SCHEMA  # contract: tables live in database climate_health
 # Tables meant for sharing: over the exports, where small health counts are suppressed.
 SHARED_DATABASE = f"{WAREHOUSE_SCHEMA}_shared"
@@ -42,18 +45,15 @@ class AthenaTablesResource(dg.ConfigurableResource):
     def create_tables(self, lake_root: str, tables: list[TableSpec]) -> dict[str, dict]:
         raise NotImplementedError
 
-    def query(self, sql: str) -> list[tuple]:
-        raise NotImplementedError
-
 
 class DuckDBAthena(AthenaTablesResource):
     """The embedded stand-in for Athena: views in a DuckDB file, one schema per database."""
 
     database_path: str
 
-    def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    def _connect(self) -> duckdb.DuckDBPyConnection:
         Path(self.database_path).parent.mkdir(parents=True, exist_ok=True)
-        return duckdb.connect(self.database_path, read_only=read_only)
+        return duckdb.connect(self.database_path)
 
     def create_tables(self, lake_root: str, tables: list[TableSpec]) -> dict[str, dict]:
         results: dict[str, dict] = {}
@@ -90,10 +90,6 @@ class DuckDBAthena(AthenaTablesResource):
                     "rows": rows,
                 }
         return results
-
-    def query(self, sql: str) -> list[tuple]:
-        with self._connect(read_only=True) as con:
-            return con.execute(sql).fetchall()
 
 
 PARQUET_STORAGE = {
@@ -200,18 +196,13 @@ class GlueCatalogAthena(AthenaTablesResource):
     with nothing changed changes nothing."""
 
     region: str
-    workgroup: str = "primary"
+    workgroup: str = DEFAULT_ATHENA_WORKGROUP
     results_location: str  # s3://bucket/prefix/ for query results
     first_year: int = 2010  # partition projection range of year=
     last_year: int = 2030
-    query_poll_seconds: float = 1.0
 
     def _client(self, service: str):
-        import boto3
-        from botocore.config import Config
-
-        config = Config(retries={"mode": "standard", "max_attempts": 10})
-        return boto3.client(service, region_name=self.region or None, config=config)
+        return aws_client(service, self.region)
 
     def _ensure_database(self, glue, name: str) -> None:
         try:
@@ -286,30 +277,3 @@ class GlueCatalogAthena(AthenaTablesResource):
             else:
                 actions[query.name] = "unchanged"
         return actions
-
-    def query(self, sql: str) -> list[tuple]:
-        """Run ``sql`` in the workgroup and return its rows (values as Athena returns them)."""
-        import time
-
-        athena = self._client("athena")
-        execution = athena.start_query_execution(
-            QueryString=sql,
-            WorkGroup=self.workgroup,
-            QueryExecutionContext={"Database": ATHENA_DATABASE},
-            ResultConfiguration={"OutputLocation": self.results_location},
-        )["QueryExecutionId"]
-        while True:
-            status = athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]
-            state = status["Status"]["State"]
-            if state in ("SUCCEEDED", "FAILED", "CANCELLED"):
-                break
-            time.sleep(self.query_poll_seconds)
-        if state != "SUCCEEDED":
-            reason = status["Status"].get("StateChangeReason", "")
-            raise RuntimeError(f"Athena query {execution} {state}: {reason}")
-        rows: list[tuple] = []
-        pages = athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution)
-        for page in pages:
-            for row in page["ResultSet"]["Rows"]:
-                rows.append(tuple(cell.get("VarCharValue") for cell in row["Data"]))
-        return rows[1:]  # the first row is the header

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 from climate_glue.lake import Lake, LocalLake, S3Lake
 
+from ..aws_clients import aws_client
+
 
 class LakeResource(dg.ConfigurableResource):
     """The lake as jobs and sensors see it. Code that uses it never asks which kind it has."""
@@ -39,4 +41,4 @@ class S3LakeResource(LakeResource):
         return f"s3://{self.bucket}/{self.prefix.strip('/')}".rstrip("/")
 
     def open(self) -> Lake:
-        return S3Lake(self.root_uri())
+        return S3Lake(self.root_uri(), client=aws_client("s3"))

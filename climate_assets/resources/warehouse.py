@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import time
+import warnings
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -25,35 +30,68 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class LocalWarehouse(WarehouseResource):
-    """``CLIMATE_WAREHOUSE_URL`` when it is set, else an embedded PostgreSQL (pgserver).
+    """The server whose URL is in environment variable ``url_env_var`` (``CLIMATE_WAREHOUSE_URL``,
+    given when settings found it set), else an embedded PostgreSQL (pgserver) in
+    ``embedded_pgdata``.
 
     The URL stays in the environment: jobs get ``env:CLIMATE_WAREHOUSE_URL`` and read it
-    themselves, so no password is ever in a job argument or a log line.
+    themselves, so no password is ever in a job argument, the resource's config or a log line.
     """
 
-    url_env_var: str = "CLIMATE_WAREHOUSE_URL"
+    url_env_var: str | None = None
     embedded_pgdata: str
 
     _server: object = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Start the embedded server for this run (if it is the one in use) with its database."""
-        if not os.environ.get(self.url_env_var):
+        if not self.url_env_var:
             self._server = embedded_server(self.embedded_pgdata)
             ensure_database(self._server.get_uri("postgres"), EMBEDDED_DATABASE)
 
     def job_reference(self) -> str:
-        if os.environ.get(self.url_env_var):
+        if self.url_env_var:
             return f"env:{self.url_env_var}"
         return f"pgserver:{self.embedded_pgdata}"
 
 
 def embedded_server(pgdata: str):
     """Start (or attach to) the embedded server; it stops when the last process using it exits."""
-    import pgserver
+    with warnings.catch_warnings():
+        # pgserver finds its lock folder at import; without XDG_RUNTIME_DIR (containers, CI)
+        # platformdirs warns that it falls back to /tmp/runtime-<uid>, which works the same.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
 
     os.makedirs(os.path.dirname(pgdata), exist_ok=True)
     return pgserver.get_server(pgdata)
+
+
+def embedded_server_pid(pgdata: str | Path) -> int | None:
+    """The embedded server's postmaster, if one is running on ``pgdata``."""
+    try:
+        pid = int(Path(pgdata, "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError):
+        return None
+    return pid
+
+
+def stop_embedded_server(pgdata: str | Path, timeout: float = 10.0) -> bool:
+    """Fast shutdown of the embedded server (SIGINT to the postmaster, as ``pg_ctl stop -m
+    fast``): sessions end, the server checkpoints and removes ``postmaster.pid``. True once it
+    has stopped within ``timeout`` seconds."""
+    pid = embedded_server_pid(pgdata)
+    if pid is None:
+        return True
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while embedded_server_pid(pgdata) is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def ensure_database(admin_dsn: str, name: str) -> None:
@@ -70,7 +108,9 @@ __all__ = [
     "SecretsManagerWarehouse",
     "WarehouseResource",
     "embedded_server",
+    "embedded_server_pid",
     "ensure_database",
+    "stop_embedded_server",
 ]
 
 
