@@ -13,6 +13,7 @@ from .automation import automation_sensor
 from .constants import WHOLE_GRAPH_JOB
 from .environments import executor_for, resources_for
 from .partitions import daily_partitions
+from .retries import glue_retry_policy
 from .schedules import nightly_schedule
 from .sensors.arrival import arrival_sensors
 from .settings import Settings
@@ -21,6 +22,7 @@ from .settings import Settings
 def build_definitions(settings: Settings) -> dg.Definitions:
     daily = daily_partitions(settings.partitions_start)
     freshness = freshness_checks()
+    retry_policy = glue_retry_policy(settings.retry_max, settings.retry_delay_seconds)
     whole_graph = dg.define_asset_job(
         WHOLE_GRAPH_JOB,
         selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness),
@@ -28,7 +30,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         description="Every asset: processed datasets, derived metrics and Athena tables.",
     )
     return dg.Definitions(
-        assets=[*processed_assets(daily), derived_metrics_asset(daily), athena_tables],
+        assets=[
+            *processed_assets(daily, retry_policy),
+            derived_metrics_asset(daily, retry_policy),
+            athena_tables,
+        ],
         asset_checks=freshness,
         jobs=[whole_graph],
         sensors=[

@@ -55,6 +55,14 @@ DEFAULT_SENSOR_INTERVAL_SECONDS = 30
 ENV_SENSOR_INTERVAL = "CLIMATE_SENSOR_INTERVAL"
 ENV_ALERT_TOPIC_ARN = "CLIMATE_ALERT_TOPIC_ARN"
 
+# Retries of transient faults (climate_assets/retries.py) and the write lease of an asset.
+ENV_RETRY_MAX = "CLIMATE_RETRY_MAX"
+ENV_RETRY_DELAY = "CLIMATE_RETRY_DELAY_SECONDS"
+ENV_LEASE_TIMEOUT = "CLIMATE_LEASE_TIMEOUT_SECONDS"
+DEFAULT_RETRY_MAX = 3
+DEFAULT_RETRY_DELAY_SECONDS = 10.0
+DEFAULT_LEASE_TIMEOUT_SECONDS = 3600.0
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -70,6 +78,9 @@ class Settings:
     aws: AwsSettings | None = None  # read only when environment is "aws"
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
     alert_topic_arn: str | None = None  # SNS topic for run failure alerts; unset: log them
+    retry_max: int = DEFAULT_RETRY_MAX  # retries of a Glue-backed step after a transient fault
+    retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS  # first delay, doubled each time
+    lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT_SECONDS  # wait for another run's lease
 
     @property
     def pgdata(self) -> Path:
@@ -100,6 +111,13 @@ class Settings:
                 os.environ.get(ENV_SENSOR_INTERVAL) or DEFAULT_SENSOR_INTERVAL_SECONDS
             ),
             alert_topic_arn=os.environ.get(ENV_ALERT_TOPIC_ARN) or None,
+            retry_max=int(os.environ.get(ENV_RETRY_MAX) or DEFAULT_RETRY_MAX),
+            retry_delay_seconds=float(
+                os.environ.get(ENV_RETRY_DELAY) or DEFAULT_RETRY_DELAY_SECONDS
+            ),
+            lease_timeout_seconds=float(
+                os.environ.get(ENV_LEASE_TIMEOUT) or DEFAULT_LEASE_TIMEOUT_SECONDS
+            ),
         )
 
 

@@ -15,31 +15,57 @@ from ..constants import (
     JOB_PROCESS_LOCATIONS,
     LOCATIONS,
 )
+from ..input_files import INPUT_FILES, input_files
 from ..resources.glue import GlueJobRunner
 from ..resources.lake import LakeResource
 from ..resources.warehouse import WarehouseResource
-from .arguments import glue_job_arguments
-from .checks import check_specs, quality_arguments
+from ..retries import glue_retry_policy
+from .checks import check_specs
+from .launch import launch_glue_job
 
 KINDS = {"glue", "spark", "parquet", "postgres"}
 
 
-@dg.asset(
-    key=LOCATIONS,
-    group_name=GROUP_PROCESSED,
-    kinds=KINDS,
-    description="Locations from raw/locations: ids kept as text, validated, unique by location_id.",
-    check_specs=check_specs(LOCATIONS, LOCATIONS_DATASET),
-)
-def locations(
+def run_processing_job(
     context: dg.AssetExecutionContext,
     glue: GlueJobRunner,
     lake: LakeResource,
     warehouse: WarehouseResource,
+    key: dg.AssetKey,
+    job_name: str,
+    dataset: Dataset,
 ) -> dg.MaterializeResult:
-    arguments = glue_job_arguments(context, lake, warehouse)
-    arguments.update(quality_arguments(context, [LOCATIONS]))
-    return glue.run(context, JOB_PROCESS_LOCATIONS, arguments).get_materialize_result()
+    """The job's result, with the raw files it was launched on (``input_files``: key -> tag)."""
+    days = context.partition_key_range if context.has_partition_key_range else None
+    files = input_files(lake.open(), dataset, days and days.start, days and days.end)
+    result = launch_glue_job(context, glue, lake, warehouse, job_name, [key])
+    materialization = result.get_materialize_result()
+    return materialization._replace(
+        metadata={**(materialization.metadata or {}), INPUT_FILES: dg.MetadataValue.json(files)}
+    )
+
+
+def locations_asset(retry_policy: dg.RetryPolicy | None = None) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=LOCATIONS,
+        group_name=GROUP_PROCESSED,
+        kinds=KINDS,
+        description="Locations from raw/locations: ids kept as text, validated, unique by location_id.",
+        check_specs=check_specs(LOCATIONS, LOCATIONS_DATASET),
+        retry_policy=retry_policy or glue_retry_policy(),
+        pool=JOB_PROCESS_LOCATIONS,
+    )
+    def locations(
+        context: dg.AssetExecutionContext,
+        glue: GlueJobRunner,
+        lake: LakeResource,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult:
+        return run_processing_job(
+            context, glue, lake, warehouse, LOCATIONS, JOB_PROCESS_LOCATIONS, LOCATIONS_DATASET
+        )
+
+    return locations
 
 
 def daily_processed_asset(
@@ -48,6 +74,7 @@ def daily_processed_asset(
     description: str,
     partitions_def: dg.PartitionsDefinition,
     dataset: Dataset,
+    retry_policy: dg.RetryPolicy | None = None,
 ) -> dg.AssetsDefinition:
     """A daily dataset processed by its Glue job; a range of days runs as one job."""
 
@@ -60,6 +87,8 @@ def daily_processed_asset(
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=description,
         check_specs=check_specs(key, dataset),
+        retry_policy=retry_policy or glue_retry_policy(),
+        pool=job_name,  # one run at a time writes a dataset (dagster.yaml: concurrency.pools)
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -67,22 +96,24 @@ def daily_processed_asset(
         lake: LakeResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
-        arguments = glue_job_arguments(context, lake, warehouse)
-        arguments.update(quality_arguments(context, [key]))
-        return glue.run(context, job_name, arguments).get_materialize_result()
+        return run_processing_job(context, glue, lake, warehouse, key, job_name, dataset)
 
     return _asset
 
 
-def processed_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def processed_assets(
+    partitions_def: dg.PartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
+) -> list[dg.AssetsDefinition]:
+    """The four processed assets; ``retry_policy`` retries their transient faults."""
     return [
-        locations,
+        locations_asset(retry_policy),
         daily_processed_asset(
             CLIMATE_DATA,
             JOB_PROCESS_CLIMATE,
             "Daily climate observations per location (raw/climate), validated against locations.",
             partitions_def,
             CLIMATE,
+            retry_policy,
         ),
         daily_processed_asset(
             HEALTH_DATA,
@@ -90,6 +121,7 @@ def processed_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
             "Daily health outcomes per location (raw/health): case counts by category.",
             partitions_def,
             HEALTH,
+            retry_policy,
         ),
         daily_processed_asset(
             HOSPITAL_DATA,
@@ -97,5 +129,6 @@ def processed_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsD
             "Daily capacity snapshot per hospital (raw/hospital): beds, ICU, backup power, flood zone.",
             partitions_def,
             HOSPITAL,
+            retry_policy,
         ),
     ]
