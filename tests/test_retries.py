@@ -152,6 +152,10 @@ class Gate:
 
     def close(self) -> None:
         if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept thread (Linux)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
 
@@ -220,12 +224,16 @@ def test_postgres_unreachable_during_a_load_is_retried_and_the_run_succeeds(
     monkeypatch.setenv("CLIMATE_RETRY_DELAY_SECONDS", "1")
     gate.open()
 
-    def outage() -> None:  # once the first job holds its lease, refuse connections for 8 s
-        deadline = time.monotonic() + 120
+    def outage() -> None:
+        """Once the first job holds its lease, refuse new connections until that attempt has
+        ended (its load could not connect) and 2 s more, then let them through again."""
+        deadline = time.monotonic() + 300
         while _leases(admin) == 0 and time.monotonic() < deadline:
             time.sleep(0.05)
         gate.close()
-        time.sleep(8)
+        while _leases(admin) > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2)
         gate.open()
 
     disruptor = threading.Thread(target=outage, daemon=True)
@@ -239,6 +247,8 @@ def test_postgres_unreachable_during_a_load_is_retried_and_the_run_succeeds(
     assert result.success, event_log[-3000:]
     assert retried, "the step was not retried"
     assert "transient fault: PostgreSQL unreachable" in event_log
+    # The first attempt failed in the job's load, not before it.
+    assert "process-locations run jr_local_" in event_log and "Connection refused" in event_log
     with psycopg.connect(admin.replace("/postgres?", f"/{EMBEDDED_DATABASE}?")) as conn:
         rows = conn.execute("SELECT count(*) FROM climate_health.climate_data").fetchone()[0]
     assert rows == 3
