@@ -257,7 +257,7 @@ def test_postgres_unreachable_during_a_load_is_retried_and_the_run_succeeds(
 def test_postgres_unreachable_past_the_budget_fails_once_and_the_alert_says_so(
     gated_warehouse, tmp_path, monkeypatch, caplog
 ):
-    gate, _ = gated_warehouse  # never opened
+    _gate, _ = gated_warehouse  # never opened
     monkeypatch.setenv("CLIMATE_RETRY_MAX", "2")
     monkeypatch.setenv("CLIMATE_RETRY_DELAY_SECONDS", "0.2")
     with dg.instance_for_test() as instance:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dagster as dg
 import psycopg
@@ -49,11 +50,65 @@ class LocalWarehouse(WarehouseResource):
 
 
 def embedded_server(pgdata: str):
-    """Start (or attach to) the embedded server; it stops when the last process using it exits."""
+    """Start (or attach to) the embedded server; it stops when the last process using it exits.
+
+    A server killed outright (SIGKILL, with or without the process that started it) is started
+    again: its stale ``postmaster.pid`` is removed first (see ``clear_stale_server``)."""
     import pgserver
+    from pgserver.postgres_server import PostgresServer
 
     os.makedirs(os.path.dirname(pgdata), exist_ok=True)
+    stale = clear_stale_server(pgdata)
+    if stale or not os.path.exists(os.path.join(pgdata, "postmaster.pid")):
+        # pgserver keeps one handle per folder for the life of the process and would hand back
+        # the dead server's: forget it, so that a long-lived process (the daemon) starts anew.
+        PostgresServer._instances.pop(Path(pgdata).expanduser().resolve(), None)
     return pgserver.get_server(pgdata)
+
+
+def _postgres_in(pgdata: str) -> list:
+    """The postgres processes (postmaster and backends) whose working folder is ``pgdata``."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(attrs=["name"]):
+        if proc.info["name"] != "postgres":
+            continue
+        try:
+            if os.path.realpath(proc.cwd()) == os.path.realpath(pgdata):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def clear_stale_server(pgdata: str) -> bool:
+    """Remove what a killed embedded server left behind; True when there was something.
+
+    ``postmaster.pid`` names the server's process. When that process is gone, or its pid now
+    belongs to another program (pids are reused after a restart, and pgserver would take it for
+    a running server), the file is stale: backends orphaned by the killed postmaster are killed
+    (a new server cannot start while they hold its shared memory) and the file is removed.
+    """
+    import psutil
+
+    pid_file = os.path.join(pgdata, "postmaster.pid")
+    try:
+        with open(pid_file) as handle:
+            pid = int(handle.readline().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return False
+    postgres = _postgres_in(pgdata)
+    if any(proc.pid == pid for proc in postgres):
+        return False  # the server is running
+    for proc in postgres:  # orphaned backends of the dead postmaster
+        proc.kill()
+    psutil.wait_procs(postgres, timeout=10)
+    try:
+        os.remove(pid_file)
+    except FileNotFoundError:
+        pass
+    return True
 
 
 def ensure_database(admin_dsn: str, name: str) -> None:
