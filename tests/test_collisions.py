@@ -36,11 +36,8 @@ ONE_RUN = textwrap.dedent(
     from tests.support import materialize_days
 
     instance = dg.DagsterInstance.get()  # DAGSTER_HOME: shared by both processes
-    result, _ = materialize_days(sys.argv[1], sys.argv[2], sys.argv[2], [LOCATIONS, CLIMATE_DATA], instance)
-    errors = [
-        e.event_specific_data.error.message
-        for e in result.all_events if e.event_type_value == "STEP_FAILURE"
-    ]
+    result, log = materialize_days(sys.argv[1], sys.argv[2], sys.argv[2], [LOCATIONS, CLIMATE_DATA], instance)
+    errors = [line for line in log.splitlines() if "FAILURE" in line]
     print(json.dumps({"run_id": result.run_id, "success": result.success, "errors": errors}))
     """
 )
@@ -79,6 +76,7 @@ def test_a_second_holder_waits_then_fails_naming_the_first(server):
 
 
 def _two_runs_at_once(tmp_path, home, extra_env=None) -> list[dict]:
+    dg.DagsterInstance.from_config(str(home)).dispose()  # its storage exists before both start
     env = {**os.environ, "DAGSTER_HOME": str(home), **(extra_env or {})}
     env.pop("CLIMATE_WAREHOUSE_URL", None)
     procs = [
