@@ -37,7 +37,12 @@ ONE_RUN = textwrap.dedent(
 
     instance = dg.DagsterInstance.get()  # DAGSTER_HOME: shared by both processes
     result, log = materialize_days(sys.argv[1], sys.argv[2], sys.argv[2], [LOCATIONS, CLIMATE_DATA], instance)
-    errors = [line for line in log.splitlines() if "FAILURE" in line]
+    errors = []
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None:
+            errors.append(error.message.strip())
+            error = error.cause
     print(json.dumps({"run_id": result.run_id, "success": result.success, "errors": errors}))
     """
 )

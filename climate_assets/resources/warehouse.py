@@ -112,11 +112,17 @@ def clear_stale_server(pgdata: str) -> bool:
 
 
 def ensure_database(admin_dsn: str, name: str) -> None:
-    """Create database ``name`` on the server of ``admin_dsn`` if it does not exist."""
+    """Create database ``name`` on the server of ``admin_dsn`` if it does not exist (two
+    processes starting together may both try: the second finds it made)."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+            try:
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+                )
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # another process (a second run starting at once) created it first
 
 
 __all__ = [
