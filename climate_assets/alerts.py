@@ -18,6 +18,7 @@ from dagster._core.storage.tags import (
 )
 
 from .aws_clients import aws_client
+from .retries import classify
 
 FAILURE_SENSOR = "climate_run_failure_alerts"
 SNS_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
@@ -90,17 +91,33 @@ def _partitions(tags: dict[str, str]) -> str:
     return tags.get(PARTITION_NAME_TAG, "unpartitioned")
 
 
+def retry_counts(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
+    """Step key -> how many times the step was retried in the run (its STEP_UP_FOR_RETRY events)."""
+    counts: dict[str, int] = {}
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ).records
+    for record in records:
+        step = record.event_log_entry.step_key or ""
+        counts[step] = counts.get(step, 0) + 1
+    return counts
+
+
 def failure_alert(context: dg.RunFailureSensorContext) -> FailureAlert:
     """What failed, for which partitions, and why, from the run and its failure events."""
     run = context.dagster_run
     assets = sorted(key.to_user_string() for key in run.asset_selection or [])
+    retries = retry_counts(context.instance, run.run_id)
     errors = []
     for event in context.get_step_failure_events():
         error = event.step_failure_data.error
         while error is not None and error.cause is not None:  # the user code's own error
             error = error.cause
         text = " ".join((error.message if error else "unknown error").split())
-        errors.append(f"{event.step_key}: {text[:ERROR_EXCERPT]}")
+        retried = retries.get(event.step_key, 0)
+        how = f"retried {retried} time(s), then failed" if retried else "not retried"
+        fault = classify(text).describe()
+        errors.append(f"{event.step_key} ({fault}; {how}): {text[:ERROR_EXCERPT]}")
     if not errors:
         errors.append(" ".join((context.failure_event.message or "run failed").split()))
     if not assets:  # a job run without an explicit selection: the failed steps name the assets

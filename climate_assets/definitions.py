@@ -12,6 +12,7 @@ from .automation import automation_sensor
 from .constants import WHOLE_GRAPH_JOB
 from .environments import executor_for, resources_for, table_kinds_for
 from .partitions import daily_partitions
+from .retries import glue_retry_policy
 from .schedules import nightly_schedule
 from .sensors.arrival import arrival_sensors
 from .settings import Settings
@@ -19,6 +20,7 @@ from .settings import Settings
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     daily = daily_partitions(settings.partitions_start)
+    retry_policy = glue_retry_policy(settings.retry_max, settings.retry_delay_seconds)
     whole_graph = dg.define_asset_job(
         WHOLE_GRAPH_JOB,
         selection=dg.AssetSelection.all(),
@@ -26,8 +28,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[
-            *processed_assets(daily),
-            derived_metrics_asset(daily),
+            *processed_assets(daily, retry_policy),
+            derived_metrics_asset(daily, retry_policy),
             athena_tables_asset(table_kinds_for(settings)),
         ],
         jobs=[whole_graph],

@@ -34,6 +34,7 @@ from psycopg import sql
 from .constants import WHOLE_GRAPH_JOB
 from .definitions import build_definitions
 from .generate import generate_landing_zone
+from .recovery import process_tags, reap_dead_runs
 from .resources.warehouse import LocalWarehouse
 from .settings import ENV_MAX_REJECT_RATE, Settings
 
@@ -122,7 +123,10 @@ def run_whole_graph(
     tags = {
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+        **process_tags(),  # so that a later run can tell if this one was killed
     }
+    for dead in reap_dead_runs(instance):  # killed runs: failed, their pool slots freed
+        echo(f"Run {dead} was killed before it ended: marked failed")
     result: dict = {}
 
     def execute() -> None:

@@ -31,6 +31,7 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "warehouse": LocalWarehouse(
             url_env_var=ENV_WAREHOUSE_URL if settings.warehouse_url else None,
             embedded_pgdata=str(settings.pgdata),
+            lease_timeout_seconds=settings.lease_timeout_seconds,
         ),
         "glue": LocalGlueRunner(
             scripts_dir=str(GLUE_SCRIPTS_DIR),
@@ -54,7 +55,10 @@ def aws_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     region = dg.EnvVar(ENV_AWS_REGION)
     return {
         "lake": S3LakeResource(bucket=dg.EnvVar(ENV_LAKE_BUCKET), prefix=aws.lake_prefix),
-        "warehouse": SecretsManagerWarehouse(secret_id=dg.EnvVar(ENV_RDS_SECRET_ID)),
+        "warehouse": SecretsManagerWarehouse(
+            secret_id=dg.EnvVar(ENV_RDS_SECRET_ID),
+            lease_timeout_seconds=settings.lease_timeout_seconds,
+        ),
         "glue": AwsGlueRunner(
             region=region,
             pipes_bucket=dg.EnvVar(ENV_PIPES_BUCKET),

@@ -69,6 +69,14 @@ DEFAULT_SENSOR_INTERVAL_SECONDS = 30
 ENV_SENSOR_INTERVAL = "CLIMATE_SENSOR_INTERVAL"
 ENV_ALERT_TOPIC_ARN = "CLIMATE_ALERT_TOPIC_ARN"
 
+# Retries of transient faults (climate_assets/retries.py) and the write lease of an asset.
+ENV_RETRY_MAX = "CLIMATE_RETRY_MAX"
+ENV_RETRY_DELAY = "CLIMATE_RETRY_DELAY_SECONDS"
+ENV_LEASE_TIMEOUT = "CLIMATE_LEASE_TIMEOUT_SECONDS"
+DEFAULT_RETRY_MAX = 3
+DEFAULT_RETRY_DELAY_SECONDS = 10.0
+DEFAULT_LEASE_TIMEOUT_SECONDS = 3600.0
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -87,6 +95,9 @@ class Settings:
     # An existing PostgreSQL server (CLIMATE_WAREHOUSE_URL); None: the embedded one. Jobs read
     # it from their own environment (``env:`` reference), so it never goes into job arguments.
     warehouse_url: str | None = None
+    retry_max: int = DEFAULT_RETRY_MAX  # retries of a Glue-backed step after a transient fault
+    retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS  # first delay, doubled each time
+    lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT_SECONDS  # wait for another run's lease
 
     @property
     def pgdata(self) -> Path:
@@ -118,6 +129,13 @@ class Settings:
             alert_topic_arn=os.environ.get(ENV_ALERT_TOPIC_ARN) or None,
             engine=engine_name(),
             warehouse_url=os.environ.get(ENV_WAREHOUSE_URL) or None,
+            retry_max=int(os.environ.get(ENV_RETRY_MAX) or DEFAULT_RETRY_MAX),
+            retry_delay_seconds=float(
+                os.environ.get(ENV_RETRY_DELAY) or DEFAULT_RETRY_DELAY_SECONDS
+            ),
+            lease_timeout_seconds=float(
+                os.environ.get(ENV_LEASE_TIMEOUT) or DEFAULT_LEASE_TIMEOUT_SECONDS
+            ),
         )
 
 

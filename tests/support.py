@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 
-def materialize_days(state_dir, start: str, end: str, asset_selection=None):
+def materialize_days(state_dir, start: str, end: str, asset_selection=None, instance=None):
     """Run the whole-graph job (or a selection of it) in-process for days start..end, with the
-    project's resources on ``state_dir``; return the result and the run's event log as text."""
+    project's resources on ``state_dir`` (on ``instance``, else a temporary one); return the
+    result and the run's event log as text."""
     import os
+    from contextlib import nullcontext
 
     import dagster as dg
     from dagster._core.storage.tags import (
@@ -22,7 +24,7 @@ def materialize_days(state_dir, start: str, end: str, asset_selection=None):
     os.environ["CLIMATE_STATE_DIR"] = str(state_dir)
     try:
         job = build_definitions(Settings.from_env()).resolve_job_def(WHOLE_GRAPH_JOB)
-        with dg.instance_for_test() as instance:
+        with nullcontext(instance) if instance else dg.instance_for_test() as instance:
             result = job.execute_in_process(
                 instance=instance,
                 asset_selection=asset_selection,

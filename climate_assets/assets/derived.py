@@ -20,9 +20,10 @@ from ..resources.glue import GlueJobRunner
 from ..resources.lake import LakeResource
 from ..resources.quality import QualityThresholds
 from ..resources.warehouse import WarehouseResource
-from .arguments import glue_job_arguments
-from .checks import check_specs, quality_arguments
+from ..retries import glue_retry_policy
+from .checks import check_specs
 from .freshness import DAILY_FRESHNESS
+from .launch import launch_glue_job
 
 KINDS = {"glue", "spark", "parquet", "postgres", "csv", "json"}
 
@@ -60,7 +61,9 @@ DERIVED_SPECS = [
 ]
 
 
-def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def derived_metrics_asset(
+    partitions_def: dg.PartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
+) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name="derived_metrics",
         description="One Glue job (calculate-derived-metrics) materializes the three curated metrics.",
@@ -70,6 +73,8 @@ def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         check_specs=[
             check for spec in DERIVED for check in check_specs(dg.AssetKey(spec.asset), spec)
         ],
+        retry_policy=retry_policy or glue_retry_policy(),
+        pool=JOB_DERIVED_METRICS,  # one run at a time writes the curated layer
     )
     def derived_metrics(
         context: dg.AssetExecutionContext,
@@ -78,9 +83,9 @@ def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         warehouse: WarehouseResource,
         quality: QualityThresholds,
     ):
-        arguments = glue_job_arguments(context, lake, warehouse)
         keys = [spec.key for spec in DERIVED_SPECS]
-        arguments.update(quality_arguments(context, keys, quality))
-        yield from glue.run(context, JOB_DERIVED_METRICS, arguments).get_results()
+        yield from launch_glue_job(
+            context, glue, lake, warehouse, quality, JOB_DERIVED_METRICS, keys
+        ).get_results()
 
     return derived_metrics

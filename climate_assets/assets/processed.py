@@ -18,35 +18,69 @@ from ..constants import (
     LOCATIONS,
     OWNERS,
 )
+from ..input_files import INPUT_FILES, input_files
 from ..resources.glue import GlueJobRunner
 from ..resources.lake import LakeResource
 from ..resources.quality import QualityThresholds
 from ..resources.warehouse import WarehouseResource
-from .arguments import glue_job_arguments
-from .checks import check_specs, quality_arguments
+from ..retries import glue_retry_policy
+from .checks import check_specs
 from .freshness import DAILY_FRESHNESS
+from .launch import launch_glue_job
 
 KINDS = {"glue", "spark", "parquet", "postgres"}
 
 
-@dg.asset(
-    key=LOCATIONS,
-    group_name=GROUP_PROCESSED,
-    kinds=KINDS,
-    owners=OWNERS,
-    description="Locations from raw/locations: ids kept as text, validated, unique by location_id.",
-    check_specs=check_specs(LOCATIONS, LOCATIONS_DATASET),
-)
-def locations(
+def run_processing_job(
     context: dg.AssetExecutionContext,
     glue: GlueJobRunner,
     lake: LakeResource,
     warehouse: WarehouseResource,
     quality: QualityThresholds,
+    key: dg.AssetKey,
+    job_name: str,
+    dataset: Dataset,
 ) -> dg.MaterializeResult:
-    arguments = glue_job_arguments(context, lake, warehouse)
-    arguments.update(quality_arguments(context, [LOCATIONS], quality))
-    return glue.run(context, JOB_PROCESS_LOCATIONS, arguments).get_materialize_result()
+    """The job's result, with the raw files it was launched on (``input_files``: key -> tag)."""
+    days = context.partition_key_range if context.has_partition_key_range else None
+    files = input_files(lake.open(), dataset, days and days.start, days and days.end)
+    result = launch_glue_job(context, glue, lake, warehouse, quality, job_name, [key])
+    materialization = result.get_materialize_result()
+    return materialization._replace(
+        metadata={**(materialization.metadata or {}), INPUT_FILES: dg.MetadataValue.json(files)}
+    )
+
+
+def locations_asset(retry_policy: dg.RetryPolicy | None = None) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=LOCATIONS,
+        group_name=GROUP_PROCESSED,
+        kinds=KINDS,
+        owners=OWNERS,
+        description="Locations from raw/locations: ids kept as text, validated, unique by location_id.",
+        check_specs=check_specs(LOCATIONS, LOCATIONS_DATASET),
+        retry_policy=retry_policy or glue_retry_policy(),
+        pool=JOB_PROCESS_LOCATIONS,
+    )
+    def locations(
+        context: dg.AssetExecutionContext,
+        glue: GlueJobRunner,
+        lake: LakeResource,
+        warehouse: WarehouseResource,
+        quality: QualityThresholds,
+    ) -> dg.MaterializeResult:
+        return run_processing_job(
+            context,
+            glue,
+            lake,
+            warehouse,
+            quality,
+            LOCATIONS,
+            JOB_PROCESS_LOCATIONS,
+            LOCATIONS_DATASET,
+        )
+
+    return locations
 
 
 def daily_processed_asset(
@@ -55,6 +89,7 @@ def daily_processed_asset(
     description: str,
     partitions_def: dg.PartitionsDefinition,
     dataset: Dataset,
+    retry_policy: dg.RetryPolicy | None = None,
 ) -> dg.AssetsDefinition:
     """A daily dataset processed by its Glue job; a range of days runs as one job."""
 
@@ -69,6 +104,8 @@ def daily_processed_asset(
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=description,
         check_specs=check_specs(key, dataset),
+        retry_policy=retry_policy or glue_retry_policy(),
+        pool=job_name,  # one run at a time writes a dataset (dagster.yaml: concurrency.pools)
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -77,35 +114,39 @@ def daily_processed_asset(
         warehouse: WarehouseResource,
         quality: QualityThresholds,
     ) -> dg.MaterializeResult:
-        arguments = glue_job_arguments(context, lake, warehouse)
-        arguments.update(quality_arguments(context, [key], quality))
-        return glue.run(context, job_name, arguments).get_materialize_result()
+        return run_processing_job(context, glue, lake, warehouse, quality, key, job_name, dataset)
 
     return _asset
 
 
-def processed_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The processed assets. Their single-run backfill policy is the design (a range of days is
-    one Glue job); Dagster 1.13 marks ``backfill_policy`` beta on ``@asset`` only (not on
-    ``@multi_asset``, where the curated metrics use it), so that one notice is not shown."""
+def processed_assets(
+    partitions_def: dg.PartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
+) -> list[dg.AssetsDefinition]:
+    """The four processed assets; ``retry_policy`` retries their transient faults. Their
+    single-run backfill policy is the design (a range of days is one Glue job); Dagster 1.13
+    marks ``backfill_policy`` beta on ``@asset`` only (not on ``@multi_asset``, where the curated
+    metrics use it), so that one notice is not shown."""
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore",
             message="Parameter `backfill_policy` of function `asset` is currently in beta",
             category=dg.BetaWarning,
         )
-        return _processed_asset_list(partitions_def)
+        return _processed_asset_list(partitions_def, retry_policy)
 
 
-def _processed_asset_list(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+def _processed_asset_list(
+    partitions_def: dg.PartitionsDefinition, retry_policy: dg.RetryPolicy | None
+) -> list[dg.AssetsDefinition]:
     return [
-        locations,
+        locations_asset(retry_policy),
         daily_processed_asset(
             CLIMATE_DATA,
             JOB_PROCESS_CLIMATE,
             "Daily climate observations per location (raw/climate), validated against locations.",
             partitions_def,
             CLIMATE,
+            retry_policy,
         ),
         daily_processed_asset(
             HEALTH_DATA,
@@ -113,6 +154,7 @@ def _processed_asset_list(partitions_def: dg.PartitionsDefinition) -> list[dg.As
             "Daily health outcomes per location (raw/health): case counts by category.",
             partitions_def,
             HEALTH,
+            retry_policy,
         ),
         daily_processed_asset(
             HOSPITAL_DATA,
@@ -120,5 +162,6 @@ def _processed_asset_list(partitions_def: dg.PartitionsDefinition) -> list[dg.As
             "Daily capacity snapshot per hospital (raw/hospital): beds, ICU, backup power, flood zone.",
             partitions_def,
             HOSPITAL,
+            retry_policy,
         ),
     ]

@@ -14,9 +14,14 @@ import psycopg
 from climate_glue.warehouse import EMBEDDED_DATABASE, resolve_dsn
 from pydantic import PrivateAttr
 
+from ..settings import DEFAULT_LEASE_TIMEOUT_SECONDS
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """Where the jobs load tables. Jobs get a reference to it, never a credential."""
+
+    # How long a run waits for another run's write lease on an asset (climate_assets.lease).
+    lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT_SECONDS
 
     def job_reference(self) -> str:
         """The ``--warehouse`` job argument: names where the connection comes from."""
@@ -56,14 +61,23 @@ class LocalWarehouse(WarehouseResource):
 
 
 def embedded_server(pgdata: str):
-    """Start (or attach to) the embedded server; it stops when the last process using it exits."""
+    """Start (or attach to) the embedded server; it stops when the last process using it exits.
+
+    A server killed outright (SIGKILL, with or without the process that started it) is started
+    again: its stale ``postmaster.pid`` is removed first (see ``clear_stale_server``)."""
     with warnings.catch_warnings():
         # pgserver finds its lock folder at import; without XDG_RUNTIME_DIR (containers, CI)
         # platformdirs warns that it falls back to /tmp/runtime-<uid>, which works the same.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
         import pgserver
+        from pgserver.postgres_server import PostgresServer
 
     os.makedirs(os.path.dirname(pgdata), exist_ok=True)
+    stale = clear_stale_server(pgdata)
+    if stale or not os.path.exists(os.path.join(pgdata, "postmaster.pid")):
+        # pgserver keeps one handle per folder for the life of the process and would hand back
+        # the dead server's: forget it, so that a long-lived process (the daemon) starts anew.
+        PostgresServer._instances.pop(Path(pgdata).expanduser().resolve(), None)
     return pgserver.get_server(pgdata)
 
 
@@ -91,15 +105,65 @@ def stop_embedded_server(pgdata: str | Path, timeout: float = 10.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
+
+
+def _postgres_in(pgdata: str) -> list:
+    """The postgres processes (postmaster and backends) whose working folder is ``pgdata``."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(attrs=["name"]):
+        if proc.info["name"] != "postgres":
+            continue
+        try:
+            if os.path.realpath(proc.cwd()) == os.path.realpath(pgdata):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def clear_stale_server(pgdata: str) -> bool:
+    """Remove what a killed embedded server left behind; True when there was something.
+
+    ``postmaster.pid`` names the server's process. When that process is gone, or its pid now
+    belongs to another program (pids are reused after a restart, and pgserver would take it for
+    a running server), the file is stale: backends orphaned by the killed postmaster are killed
+    (a new server cannot start while they hold its shared memory) and the file is removed.
+    """
+    import psutil
+
+    pid_file = os.path.join(pgdata, "postmaster.pid")
+    try:
+        with open(pid_file) as handle:
+            pid = int(handle.readline().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return False
+    postgres = _postgres_in(pgdata)
+    if any(proc.pid == pid for proc in postgres):
+        return False  # the server is running
+    for proc in postgres:  # orphaned backends of the dead postmaster
+        proc.kill()
+    psutil.wait_procs(postgres, timeout=10)
+    try:
+        os.remove(pid_file)
+    except FileNotFoundError:
+        pass
     return True
 
 
 def ensure_database(admin_dsn: str, name: str) -> None:
-    """Create database ``name`` on the server of ``admin_dsn`` if it does not exist."""
+    """Create database ``name`` on the server of ``admin_dsn`` if it does not exist (two
+    processes starting together may both try: the second finds it made)."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+            try:
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name))
+                )
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # another process (a second run starting at once) created it first
 
 
 __all__ = [

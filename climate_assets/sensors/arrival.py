@@ -31,6 +31,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from ..input_files import consumed_files
 from ..resources.lake import LakeResource
 
 DATE_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
@@ -38,6 +39,8 @@ CSV_SUFFIX = ".csv"
 CURSOR_VERSION = 1
 # Per file in the cursor: [size, modified, tag].
 Seen = dict[str, list]
+# Run tag of an arrival sensor's runs: the daemon runs one per dataset at a time (dagster.yaml).
+DATASET_TAG = "climate/dataset"
 
 
 def sensor_name(dataset: Dataset) -> str:
@@ -215,6 +218,17 @@ def scan_landing(
     return scan
 
 
+def seeded_cursor(dataset: Dataset, consumed: dict[str, str]) -> str | None:
+    """A first tick's cursor from what materializations consumed (key -> content tag).
+
+    Size and time are unknown (-1), so the tick computes each file's tag and treats a file as
+    unchanged exactly when its tag is the one a materialization recorded.
+    """
+    prefix = dataset_prefix(dataset) + "/"
+    seen = {key: [-1, -1, tag] for key, tag in consumed.items() if key.startswith(prefix)}
+    return dump_cursor(dataset, seen) if seen else None
+
+
 def skip_message(dataset: Dataset, scan: Scan) -> str:
     """Why a tick ran nothing (or what else it did), in one line for the tick log."""
     parts = [
@@ -257,14 +271,22 @@ def arrival_sensor(
         if partitions_def is not None:
             first = partitions_def.get_first_partition_key()
             last = partitions_def.get_last_partition_key()
-        scan = scan_landing(
-            lake.open(), dataset, context.cursor, first, last, moved_by=f"sensor {name}"
-        )
+        cursor = context.cursor
+        first_tick = not cursor
+        if first_tick:  # no cursor yet: start from what materializations already consumed
+            cursor = seeded_cursor(dataset, consumed_files(context.instance, asset_key))
+        scan = scan_landing(lake.open(), dataset, cursor, first, last, moved_by=f"sensor {name}")
         for key, reason in scan.quarantined:
             context.log.warning(f"quarantined {key}: {reason}")
+        if first_tick:
+            context.log.info(
+                f"first tick: {scan.unchanged} file(s) under {dataset_prefix(dataset)}/ already "
+                f"processed in their current content by earlier materializations; "
+                f"{sum(len(b.files) for b in scan.batches)} new or changed"
+            )
         requests = []
         for batch in scan.batches:
-            tags = {"climate/arrival_files": str(len(batch.files))}
+            tags = {"climate/arrival_files": str(len(batch.files)), DATASET_TAG: dataset.name}
             if batch.start is not None:
                 tags[ASSET_PARTITION_RANGE_START_TAG] = batch.start
                 tags[ASSET_PARTITION_RANGE_END_TAG] = batch.end
@@ -273,7 +295,10 @@ def arrival_sensor(
             )
         if requests:
             return dg.SensorResult(run_requests=requests, cursor=scan.cursor)
-        return dg.SensorResult(skip_reason=skip_message(dataset, scan), cursor=scan.cursor)
+        reason = skip_message(dataset, scan)
+        if first_tick:
+            reason = f"first tick: {scan.unchanged} file(s) already processed; {reason}"
+        return dg.SensorResult(skip_reason=reason, cursor=scan.cursor)
 
     return _sensor
 

@@ -1,0 +1,45 @@
+"""Launching a Glue-backed asset's job: what every one of them does around ``glue.run``.
+
+In order: faults are classified (only transient ones reach the retry policy,
+``climate_assets.retries``); the asset's write lease is taken (``climate_assets.lease``), so no
+other run writes it meanwhile; staging folders of dead runs are removed
+(``climate_assets.recovery``); then the job runs through Pipes with its arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+from ..lease import asset_lease
+from ..recovery import remove_stale_staging
+from ..resources.glue import GlueJobRunner
+from ..resources.lake import LakeResource
+from ..resources.quality import QualityThresholds
+from ..resources.warehouse import WarehouseResource
+from ..retries import retry_only_transient
+from .arguments import glue_job_arguments
+from .checks import quality_arguments
+
+
+def launch_glue_job(
+    context: dg.AssetExecutionContext,
+    glue: GlueJobRunner,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    quality: QualityThresholds,
+    job_name: str,
+    asset_keys: Sequence[dg.AssetKey],
+) -> dg.PipesClientCompletedInvocation:
+    """Run ``job_name`` for ``asset_keys`` under the lease named after the job."""
+    with (
+        retry_only_transient(context),
+        asset_lease(context, warehouse.dsn(), job_name, warehouse.lease_timeout_seconds),
+    ):
+        removed = remove_stale_staging(lake.open(), context.instance, context.run.run_id)
+        if removed:
+            context.log.info(f"removed staging folders of runs no longer running: {removed}")
+        arguments = glue_job_arguments(context, lake, warehouse)
+        arguments.update(quality_arguments(context, list(asset_keys), quality))
+        return glue.run(context, job_name, arguments)
