@@ -46,7 +46,10 @@ def _demo(args: argparse.Namespace) -> int:
     start = date.fromisoformat(args.start)
     days = ensure_landing_zone(settings, args.locations, args.days, start, args.seed)
     os.environ.update(instance_environment())
-    print(f"Materializing the whole graph for {days[0]} .. {days[-1]} (one run, one Spark session)")
+    print(
+        f"Materializing the whole graph for {days[0]} .. {days[-1]}"
+        f" (one run, the {settings.engine} engine)"
+    )
     with dg.DagsterInstance.get() as instance:
         outcome = run_whole_graph(settings, instance, days[0], days[-1])
     print(summary(settings, outcome, days[0], days[-1]))

@@ -1,1 +1,2 @@
-"""The local engine: Glue job scripts on local PySpark, one Spark session per Dagster run."""
+"""The embedded Glue: job scripts in-process (DuckDB, or local PySpark with one Spark session
+per Dagster run)."""
