@@ -67,7 +67,7 @@ def test_local_glue_client_reports_a_failing_script_as_a_failed_run(tmp_path):
     script = tmp_path / "job.py"
     script.write_text(
         "def main(argv):\n"
-        "    if argv != ['--lake-root', '/l', '--run-id', 'r1']:\n"
+        "    if argv[:4] != ['--lake-root', '/l', '--run-id', 'r1']:\n"
         "        raise AssertionError(argv)\n"
         "    raise ValueError('raw/climate/date=2024-07-02/a.csv: empty file')\n"
     )
@@ -75,14 +75,17 @@ def test_local_glue_client_reports_a_failing_script_as_a_failed_run(tmp_path):
     client = LocalGlueClient(
         {"my-job": script}, session_factory=lambda: sessions.append(1) or object()
     )
-    run_id = client.start_job_run(
-        JobName="my-job", Arguments={"--lake-root": "/l", "--run-id": "r1"}
-    )["JobRunId"]
+    arguments = {"--lake-root": "/l", "--run-id": "r1"}
+    run_id = client.start_job_run(JobName="my-job", Arguments=arguments)["JobRunId"]
     job_run = client.get_job_run(JobName="my-job", RunId=run_id)["JobRun"]
     assert job_run["JobRunState"] == "FAILED"
     assert job_run["ErrorMessage"] == "ValueError: raw/climate/date=2024-07-02/a.csv: empty file"
-    client.start_job_run(JobName="my-job", Arguments={"--lake-root": "/l", "--run-id": "r1"})
-    assert sessions == [1]  # one session for every job of the run
+    assert job_run["GlueVersion"] == "local-duckdb"
+    assert sessions == []  # a DuckDB job (the default engine) starts no Spark session
+    spark = {**arguments, "--engine": "spark"}
+    client.start_job_run(JobName="my-job", Arguments=spark)
+    client.start_job_run(JobName="my-job", Arguments=spark)
+    assert sessions == [1]  # one session for every Spark job of the run
     with pytest.raises(KeyError, match="no Glue job named 'other'"):
         client.start_job_run(JobName="other", Arguments={})
 
