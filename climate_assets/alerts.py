@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass
 
 import dagster as dg
+from climate_glue.aws import aws_client
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
 
-from .aws_clients import aws_client
 from .retries import classify
 
 FAILURE_SENSOR = "climate_run_failure_alerts"

@@ -23,7 +23,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from .aws_clients import aws_client
+from climate_glue.aws import aws_client
+
 from .constants import GLUE_JOB_SCRIPTS, JOB_DERIVED_METRICS
 from .settings import GLUE_SCRIPTS_DIR, AwsSettings
 

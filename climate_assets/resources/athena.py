@@ -11,9 +11,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from climate_glue.aws import aws_client
 from climate_glue.contract import HIVE_TYPES, WAREHOUSE_SCHEMA
 
-from ..aws_clients import aws_client
 from ..settings import DEFAULT_ATHENA_WORKGROUP
 
 ATHENA_DATABASE = WAREHOUSE_SCHEMA  # contract: tables live in database climate_health

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
+from climate_glue.aws import aws_client
 from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector
 from pydantic import PrivateAttr
 
-from ..aws_clients import aws_client
 from ..constants import GLUE_JOB_SCRIPTS
 from ..engine.glue_client import LocalGlueClient
 from ..engine.spark import local_spark_session

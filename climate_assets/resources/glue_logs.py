@@ -38,7 +38,7 @@ class GlueDriverLogReader(dg.PipesLogReader):
     new events arrive, so once the stream goes quiet it polls without pause and never notices
     that the session closed. This one waits ``interval`` seconds between empty polls and stops
     after the first empty poll once the session has closed. Throttling is retried by the
-    client (standard retry mode, ``climate_assets.aws_clients``).
+    client (standard retry mode, ``climate_glue.aws``).
     """
 
     def __init__(

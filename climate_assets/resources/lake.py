@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import dagster as dg
+from climate_glue.aws import aws_client
 from climate_glue.lake import Lake, LocalLake, S3Lake
-
-from ..aws_clients import aws_client
 
 
 class LakeResource(dg.ConfigurableResource):

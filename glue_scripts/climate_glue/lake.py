@@ -211,10 +211,9 @@ _DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 
 
 def _s3_client():
-    import boto3
-    from botocore.config import Config
+    from .aws import aws_client
 
-    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 10}))
+    return aws_client("s3")
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:

@@ -91,10 +91,11 @@ def _pipes(args: JobArgs) -> PipesContext:
         }
     )
     if "bucket" in decode_param(args.pipes_context):
-        import boto3
         from dagster_pipes import PipesS3ContextLoader, PipesS3MessageWriter
 
-        s3 = boto3.client("s3")
+        from .aws import aws_client
+
+        s3 = aws_client("s3")
         return PipesContext(
             params_loader, PipesS3ContextLoader(client=s3), PipesS3MessageWriter(client=s3)
         )

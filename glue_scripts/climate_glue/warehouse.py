@@ -60,9 +60,9 @@ def _dsn_from_secret(secret_id: str) -> str:
     """The connection string in an RDS secret (JSON: host, port, username, password, dbname,
     and optionally sslmode, which defaults to ``require``). Read inside the job, so the password
     is never in a job argument; errors name the secret and the keys, never a value."""
-    import boto3
+    from .aws import aws_client
 
-    text = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    text = aws_client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
     try:
         secret = json.loads(text)
     except json.JSONDecodeError:

@@ -1,4 +1,5 @@
-"""The one way the code location builds a boto3 client: botocore's standard retry mode.
+"""The one way the project builds a boto3 client (the jobs and the code location alike):
+botocore's standard retry mode.
 
 Standard mode retries throttling and transient errors (and ``ThrottlingException`` from
 CloudWatch Logs, SNS, Glue and Athena alike) with exponential backoff and jitter, so no caller
