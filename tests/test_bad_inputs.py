@@ -501,3 +501,30 @@ def test_source_file_and_rejects_name_the_key_exactly(case):
         (key, "2", "location_id: unknown location")
     ]
     assert key in sources
+
+
+def test_a_day_whose_every_row_is_rejected_publishes_its_rejects_not_a_crash(case):
+    """Every location unknown: the day is published with no rows, every row is a reject with
+    its rule, and the other day is untouched (the blocking reject_rate check then fails it)."""
+    original = case.raw("hospital", "hospital.csv")
+    content = original.read_bytes()
+    rows = case.rows_of("hospital")
+    unknown = [dict(zip(rows[0], r, strict=True)) | {"location_id": "NOWHERE"} for r in rows[1:]]
+    original.write_text(
+        "\n".join([",".join(rows[0]), *(",".join(r[c] for c in rows[0]) for r in unknown)]) + "\n",
+        encoding="utf-8",
+    )
+    try:
+        rejects = _loads(case, "hospital", None)
+        published = case.table("hospital", lineage=False)
+    finally:
+        original.write_bytes(content)
+    assert [(r["_row"], r["_reject_rule"]) for r in rejects] == [
+        (str(i), "location_id: unknown location") for i in range(1, len(unknown) + 1)
+    ]
+    day1 = date(2024, 7, 1)
+    assert [r for r in published if day1 in r] == []
+    assert [r for r in published if day1 not in r] == [
+        r for r in case.baseline["hospital"] if day1 not in r
+    ]
+    assert (case.lake / "processed/hospital_data/year=2024/month=07/day=01").is_dir()

@@ -26,6 +26,7 @@ from .contract import (
     LOCATIONS,
     PROCESSED_PREFIX,
     REJECTS_PREFIX,
+    SPARK_TYPES,
     WAREHOUSE_SCHEMA,
     Dataset,
     Derived,
@@ -62,6 +63,18 @@ def read_processed(
             " materialize it for those days first"
         )
     return engine.read_parquet(lake, prefix, types, days)
+
+
+def read_staged(engine: Engine, lake: Lake, output: StagedOutput, types: dict[str, str]) -> Frame:
+    """Exactly what a job staged, for its PostgreSQL load. A day none of whose rows survived
+    the rules has no staged folder (it is published empty): its rows are none, not an error."""
+    if output.days is None:
+        return read_processed(engine, lake, output.staged, types, None)
+    present = [d for d in output.days if lake.exists(f"{output.staged}/{hive_partition(d)}")]
+    if not present:
+        ddl = ", ".join(f"{name} {SPARK_TYPES[kind]}" for name, kind in types.items())
+        return engine.frame([], ddl)
+    return engine.read_parquet(lake, output.staged, types, present)
 
 
 def _range_metadata(job: Job) -> dict:
@@ -246,7 +259,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             )
             output = stage(engine, lake, lineage, args.run_id, live, "parquet", days)
         with timings.part("load_postgres"):
-            staged = read_processed(engine, lake, output.staged, dataset.output_types, days)
+            staged = read_staged(engine, lake, output, dataset.output_types)
             loaded = load_replace(
                 engine,
                 staged,
