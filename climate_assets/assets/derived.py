@@ -20,6 +20,7 @@ from ..resources.lake import LakeResource
 from ..resources.warehouse import WarehouseResource
 from .arguments import glue_job_arguments
 from .checks import check_specs, quality_arguments
+from .metadata import each_with_numeric_metadata
 
 KINDS = {"glue", "spark", "parquet", "postgres", "csv", "json"}
 
@@ -69,6 +70,7 @@ def derived_metrics_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
     ):
         arguments = glue_job_arguments(context, lake, warehouse)
         arguments.update(quality_arguments(context, [spec.key for spec in DERIVED_SPECS]))
-        yield from glue.run(context, JOB_DERIVED_METRICS, arguments).get_results()
+        results = glue.run(context, JOB_DERIVED_METRICS, arguments).get_results()
+        yield from each_with_numeric_metadata(results)
 
     return derived_metrics

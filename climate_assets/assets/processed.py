@@ -20,6 +20,7 @@ from ..resources.lake import LakeResource
 from ..resources.warehouse import WarehouseResource
 from .arguments import glue_job_arguments
 from .checks import check_specs, quality_arguments
+from .metadata import with_numeric_metadata
 
 KINDS = {"glue", "spark", "parquet", "postgres"}
 
@@ -39,7 +40,8 @@ def locations(
 ) -> dg.MaterializeResult:
     arguments = glue_job_arguments(context, lake, warehouse)
     arguments.update(quality_arguments(context, [LOCATIONS]))
-    return glue.run(context, JOB_PROCESS_LOCATIONS, arguments).get_materialize_result()
+    result = glue.run(context, JOB_PROCESS_LOCATIONS, arguments).get_materialize_result()
+    return with_numeric_metadata(result)
 
 
 def daily_processed_asset(
@@ -69,7 +71,8 @@ def daily_processed_asset(
     ) -> dg.MaterializeResult:
         arguments = glue_job_arguments(context, lake, warehouse)
         arguments.update(quality_arguments(context, [key]))
-        return glue.run(context, job_name, arguments).get_materialize_result()
+        result = glue.run(context, job_name, arguments).get_materialize_result()
+        return with_numeric_metadata(result)
 
     return _asset
 
