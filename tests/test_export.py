@@ -86,7 +86,7 @@ def test_processed_health_counts_never_leave_unsuppressed(lake, tmp_path):
     counts = duckdb.sql(
         f"SELECT count(*) FILTER (WHERE respiratory_cases BETWEEN 1 AND 10), count(*) "
         f"FROM '{tmp_path / 'health.parquet'}'"
-    ).fetchone()
+    ).fetchall()[0]
     assert counts == (0, result.rows) and result.rows == 3
 
 

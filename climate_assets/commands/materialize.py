@@ -96,8 +96,10 @@ def range_tags(start: date | None, end: date | None) -> dict[str, str]:
     }
 
 
-def launch_queued(url: str, selection: list[dg.AssetKey] | None, tags: dict[str, str]) -> str:
-    """Launch through the webserver (queued for the daemon, as from the UI); the run id."""
+def launch_queued(
+    url: str, selection: list[dg.AssetKey] | None, tags: dict[str, str]
+) -> tuple[str, str]:
+    """Launch through the webserver (queued for the daemon, as from the UI): run id, status."""
     selector = {
         "repositoryLocationName": LOCATION,
         "repositoryName": REPOSITORY,
@@ -114,7 +116,7 @@ def launch_queued(url: str, selection: list[dg.AssetKey] | None, tags: dict[str,
     if result["__typename"] != "LaunchRunSuccess":
         detail = result.get("message") or result.get("errors")
         raise LaunchError(f"launch refused ({result['__typename']}): {detail}")
-    return result["run"]["runId"]
+    return result["run"]["runId"], result["run"]["status"]
 
 
 def follow(
@@ -171,11 +173,14 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
         url = args.url or DEFAULT_URL
         if not args.in_process and daemon_alive(instance) and webserver_up(url):
             try:
-                run_id = launch_queued(url, selection, tags)
+                run_id, launched = launch_queued(url, selection, tags)
             except LaunchError as exc:
                 echo(f"materialize failed: {exc}")
                 return 1
-            echo(f"Queued run {run_id} of {what} for {start} .. {end} (daemon at {url})")
+            echo(
+                f"Queued run {run_id} of {what} for {start} .. {end} (daemon at {url}): "
+                f"{launched.lower()}"
+            )
             echo(f"  {url}/runs/{run_id}")
             if args.no_wait:
                 return 0

@@ -1,0 +1,81 @@
+"""``climate-assets materialize`` through a running ``climate-assets dev``: the run is queued for
+the daemon (as a UI launch is), then succeeds; ``status`` shows it like any other run."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from climate_assets.generate import generate_landing_zone
+from climate_assets.settings import PROJECT_ROOT
+from tests.test_daemon_ui import STARTUP_SECONDS, Dev, _free_port, _loaded, _stop
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    root = tmp_path_factory.mktemp("materialize")
+    state = root / "state"
+    generate_landing_zone(root / "scratch", locations=3, days=1, start=date(2024, 7, 1), seed=5)
+    shutil.copytree(root / "scratch/raw/locations", state / "lake/raw/locations")
+    env = {
+        **os.environ,
+        "CLIMATE_STATE_DIR": str(state),
+        "CLIMATE_SPARK_MASTER": "local[2]",
+        "CLIMATE_SPARK_DRIVER_MEMORY": "1g",
+    }
+    for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ALERT_TOPIC_ARN"):
+        env.pop(name, None)
+    running = Dev(state, root / "scratch", _free_port(), root / "dev.log")
+    with running.log.open("w") as log:
+        running.process = subprocess.Popen(
+            [sys.executable, "-m", "climate_assets.cli", "dev", "-p", str(running.port),
+             "--host", "127.0.0.1"],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        running.wait_for("the code location to load", lambda: _loaded(running), STARTUP_SECONDS)
+        running.env = env
+        yield running
+    finally:
+        _stop(running)
+
+
+def _cli(dev: Dev, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "climate_assets.cli", *args],
+        cwd=PROJECT_ROOT,
+        env=dev.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_materialize_goes_through_the_daemon_queue(dev):
+    url = dev.url
+    done = _cli(dev, "materialize", "--select", "locations", "--url", url)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    queued = re.search(r"Queued run ([0-9a-f-]{36}) of locations .*: (\w+)", out)
+    run_id = queued.group(1)
+    assert queued.group(2) == "queued", out
+    assert f"{url}/runs/{run_id}" in out
+    states = re.findall(rf"run {run_id[:8]} (\w+)", out)
+    assert states[-1] == "success", out
+    run = next(r for r in dev.runs() if r["runId"] == run_id)
+    assert run["status"] == "SUCCESS"
+    assert run["assetSelection"] == [{"path": ["locations"]}]
+
+    status = _cli(dev, "status")
+    assert status.returncode == 0, status.stderr
+    line = next(x for x in status.stdout.splitlines() if "run " + run_id[:8] in x)
+    assert line.strip().startswith("last run   succeeded")
