@@ -376,22 +376,25 @@ def _held_back(
         )
         executions += [(name, e) for e in history]
     runs = _run_records(instance, (e.run_id for _, e in executions))
-    decided: dict[str, str | None] = {}
+    # Per check, each day is decided by that check's newest execution covering it.
+    decided: dict[tuple[str, str], bool] = {}
     for name, execution in sorted(executions, key=lambda x: x[1].create_timestamp, reverse=True):
         record = runs.get(execution.run_id)
         if record is None or execution.status.value not in ("SUCCEEDED", "FAILED"):
             continue  # planned, not evaluated (the step failed before its checks)
         evaluation = execution.event.dagster_event.event_specific_data
         run_days = _run_days(record.dagster_run.tags)
-        if execution.status.value == "SUCCEEDED":
-            for day in run_days:
-                decided.setdefault(day, None)
-        else:
+        bad: set[str] = set()
+        if execution.status.value == "FAILED":
             failing = evaluation.metadata.get("failing_days")
             bad = set(failing.value) if failing is not None else set(run_days)
-            for day in run_days:
-                decided.setdefault(day, name if day in bad else None)
-    return {day: check for day, check in decided.items() if check and day in days}
+        for day in run_days:
+            decided.setdefault((name, day), day in bad)
+    held: dict[str, str] = {}
+    for (name, day), failed in sorted(decided.items()):
+        if failed and day in days:
+            held.setdefault(day, name)
+    return held
 
 
 def partition_problems(
