@@ -8,13 +8,25 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from datetime import date
 
 import pytest
 
 from climate_assets.generate import generate_landing_zone
 from climate_assets.settings import PROJECT_ROOT
-from tests.test_daemon_ui import STARTUP_SECONDS, Dev, _free_port, _loaded, _stop
+from tests.test_daemon_ui import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    STARTUP_SECONDS,
+    Dev,
+    _free_port,
+    _loaded,
+    _stop,
+)
+
+PLOTS = PROJECT_ROOT / "docs" / "asset-plots.png"
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +91,37 @@ def test_materialize_goes_through_the_daemon_queue(dev):
     assert status.returncode == 0, status.stderr
     line = next(x for x in status.stdout.splitlines() if "run " + run_id[:8] in x)
     assert line.strip().startswith("last run   succeeded")
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
+)
+def test_asset_page_plots_the_numeric_metadata(dev, tmp_path):
+    """The asset page's Plots tab shows the job's numbers (after the run above); screenshot kept
+    in docs/asset-plots.png with CLIMATE_UPDATE_DOCS=1."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--window-size=1600,1800", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        browser.get(f"{dev.url}/assets/locations?view=plots")
+        wait = WebDriverWait(browser, 120)
+        wait.until(lambda b: "seconds_" in b.page_source and "rows_rejected" in b.page_source)
+        time.sleep(3)  # let the charts draw
+        shot = tmp_path / "asset-plots.png"
+        assert browser.save_screenshot(str(shot))
+        if os.environ.get("CLIMATE_UPDATE_DOCS") == "1":
+            PLOTS.parent.mkdir(exist_ok=True)
+            shutil.copy(shot, PLOTS)
+    finally:
+        browser.quit()
