@@ -443,16 +443,19 @@ def quarantined(lake: Lake) -> list[dict]:
 def _instigators(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[tuple[str, str]]:
     """(name, "running" | "stopped") of every sensor and schedule: the stored state where there
     is one (a start or stop in the UI), else the default declared in code."""
+    # InstigatorStatus is not exported at the top level of dagster; the states' own enum.
+    from dagster._core.scheduler.instigation import InstigatorStatus
+
     stored = {state.name: state.status for state in instance.all_instigator_state()}
     found = []
     for item in [*defs.sensors, *defs.schedules]:
         status = stored.get(item.name)
-        if status is None or status == dg.InstigatorStatus.DECLARED_IN_CODE:
+        if status is None or status == InstigatorStatus.DECLARED_IN_CODE:
             running = item.default_status == dg.DefaultSensorStatus.RUNNING or (
                 item.default_status == dg.DefaultScheduleStatus.RUNNING
             )
         else:
-            running = status == dg.InstigatorStatus.RUNNING
+            running = status == InstigatorStatus.RUNNING
         found.append((item.name, "running" if running else "stopped"))
     return found
 
