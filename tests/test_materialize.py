@@ -26,8 +26,6 @@ from tests.test_daemon_ui import (
     _stop,
 )
 
-PLOTS = PROJECT_ROOT / "docs" / "asset-plots.png"
-
 pytestmark = pytest.mark.e2e
 
 
@@ -96,9 +94,10 @@ def test_materialize_goes_through_the_daemon_queue(dev):
 @pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
 )
-def test_asset_page_plots_the_numeric_metadata(dev, tmp_path):
-    """The asset page plots the job's numbers (after the run above); screenshot kept in
-    docs/asset-plots.png with CLIMATE_UPDATE_DOCS=1."""
+def test_asset_page_shows_the_numeric_metadata(dev, tmp_path):
+    """The asset page's Events view shows the job's numbers (after the run above). Not yet a
+    screenshot for the docs: the 1.13 asset page has no Plots tab, and the first-visit dialog
+    was still open when this one was taken."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -115,7 +114,6 @@ def test_asset_page_plots_the_numeric_metadata(dev, tmp_path):
         options.add_argument(flag)
     browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
-        # Dagster 1.13 plots the numeric metadata above the asset's event list.
         browser.get(f"{dev.url}/assets/locations?view=events")
         shot = tmp_path / "asset-plots.png"
 
@@ -129,8 +127,5 @@ def test_asset_page_plots_the_numeric_metadata(dev, tmp_path):
         finally:
             time.sleep(3)  # let the charts draw
             assert browser.save_screenshot(str(shot)), shot
-        if os.environ.get("CLIMATE_UPDATE_DOCS") == "1":
-            PLOTS.parent.mkdir(exist_ok=True)
-            shutil.copy(shot, PLOTS)
     finally:
         browser.quit()
