@@ -146,6 +146,63 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    import dagster as dg
+
+    from .commands.status import render, status
+    from .instance import instance_environment
+
+    os.environ.update(instance_environment())
+    with dg.DagsterInstance.get() as instance:
+        report = status(instance, Settings.from_env(), args.days)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else render(report))
+    return 0
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    import json
+
+    from .commands.jobs import as_dicts, glue_jobs, render
+
+    settings = Settings.from_env()
+    client = None
+    if settings.environment == "aws":
+        import boto3
+
+        client = boto3.client("glue", region_name=settings.aws.region)
+    jobs = glue_jobs(settings, client)
+    print(json.dumps(as_dicts(jobs), indent=2) if args.json else render(jobs))
+    return 0
+
+
+def _materialize(args: argparse.Namespace) -> int:
+    from .commands.materialize import materialize_command
+
+    return materialize_command(args, lambda line: print(line, flush=True))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .commands.export import ExportError, export
+
+    try:
+        written = export(
+            Settings.from_env(),
+            args.asset,
+            date.fromisoformat(args.date_from),
+            date.fromisoformat(args.date_to),
+            args.format,
+            Path(args.output),
+            internal=args.internal,
+        )
+    except ExportError as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return 1
+    print(written.summary())
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="climate-assets", description=__doc__)
     commands = root.add_subparsers(dest="command", required=True)
@@ -212,6 +269,55 @@ def parser() -> argparse.ArgumentParser:
     )
     query.add_argument("name", nargs="?")
     query.set_defaults(handler=_query)
+
+    status = commands.add_parser(
+        "status", help="each Glue job's runs, what runs now, partitions to fix, and alarms"
+    )
+    status.add_argument("--json", action="store_true", help="the same as JSON")
+    status.add_argument(
+        "--days", type=int, default=14, help="dated partitions of the last N days (default 14)"
+    )
+    status.set_defaults(handler=_status)
+
+    jobs = commands.add_parser("jobs", help="list the Glue jobs: assets, script, engine, size")
+    jobs.add_argument("--json", action="store_true")
+    jobs.set_defaults(handler=_jobs)
+
+    materialize = commands.add_parser(
+        "materialize",
+        help="launch a run of the graph (or --select assets) for a range of days: through the "
+        "daemon's queue when `climate-assets dev` runs, else in this process",
+    )
+    materialize.add_argument(
+        "--select", help="comma-separated asset keys (default: the whole graph)"
+    )
+    materialize.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD")
+    materialize.add_argument("--to", dest="date_to", help="last day (default: --from)")
+    materialize.add_argument(
+        "--in-process", action="store_true", help="run here even when a daemon is running"
+    )
+    materialize.add_argument(
+        "--url", help="the webserver of `climate-assets dev` (default http://127.0.0.1:3000)"
+    )
+    materialize.add_argument(
+        "--no-wait", action="store_true", help="queued: return once the run is submitted"
+    )
+    materialize.set_defaults(handler=_materialize)
+
+    export = commands.add_parser(
+        "export", help="write one file of a curated or processed asset for a range of days"
+    )
+    export.add_argument("asset", help="e.g. health_risks, resilience_scores, climate_data")
+    export.add_argument("--from", dest="date_from", required=True)
+    export.add_argument("--to", dest="date_to", required=True)
+    export.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
+    export.add_argument("-o", "--output", required=True, help="the file to write")
+    export.add_argument(
+        "--internal",
+        action="store_true",
+        help="keep small counts (only for assets whose contract allows internal use)",
+    )
+    export.set_defaults(handler=_export)
     return root
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -115,8 +115,10 @@ def run_whole_graph(
     start: date,
     end: date,
     echo: Callable[[str], None] = print,
+    asset_selection: Sequence[dg.AssetKey] | None = None,
 ) -> RunOutcome:
-    """Materialize every asset for days start..end in one run, echoing progress as it goes."""
+    """Materialize every asset (or ``asset_selection``) for days start..end in one run, echoing
+    progress as it goes."""
     defs = build_definitions(settings)
     job = defs.resolve_job_def(WHOLE_GRAPH_JOB)
     run_id = str(uuid.uuid4())
@@ -133,6 +135,7 @@ def run_whole_graph(
         try:
             result["value"] = job.execute_in_process(
                 instance=instance,
+                asset_selection=asset_selection,
                 run_id=run_id,
                 tags=tags,
                 raise_on_error=False,

@@ -24,6 +24,7 @@ from ..retries import glue_retry_policy
 from .checks import check_specs
 from .freshness import DAILY_FRESHNESS
 from .launch import launch_glue_job
+from .metadata import each_with_numeric_metadata
 
 KINDS = {"glue", "spark", "parquet", "postgres", "csv", "json"}
 
@@ -84,8 +85,9 @@ def derived_metrics_asset(
         quality: QualityThresholds,
     ):
         keys = [spec.key for spec in DERIVED_SPECS]
-        yield from launch_glue_job(
+        results = launch_glue_job(
             context, glue, lake, warehouse, quality, JOB_DERIVED_METRICS, keys
         ).get_results()
+        yield from each_with_numeric_metadata(results)
 
     return derived_metrics

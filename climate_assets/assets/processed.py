@@ -27,6 +27,7 @@ from ..retries import glue_retry_policy
 from .checks import check_specs
 from .freshness import DAILY_FRESHNESS
 from .launch import launch_glue_job
+from .metadata import with_numeric_metadata
 
 KINDS = {"glue", "spark", "parquet", "postgres"}
 
@@ -46,8 +47,13 @@ def run_processing_job(
     files = input_files(lake.open(), dataset, days and days.start, days and days.end)
     result = launch_glue_job(context, glue, lake, warehouse, quality, job_name, [key])
     materialization = result.get_materialize_result()
-    return materialization._replace(
-        metadata={**(materialization.metadata or {}), INPUT_FILES: dg.MetadataValue.json(files)}
+    return with_numeric_metadata(
+        materialization._replace(
+            metadata={
+                **(materialization.metadata or {}),
+                INPUT_FILES: dg.MetadataValue.json(files),
+            }
+        )
     )
 
 
