@@ -100,7 +100,7 @@ def versions() -> dict:
 
 def ensure_landing_zone(workload: Workload, data_dir: Path) -> dict:
     """The workload's landing zone, generated once and cached (generation is deterministic)."""
-    from climate_assets.generate import generate_landing_zone
+    from climate_assets.commands.generate import generate_landing_zone
 
     root = data_dir / workload.data_name
     done = root / "generated.json"

@@ -38,12 +38,12 @@ from psycopg import sql
 from climate_assets.assets.athena import table_specs
 from climate_assets.assets.derived import derived_metrics_asset
 from climate_assets.assets.processed import processed_assets
-from climate_assets.cli import main
+from climate_assets.commands.cli import main
+from climate_assets.commands.deploy import DeployConfig, deploy
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import GLUE_JOB_SCRIPTS, JOB_PROCESS_LOCATIONS
-from climate_assets.deploy import DeployConfig, deploy
 from climate_assets.engine.glue_client import LocalGlueClient
 from climate_assets.engine.spark import local_spark_session
-from climate_assets.generate import generate_landing_zone
 from climate_assets.partitions import daily_partitions
 from climate_assets.queries import named_queries
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena, TableSpec

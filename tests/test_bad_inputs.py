@@ -27,8 +27,8 @@ from climate_glue.quarantine import REASON_SUFFIX, quarantine
 from climate_glue.raw import RawFileError, RawFilesError, list_raw_files
 from psycopg import sql
 
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.engine.spark import local_spark_session
-from climate_assets.generate import generate_landing_zone
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
 from climate_assets.settings import GLUE_SCRIPTS_DIR
 

@@ -13,7 +13,7 @@ import pytest
 
 from bench import breakdown
 from bench.floor_duckdb import run_floor
-from climate_assets.generate import generate_landing_zone
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.settings import PROJECT_ROOT
 
 DAY = date(2024, 7, 1)

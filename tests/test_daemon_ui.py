@@ -34,8 +34,8 @@ from climate_glue.contract import DAILY_DATASETS, DERIVED, LINEAGE_COLUMNS, WARE
 from climate_glue.lake import LocalLake
 from psycopg import sql
 
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
-from climate_assets.generate import generate_landing_zone
 from climate_assets.resources.warehouse import LocalWarehouse
 from climate_assets.settings import PROJECT_ROOT
 
@@ -151,7 +151,7 @@ def dev(tmp_path_factory):
     running = Dev(state, scratch, _free_port(), root / "dev.log")
     with running.log.open("w") as log:
         running.process = subprocess.Popen(
-            [sys.executable, "-m", "climate_assets.cli", "dev", "-p", str(running.port),
+            [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(running.port),
              "--host", "127.0.0.1"],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,

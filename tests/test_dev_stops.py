@@ -59,7 +59,7 @@ def test_ctrl_c_stops_every_process_of_dev_and_the_embedded_postgres(tmp_path):
     log = tmp_path / "dev.log"
     with log.open("w") as out:
         dev = subprocess.Popen(
-            [sys.executable, "-m", "climate_assets.cli", "dev", "-p", str(port),
+            [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(port),
              "--host", "127.0.0.1"],
             cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -41,7 +41,7 @@ DATA_COLUMNS = {
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "climate_assets.cli", *args],
+        [sys.executable, "-m", "climate_assets.commands.cli", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -34,11 +34,11 @@ from dagster._core.storage.tags import (
 )
 from psycopg import sql
 
+from climate_assets.commands.demo import QUIET_CONSOLE
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import WHOLE_GRAPH_JOB
 from climate_assets.definitions import build_definitions
-from climate_assets.demo import QUIET_CONSOLE
 from climate_assets.engine.spark import local_spark_session
-from climate_assets.generate import generate_landing_zone
 from climate_assets.settings import GLUE_SCRIPTS_DIR, Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]

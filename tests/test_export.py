@@ -11,10 +11,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from climate_assets.cli import main
+from climate_assets.commands.cli import main
+from climate_assets.commands.demo import run_whole_graph
 from climate_assets.commands.export import ExportError, export
-from climate_assets.demo import run_whole_graph
-from climate_assets.generate import generate_landing_zone
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.settings import Settings
 
 pytestmark = pytest.mark.e2e

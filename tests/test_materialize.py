@@ -14,7 +14,7 @@ from datetime import date
 
 import pytest
 
-from climate_assets.generate import generate_landing_zone
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.settings import PROJECT_ROOT
 from tests.test_daemon_ui import (
     CHROMEDRIVER,
@@ -46,7 +46,7 @@ def dev(tmp_path_factory):
     running = Dev(state, root / "scratch", _free_port(), root / "dev.log")
     with running.log.open("w") as log:
         running.process = subprocess.Popen(
-            [sys.executable, "-m", "climate_assets.cli", "dev", "-p", str(running.port),
+            [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(running.port),
              "--host", "127.0.0.1"],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -61,7 +61,7 @@ def dev(tmp_path_factory):
 
 def _cli(dev: Dev, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "climate_assets.cli", *args],
+        [sys.executable, "-m", "climate_assets.commands.cli", *args],
         cwd=PROJECT_ROOT,
         env=dev.env,
         capture_output=True,

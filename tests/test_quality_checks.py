@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from climate_assets import cli
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import CLIMATE_DATA, HEALTH_RISKS, HOSPITAL_DATA
-from climate_assets.generate import generate_landing_zone
 from tests.support import materialize_days
 
 pytestmark = pytest.mark.e2e

@@ -16,8 +16,8 @@ import psutil
 import pytest
 from climate_glue.lake import LocalLake
 
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import LOCATIONS
-from climate_assets.generate import generate_landing_zone
 from climate_assets.recovery import (
     HOST_TAG,
     PID_TAG,

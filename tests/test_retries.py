@@ -21,8 +21,8 @@ import psycopg
 import pytest
 
 from climate_assets.alerts import FAILURE_SENSOR, LogAlerts, run_failure_alerts
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import CLIMATE_DATA, LOCATIONS
-from climate_assets.generate import generate_landing_zone
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
 from climate_assets.retries import DATA, TRANSIENT, UNKNOWN, classify, glue_retry_policy
 from tests.support import materialize_days

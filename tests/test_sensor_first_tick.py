@@ -17,8 +17,8 @@ from climate_glue.contract import CLIMATE, HEALTH, RAW_DATASETS
 from climate_glue.lake import LocalLake
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
 
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA, LOCATIONS
-from climate_assets.generate import generate_landing_zone
 from climate_assets.input_files import INPUT_FILES
 from climate_assets.partitions import daily_partitions
 from climate_assets.resources.lake import LocalLakeResource

@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from climate_assets.cli import main
+from climate_assets.commands.cli import main
+from climate_assets.commands.demo import run_whole_graph
+from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.commands.status import render, status
 from climate_assets.constants import CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA, athena_table_key
-from climate_assets.demo import run_whole_graph
-from climate_assets.generate import generate_landing_zone
 from climate_assets.instance import instance_environment
 from climate_assets.settings import Settings
 

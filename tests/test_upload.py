@@ -6,7 +6,7 @@ import pytest
 from climate_glue.contract import CLIMATE
 from climate_glue.lake import LocalLake
 
-from climate_assets.cli import main
+from climate_assets.commands.cli import main
 from climate_assets.sensors.arrival import layout_problem
 
 ROWS = [

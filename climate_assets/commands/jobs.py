@@ -53,7 +53,7 @@ def glue_jobs(settings: Settings, glue_client=None) -> list[GlueJob]:
     """The jobs; on AWS also the per-job size and, given a Glue client, the deployed definition."""
     sizes = {}
     if settings.environment == ENV_AWS:
-        from ..deploy import DEFAULT_SIZE, JOB_SIZES
+        from .deploy import DEFAULT_SIZE, JOB_SIZES
 
         sizes = {name: JOB_SIZES.get(name, DEFAULT_SIZE) for name in JOB_ASSETS}
     jobs = []

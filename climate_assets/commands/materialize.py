@@ -153,8 +153,8 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
     """The command; ``echo`` prints a line (the CLI passes ``print``)."""
     import os
 
-    from ..demo import run_whole_graph
     from ..instance import instance_environment
+    from .demo import run_whole_graph
 
     settings = Settings.from_env()
     selection = parse_selection(args.select)

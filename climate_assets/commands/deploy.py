@@ -25,8 +25,8 @@ from typing import Any
 
 from climate_glue.aws import aws_client
 
-from .constants import GLUE_JOB_SCRIPTS, JOB_DERIVED_METRICS
-from .settings import GLUE_SCRIPTS_DIR, AwsSettings
+from ..constants import GLUE_JOB_SCRIPTS, JOB_DERIVED_METRICS
+from ..settings import GLUE_SCRIPTS_DIR, AwsSettings
 
 GLUE_VERSION = "5.0"
 LIBRARY_PACKAGE = "climate_glue"

@@ -43,11 +43,11 @@ def run_checks(
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from .constants import WHOLE_GRAPH_JOB
-    from .definitions import build_definitions
+    from ..constants import WHOLE_GRAPH_JOB
+    from ..definitions import build_definitions
+    from ..settings import ENV_LAKE_ROOT, ENV_STATE_DIR, Settings
     from .demo import QUIET_CONSOLE, landing_dates
     from .generate import generate_landing_zone
-    from .settings import ENV_LAKE_ROOT, ENV_STATE_DIR, Settings
 
     state = Path(state_dir or tempfile.mkdtemp(prefix="climate-check-")).resolve()
     lake = Path(lake_root or state / "lake").resolve()

@@ -31,12 +31,12 @@ from dagster._core.storage.tags import (
 )
 from psycopg import sql
 
-from .constants import WHOLE_GRAPH_JOB
-from .definitions import build_definitions
+from ..constants import WHOLE_GRAPH_JOB
+from ..definitions import build_definitions
+from ..recovery import process_tags, reap_dead_runs
+from ..resources.warehouse import LocalWarehouse
+from ..settings import ENV_MAX_REJECT_RATE, Settings
 from .generate import generate_landing_zone
-from .recovery import process_tags, reap_dead_runs
-from .resources.warehouse import LocalWarehouse
-from .settings import ENV_MAX_REJECT_RATE, Settings
 
 # Progress is echoed from the run's events; the console logger only shows warnings and errors.
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

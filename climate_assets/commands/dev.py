@@ -17,9 +17,9 @@ import subprocess
 import sys
 import time
 
-from .instance import instance_environment, server_admin_dsn
-from .resources.warehouse import embedded_server_pid, stop_embedded_server
-from .settings import PROJECT_ROOT, Settings
+from ..instance import instance_environment, server_admin_dsn
+from ..resources.warehouse import embedded_server_pid, stop_embedded_server
+from ..settings import PROJECT_ROOT, Settings
 
 STOP_GRACE_SECONDS = 10.0
 

@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
 
 DEMO_LOCATIONS = 25
 DEMO_DAYS = 14
@@ -39,8 +39,8 @@ def _generate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
+    from ..instance import instance_environment
     from .demo import ensure_landing_zone, run_whole_graph, summary
-    from .instance import instance_environment
 
     settings = Settings.from_env()
     start = date.fromisoformat(args.start)
@@ -69,7 +69,7 @@ def _check(args: argparse.Namespace) -> int:
 def _upload(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .environments import resources_for
+    from ..environments import resources_for
     from .upload import UploadError, upload
 
     # The environment's lake (a folder, or S3 with CLIMATE_ENV=aws), its settings resolved.
@@ -92,9 +92,9 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from .assets.athena import shared_table_specs, table_specs
+    from ..assets.athena import shared_table_specs, table_specs
+    from ..settings import AwsSettings
     from .deploy import DeployConfig, deploy
-    from .settings import AwsSettings
 
     settings = Settings.from_env()
     specs = [*table_specs(), *shared_table_specs()]
@@ -113,7 +113,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from .queries import named_queries
+    from ..queries import named_queries
 
     queries = named_queries()
     if not args.name:
@@ -151,8 +151,8 @@ def _status(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from .commands.status import render, status
-    from .instance import instance_environment
+    from ..instance import instance_environment
+    from .status import render, status
 
     os.environ.update(instance_environment())
     with dg.DagsterInstance.get() as instance:
@@ -164,7 +164,7 @@ def _status(args: argparse.Namespace) -> int:
 def _jobs(args: argparse.Namespace) -> int:
     import json
 
-    from .commands.jobs import as_dicts, glue_jobs, render
+    from .jobs import as_dicts, glue_jobs, render
 
     settings = Settings.from_env()
     client = None
@@ -178,13 +178,13 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def _materialize(args: argparse.Namespace) -> int:
-    from .commands.materialize import materialize_command
+    from .materialize import materialize_command
 
     return materialize_command(args, lambda line: print(line, flush=True))
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .commands.export import ExportError, export
+    from .export import ExportError, export
 
     try:
         written = export(
