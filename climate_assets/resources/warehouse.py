@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import time
@@ -73,12 +74,18 @@ def embedded_server(pgdata: str):
         from pgserver.postgres_server import PostgresServer
 
     os.makedirs(os.path.dirname(pgdata), exist_ok=True)
-    stale = clear_stale_server(pgdata)
-    if stale or not os.path.exists(os.path.join(pgdata, "postmaster.pid")):
-        # pgserver keeps one handle per folder for the life of the process and would hand back
-        # the dead server's: forget it, so that a long-lived process (the daemon) starts anew.
-        PostgresServer._instances.pop(Path(pgdata).expanduser().resolve(), None)
-    return pgserver.get_server(pgdata)
+    # Two processes starting on a new folder at once (two demos, a demo and `dev`) would both
+    # run initdb on it, and one fails: the first to take this lock creates and starts the
+    # server, the other then attaches to it.
+    with open(f"{pgdata}.start-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stale = clear_stale_server(pgdata)
+        if stale or not os.path.exists(os.path.join(pgdata, "postmaster.pid")):
+            # pgserver keeps one handle per folder for the life of the process and would hand
+            # back the dead server's: forget it, so that a long-lived process (the daemon)
+            # starts anew.
+            PostgresServer._instances.pop(Path(pgdata).expanduser().resolve(), None)
+        return pgserver.get_server(pgdata)
 
 
 def embedded_server_pid(pgdata: str | Path) -> int | None:
