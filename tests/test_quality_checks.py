@@ -14,7 +14,7 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-from climate_assets import cli
+from climate_assets.commands import cli
 from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import CLIMATE_DATA, HEALTH_RISKS, HOSPITAL_DATA
 from tests.support import materialize_days
