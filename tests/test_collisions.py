@@ -122,15 +122,23 @@ def landing(tmp_path):
 
 
 @pytest.mark.e2e
-def test_two_runs_of_the_same_day_without_pools_one_fails_naming_the_other(landing):
+def test_two_runs_of_the_same_day_without_pools_wait_or_fail_naming_the_other(landing):
+    """Without pools only the lease keeps them apart: the second run waits for the first
+    (a DuckDB job holds it for well under a second) or, past the 1 s timeout, fails naming the
+    holder; either way the day's rows come from one run."""
     home = landing / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    first, second = _two_runs_at_once(landing, home, {"CLIMATE_LEASE_TIMEOUT_SECONDS": "1"})
-    [failed] = [o for o in (first, second) if not o["success"]]
-    [won] = [o for o in (first, second) if o["success"]]
-    assert any(f"run {won['run_id']} is writing process-" in e for e in failed["errors"]), failed
-    assert _run_ids_of_the_day(landing) == {won["run_id"]}
+    outcomes = _two_runs_at_once(landing, home, {"CLIMATE_LEASE_TIMEOUT_SECONDS": "1"})
+    won = [o for o in outcomes if o["success"]]
+    assert won, outcomes
+    for failed in (o for o in outcomes if not o["success"]):
+        [other] = [o for o in outcomes if o is not failed]
+        assert any(f"run {other['run_id']} is writing process-" in e for e in failed["errors"]), (
+            failed
+        )
+    assert len(_run_ids_of_the_day(landing)) == 1
+    assert _run_ids_of_the_day(landing) <= {o["run_id"] for o in won}
 
 
 @pytest.mark.e2e

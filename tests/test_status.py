@@ -26,8 +26,16 @@ from climate_assets.commands.cli import main
 from climate_assets.commands.demo import run_whole_graph
 from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.commands.status import render, status
-from climate_assets.constants import CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA, athena_table_key
+from climate_assets.constants import (
+    CLIMATE_DATA,
+    HEALTH_DATA,
+    HOSPITAL_DATA,
+    JOB_PROCESS_HOSPITAL,
+    athena_table_key,
+)
 from climate_assets.instance import instance_environment
+from climate_assets.lease import lease
+from climate_assets.resources.warehouse import LocalWarehouse
 from climate_assets.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -172,15 +180,19 @@ def state(tmp_path_factory):
                     )
                 )
             )
-            worker.start()
-            deadline = time.monotonic() + 300
-            running = None
-            while worker.is_alive() and time.monotonic() < deadline:
-                report = status(instance, settings, days=14)
-                if any(r.status == "STARTED" and r.steps for r in report.active):
-                    running = report
-                    break
-                time.sleep(0.5)
+            # Another holder of the hospital job's write lease keeps the run in its hospital
+            # step (a DuckDB job alone would be over before status could look).
+            dsn = LocalWarehouse(embedded_pgdata=str(settings.pgdata)).dsn()
+            with lease(dsn, JOB_PROCESS_HOSPITAL, "test-holder", timeout_seconds=10):
+                worker.start()
+                deadline = time.monotonic() + 300
+                running = None
+                while worker.is_alive() and time.monotonic() < deadline:
+                    report = status(instance, settings, days=14)
+                    if any(r.status == "STARTED" and r.steps for r in report.active):
+                        running = report
+                        break
+                    time.sleep(0.5)
             worker.join()
             assert outcome["run"].success, outcome["run"].errors
             after = status(instance, settings, days=14)
