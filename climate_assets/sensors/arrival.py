@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -26,6 +25,7 @@ import dagster as dg
 from climate_glue.contract import RAW_DATASETS, RAW_PREFIX, Dataset
 from climate_glue.lake import Lake, LakeObject
 from climate_glue.quarantine import quarantine
+from climate_glue.raw import DATE_FOLDER
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -34,7 +34,6 @@ from dagster._core.storage.tags import (
 from ..input_files import consumed_files
 from ..resources.lake import LakeResource
 
-DATE_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 CSV_SUFFIX = ".csv"
 CURSOR_VERSION = 1
 # Per file in the cursor: [size, modified, tag].
