@@ -132,13 +132,15 @@ def processed_assets(
     single-run backfill policy is the design (a range of days is one Glue job); Dagster 1.13
     marks ``backfill_policy`` beta on ``@asset`` only (not on ``@multi_asset``, where the curated
     metrics use it), so that one notice is not shown."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore",
-            message="Parameter `backfill_policy` of function `asset` is currently in beta",
-            category=dg.BetaWarning,
-        )
-        return _processed_asset_list(partitions_def, retry_policy)
+    # A process-wide filter, not warnings.catch_warnings(): that one swaps the global filter
+    # list and is not thread-safe, so definitions built in two threads at once (the daemon, a
+    # status read during a run) could lose it. Adding the same filter again replaces it.
+    warnings.filterwarnings(
+        "ignore",
+        message="Parameter `backfill_policy` of function `asset` is currently in beta",
+        category=dg.BetaWarning,
+    )
+    return _processed_asset_list(partitions_def, retry_policy)
 
 
 def _processed_asset_list(
