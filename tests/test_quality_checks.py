@@ -97,3 +97,57 @@ def test_check_command_fails_on_a_spoiled_landing_zone(landing, tmp_path, capsys
     assert "PASS         locations:unique_key" in out
     if before is not None:
         assert sorted(p.name for p in published.iterdir()) == before
+
+
+def _partition_bytes(lake, asset: str, day: str) -> dict[str, bytes]:
+    folder = lake / f"processed/{asset}/year=2024/month=07/day={day[-2:]}"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _warehouse_rows(state, table: str, day: str) -> list[tuple]:
+    import psycopg
+
+    from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server
+
+    uri = embedded_server(str(state / "pgdata")).get_uri(EMBEDDED_DATABASE)
+    with psycopg.connect(uri) as conn:
+        return conn.execute(
+            f"SELECT * FROM climate_health.{table} WHERE date = %s ORDER BY 1, 2", (day,)
+        ).fetchall()
+
+
+def test_a_failing_blocking_check_publishes_nothing_of_its_day(tmp_path):
+    """Write, audit, publish: a range published clean, then day 1 spoiled (a reject rate above
+    the threshold) and the range run again. The job audits its staged output before publishing:
+    day 1's processed Parquet and PostgreSQL rows stay byte for byte as they were, day 2 is
+    published again (this run's rows), and the run fails naming the check and the day."""
+    state, lake = tmp_path, tmp_path / "lake"
+    generate_landing_zone(lake, locations=3, days=2, start=date(2024, 7, 1), seed=9)
+    first, _ = materialize_days(state, D1, D2)
+    assert first.success
+    files_before = _partition_bytes(lake, "climate_data", D1)
+    rows_before = _warehouse_rows(state, "climate_data", D1)
+
+    with (lake / f"raw/climate/date={D1}/climate.csv").open("a", encoding="utf-8") as handle:
+        handle.write(f"99999,{D1},30.0,20.0,0.0,50,2.0,40\n")
+    second, event_log = materialize_days(state, D1, D2)
+    assert not second.success
+    rate = _evaluations(second)[(CLIMATE_DATA.to_user_string(), "reject_rate")]
+    assert not rate.passed and rate.metadata["failing_days"].value == [D1]
+    assert (
+        f"climate_data: blocking check(s) failed on the staged output, not published: {D1}:"
+        " reject_rate (rows_read=7, rows_rejected=1, reject_rate=0.142857, max_reject_rate=0.01,"
+        f" failing_days=['{D1}'])"
+    ) in event_log
+    climate = next(
+        e for e in second.get_asset_materialization_events() if e.asset_key == CLIMATE_DATA
+    )
+    held = climate.materialization.metadata["held_back"].value
+    assert held == {"days": [D1], "checks": ["reject_rate"]}
+
+    assert _partition_bytes(lake, "climate_data", D1) == files_before
+    assert _warehouse_rows(state, "climate_data", D1) == rows_before
+    day2 = _warehouse_rows(state, "climate_data", D2)
+    assert day2 and {r[-1] for r in day2} == {second.run_id}  # _run_id: this run published it
+    rejects = (lake / f"rejects/climate/date={D1}").glob("*.csv")
+    assert any("unknown location" in p.read_text(encoding="utf-8") for p in rejects)

@@ -1,8 +1,11 @@
 """The two kinds of job: process a raw dataset, and calculate the derived metrics.
 
-Both follow the same order, so a failure at any step leaves published data as it was:
-read -> transform -> stage every output aside -> replace the PostgreSQL rows in one
-transaction -> swap each staged lake partition into place -> report through Pipes.
+Both follow the same order (write, audit, publish), so a failure at any step, or a blocking
+check that fails, leaves published data as it was:
+read -> transform -> stage every output aside (lake staging folders, a PostgreSQL staging table)
+and measure the checks on it -> audit: the days whose blocking checks failed are held back ->
+replace the PostgreSQL rows of the other days in one transaction -> swap their staged lake
+partitions into place -> report through Pipes (a held day fails its check by name there).
 
 The data logic is the contract's SQL (``logic.py``), run by the job's engine (``--engine``);
 this module only orders the work and names its parts.
@@ -11,7 +14,7 @@ this module only orders the work and names its parts.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -38,7 +41,7 @@ from .quarantine import quarantine
 from .raw import RawFile, RawFileError, RawFilesError, file_problem, list_raw_files, read_header
 from .rules import rejected_rows, valid_rows, validate
 from .runtime import Job, run_concurrently
-from .warehouse import load_replace, resolve_dsn
+from .warehouse import StagedTable, resolve_dsn, stage_load
 
 EXPORT_FORMATS = ("csv", "json")
 
@@ -87,11 +90,112 @@ def _range_metadata(job: Job) -> dict:
     }
 
 
-def _publish(lake: Lake, job: Job, outputs: list[StagedOutput]) -> None:
-    with job.timings.stage("publish_lake"):
-        for output in outputs:
-            output.publish(lake)
+@dataclass(frozen=True)
+class Audit:
+    """The blocking checks' verdict on a job's staged outputs: which days may be published.
+
+    A dated output holds back the days its failed checks name (``failing_days``), so one bad day
+    of a range does not hold the others; an undated output (or a failure naming no day) is held
+    back whole.
+    """
+
+    failed: tuple[checks.CheckResult, ...] = ()
+    held: frozenset[date] = frozenset()
+    everything: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    def publish_days(self, days: list[date] | None) -> list[date] | None:
+        """The days to publish (``None``: the whole unpartitioned output)."""
+        if days is None:
+            return None
+        return [d for d in days if d not in self.held]
+
+    def describe(self, asset: str) -> str:
+        """What was held back and why, naming each failed check with its counts."""
+        what = (
+            "everything" if self.everything else ", ".join(sorted(d.isoformat() for d in self.held))
+        )
+        reasons = "; ".join(
+            f"{r.name} ({', '.join(f'{k}={v}' for k, v in r.metadata.items() if k in _COUNT_KEYS)})"
+            for r in self.failed
+        )
+        return f"{asset}: blocking check(s) failed on the staged output, not published: {what}: {reasons}"
+
+
+_COUNT_KEYS = (
+    "failing_days",
+    "failing_rows",
+    "duplicate_rows",
+    "rows",
+    "rows_read",
+    "rows_rejected",
+    "reject_rate",
+    "max_reject_rate",
+    "allowed_rows_per_day",
+)
+
+
+def audit(results: list[checks.CheckResult], days: list[date] | None) -> Audit:
+    """Judge the staged outputs by their blocking checks (a warning check never holds back)."""
+    failed = tuple(r for r in results if not r.passed and r.severity == checks.SEVERITY_ERROR)
+    if not failed:
+        return Audit()
+    if days is None:
+        return Audit(failed, frozenset(), everything=True)
+    held: set[date] = set()
+    for result in failed:
+        named = result.metadata.get("failing_days")
+        if not named:
+            return Audit(failed, frozenset(days), everything=True)
+        held.update(date.fromisoformat(str(d)) for d in named)
+    return Audit(failed, frozenset(held & set(days)), everything=held >= set(days))
+
+
+def publish(
+    lake: Lake,
+    job: Job,
+    verdict: Audit,
+    days: list[date] | None,
+    tables: list[StagedTable],
+    outputs: list[StagedOutput],
+    always: Sequence[StagedOutput] = (),
+) -> None:
+    """PostgreSQL first (each table in one transaction), then the lake partitions, leaving the
+    held-back days as they were; ``always`` (the rejects) are published whatever the verdict.
+    The staging folder and tables are removed in every case."""
+    publish_days = verdict.publish_days(days)
+    try:
+        with job.timings.stage("publish_postgres"):
+            for table in tables:
+                if verdict.everything:
+                    table.discard()
+                else:
+                    table.publish(publish_days)
+        with job.timings.stage("publish_lake"):
+            for output in always:
+                output.publish(lake)
+            if not verdict.everything:
+                for output in outputs:
+                    output.publish(lake, verdict.held)
+    finally:
+        for table in tables:
+            table.discard()
         discard_staging(lake, job.args.run_id)
+
+
+def _held_metadata(verdict: Audit) -> dict:
+    if verdict.passed:
+        return {}
+    held = "all" if verdict.everything else sorted(d.isoformat() for d in verdict.held)
+    return {
+        "held_back": {
+            "raw_value": {"days": held, "checks": [r.name for r in verdict.failed]},
+            "type": "json",
+        }
+    }
 
 
 def _report_checks(job: Job, asset: str, results: list[checks.CheckResult]) -> None:
@@ -245,8 +349,8 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
                 ),
             )
 
-    def stage_processed() -> tuple[StagedOutput, int]:
-        """The processed Parquet, then exactly what was staged loaded into PostgreSQL."""
+    def stage_processed() -> tuple[StagedOutput, StagedTable]:
+        """The processed Parquet, then exactly what was staged COPYed into PostgreSQL's staging."""
         with timings.part("write_lake"):
             lineage = engine.sql(
                 logic.with_lineage(
@@ -260,7 +364,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             output = stage(engine, lake, lineage, args.run_id, live, "parquet", days)
         with timings.part("load_postgres"):
             staged = read_staged(engine, lake, output, dataset.output_types)
-            loaded = load_replace(
+            table = stage_load(
                 engine,
                 staged,
                 resolve_dsn(args.warehouse),
@@ -268,9 +372,8 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
                 dataset.output_types,
                 dataset.key,
                 args.run_id,
-                days,
             )
-        return output, loaded
+        return output, table
 
     def stage_rejects() -> StagedOutput:
         with timings.part("write_lake"):
@@ -289,8 +392,12 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
         processed, rejects_output, measured = run_concurrently(
             [stage_processed, stage_rejects, measure_checks], engine.concurrent_parts
         )
-    (processed_output, loaded), (measures, check_results) = processed, measured
-    _publish(lake, job, [processed_output, rejects_output])
+    (processed_output, table), (measures, check_results) = processed, measured
+    verdict = audit(check_results, days)
+    if not verdict.passed:
+        log.error(verdict.describe(dataset.asset))
+    # The rejects say why rows (or a day) were refused: published whatever the verdict.
+    publish(lake, job, verdict, days, [table], [processed_output], always=[rejects_output])
 
     drift = {f.key: f.drift for f in files if f.drift}
     if drift:
@@ -305,9 +412,10 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
         metadata={
             **_range_metadata(job),
             "engine": engine.name,
-            "rows": loaded,
+            "rows": table.rows,
             "rows_per_day": checks.rows_per_day(measures),
             "rows_rejected": outcome.rejected,
+            **_held_metadata(verdict),
             "rejects_by_rule": {"raw_value": outcome.rejects_by_rule, "type": "json"},
             "duplicates_dropped": outcome.duplicates_dropped,
             "source_files": len(files),
@@ -328,7 +436,7 @@ class DerivedOutputs:
     measures: checks.Measures | None = None
     check_results: list[checks.CheckResult] = field(default_factory=list)
     staged: list[StagedOutput] = field(default_factory=list)
-    loaded: int = 0
+    table: StagedTable | None = None
 
 
 def calculate_derived_metrics(job: Job) -> None:
@@ -429,8 +537,8 @@ def calculate_derived_metrics(job: Job) -> None:
         def part() -> None:
             with timings.part("load_postgres"):
                 spec = specs[name]
-                results[name].loaded = load_replace(
-                    engine, stamped[name], dsn, name, spec.output_types, spec.key, args.run_id, days
+                results[name].table = stage_load(
+                    engine, stamped[name], dsn, name, spec.output_types, spec.key, args.run_id
                 )
 
         return part
@@ -445,8 +553,26 @@ def calculate_derived_metrics(job: Job) -> None:
         *(load(n) for n in names),
     ]
     with timings.stage("outputs"):
-        run_concurrently(parts, engine.concurrent_parts)
-    _publish(lake, job, [output for n in names for output in results[n].staged])
+        try:
+            run_concurrently(parts, engine.concurrent_parts)
+        except BaseException:
+            for outputs in results.values():
+                if outputs.table is not None:
+                    outputs.table.discard()
+            raise
+    # The three derived assets are one job from the same inputs: a day held back by any of
+    # their blocking checks is held back for all three, so they stay consistent.
+    verdict = audit([r for n in names for r in results[n].check_results], days)
+    if not verdict.passed:
+        job.pipes.log.error(verdict.describe(", ".join(names)))
+    publish(
+        lake,
+        job,
+        verdict,
+        days,
+        [results[n].table for n in names],
+        [output for n in names for output in results[n].staged],
+    )
 
     for name in names:
         job.pipes.report_asset_materialization(
@@ -454,7 +580,8 @@ def calculate_derived_metrics(job: Job) -> None:
             metadata={
                 **_range_metadata(job),
                 "engine": engine.name,
-                "rows": results[name].loaded,
+                "rows": results[name].table.rows,
+                **_held_metadata(verdict),
                 "rows_per_day": checks.rows_per_day(results[name].measures),
                 "lake_path": _url(lake.spark_path(f"{CURATED_PREFIX}/{name}")),
                 "csv_export": _url(lake.spark_path(f"{EXPORTS_PREFIX}/csv/{name}")),

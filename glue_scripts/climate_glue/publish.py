@@ -1,8 +1,9 @@
 """Writing outputs aside and publishing them (contract section 3).
 
 A job stages every output of its run under ``_staging/<run id>/`` first. Only when all of them
-(and the PostgreSQL staging table) are complete does it publish, one partition folder at a time,
-each by an atomic swap. A re-run of a partition replaces exactly that partition; a partition
+(and the PostgreSQL staging table) are complete, and its blocking checks have passed on them
+(``jobs.audit``), does it publish, one partition folder at a time, each by an atomic swap; a day
+whose checks failed is held back, its live folder untouched. A re-run of a partition replaces exactly that partition; a partition
 whose new data has no rows becomes an empty folder rather than keeping stale rows.
 """
 
@@ -43,8 +44,9 @@ class StagedOutput:
     days: list[date] | None  # None: an unpartitioned output, swapped whole
     layout: str = "hive"
 
-    def publish(self, lake: Lake) -> list[str]:
-        """Swap each partition into place; returns the published prefixes."""
+    def publish(self, lake: Lake, held: frozenset[date] = frozenset()) -> list[str]:
+        """Swap each partition into place, but the ``held`` days (their checks failed: the
+        live folder stays as it was); returns the published prefixes."""
         if self.days is None:
             if not lake.exists(self.staged):
                 raise RuntimeError(f"nothing staged at {self.staged}")
@@ -52,6 +54,8 @@ class StagedOutput:
             return [self.live]
         published = []
         for day in self.days:
+            if day in held:
+                continue
             part = LAYOUTS[self.layout][0](day)
             staged, live = f"{self.staged}/{part}", f"{self.live}/{part}"
             if not lake.exists(staged):

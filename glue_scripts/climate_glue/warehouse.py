@@ -2,9 +2,11 @@
 
 The engine COPYs its Arrow batches (as CSV) into an unlogged staging table (the Spark engine from
 every task over its own connection, so the load scales with the workers and needs no JDBC jar;
-the DuckDB engine on one stream). The job then deletes the partitions being replaced and inserts
-the staged rows in a single transaction: readers see the old rows until it commits, and a
-failure anywhere leaves the table as it was.
+the DuckDB engine on one stream): ``stage_load``. Nothing live changes until the job's blocking
+checks have passed on its staged outputs; then ``StagedTable.publish`` deletes the partitions
+being replaced and inserts the staged rows in a single transaction: readers see the old rows
+until it commits, and a failure anywhere leaves the table as it was. A killed job's staging
+table is dropped by the next run of the same job.
 
 The job learns where the warehouse is from a *reference*, never from a credential in its
 arguments: ``env:NAME`` (a libpq URL in the job's environment), ``pgserver:PATH`` (the embedded
@@ -17,6 +19,7 @@ import io
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING
@@ -133,7 +136,50 @@ def copy_batches(dsn: str, stage_name: str, columns: list[str], batches: Iterabl
     return rows
 
 
-def load_replace(
+@dataclass
+class StagedTable:
+    """Rows COPYed into an unlogged staging table, waiting for the job's audit.
+
+    ``publish`` replaces the live rows of the given days (every row, for an unpartitioned table)
+    with the staged ones in one transaction; ``discard`` drops the staging table. Both are safe
+    to call after the other: the staging table is dropped once.
+    """
+
+    dsn: str
+    name: str
+    stage_name: str
+    columns: list[str]
+    rows: int
+
+    def publish(self, days: list[date] | None) -> None:
+        names = sql.SQL(", ").join(map(sql.Identifier, self.columns))
+        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+            _table(self.name), names, names, _table(self.stage_name)
+        )
+        with psycopg.connect(self.dsn) as conn, conn.transaction():
+            if days is None:
+                conn.execute(sql.SQL("DELETE FROM {}").format(_table(self.name)))
+                conn.execute(insert)
+            else:
+                in_days = sql.SQL(" WHERE {} = ANY(%s)").format(sql.Identifier("date"))
+                conn.execute(sql.SQL("DELETE FROM {}").format(_table(self.name)) + in_days, (days,))
+                conn.execute(insert + in_days, (days,))
+        self.discard()
+
+    def discard(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(self.stage_name)))
+
+
+STAGE_TABLE_PREFIX = "_stage_"
+
+
+def stage_table_name(name: str, run_id: str) -> str:
+    """The staging table of ``name`` for a run (PostgreSQL keeps 63 bytes of a name)."""
+    return f"{STAGE_TABLE_PREFIX}{name}_{run_id}"[:63]
+
+
+def stage_load(
     engine: Engine,
     frame: Frame,
     dsn: str,
@@ -141,40 +187,43 @@ def load_replace(
     types: dict[str, str],
     key: tuple[str, ...],
     run_id: str,
-    days: list[date] | None,
-) -> int:
-    """Replace the rows of ``days`` (every row, for an unpartitioned table) with ``frame``.
+) -> StagedTable:
+    """COPY ``frame`` into the run's staging table of ``name`` (created like the live table).
 
-    Returns the number of rows loaded.
+    Nothing live changes: the job publishes the staged rows after its checks pass.
     """
-    stage_name = f"_stage_{name}_{run_id}"[:63]
+    stage_name = stage_table_name(name, run_id)
     columns = list(types)
     with psycopg.connect(dsn, autocommit=True) as conn:
         ensure_table(conn, name, types, key)
+        drop_stale_stages(conn, name, run_id)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(stage_name)))
         conn.execute(
             sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(_table(stage_name), _table(name))
         )
+    staged = StagedTable(dsn, name, stage_name, columns, 0)
     try:
         selected = engine.sql(f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {frame.name}")
-        loaded = engine.copy_to_postgres(selected, partial(copy_batches, dsn, stage_name, columns))
-        with psycopg.connect(dsn) as conn, conn.transaction():
-            if days is None:
-                conn.execute(sql.SQL("DELETE FROM {}").format(_table(name)))
-            else:
-                conn.execute(
-                    sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                        _table(name), sql.Identifier("date")
-                    ),
-                    (days,),
-                )
-            names = sql.SQL(", ").join(map(sql.Identifier, columns))
-            conn.execute(
-                sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-                    _table(name), names, names, _table(stage_name)
-                )
-            )
-        return loaded
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(stage_name)))
+        staged.rows = engine.copy_to_postgres(
+            selected, partial(copy_batches, dsn, stage_name, columns)
+        )
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+def drop_stale_stages(conn: psycopg.Connection, name: str, run_id: str) -> list[str]:
+    """Drop the staging tables of ``name`` that other runs left (a killed job's): the job holds
+    the table's write lease (``climate_assets.lease``), so no other run is using them."""
+    own = stage_table_name(name, run_id)
+    pattern = (STAGE_TABLE_PREFIX + name + "_").replace("_", "\\_") + "%"
+    found = conn.execute(
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = %s AND table_name LIKE %s",
+        (WAREHOUSE_SCHEMA, pattern),
+    ).fetchall()
+    stale = [table for (table,) in found if table != own]
+    for table in stale:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(table)))
+    return stale
