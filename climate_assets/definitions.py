@@ -11,6 +11,7 @@ from .assets.processed import processed_assets
 from .automation import automation_sensor
 from .constants import WHOLE_GRAPH_JOB
 from .environments import executor_for, resources_for, table_kinds_for
+from .held_days import held_days_sensor
 from .partitions import daily_partitions
 from .retries import glue_retry_policy
 from .schedules import nightly_schedule
@@ -37,6 +38,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *arrival_sensors(daily, settings.sensor_interval_seconds),
             automation_sensor(settings.sensor_interval_seconds),
             run_failure_alerts,
+            held_days_sensor(whole_graph),
         ],
         schedules=[nightly_schedule(whole_graph)],
         resources={**resources_for(settings), "alerts": alerts_resource(settings.alert_topic_arn)},

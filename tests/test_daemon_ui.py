@@ -197,6 +197,7 @@ def test_sensors_and_schedule_show_as_running(dev):
             "hospital_arrival_sensor",
             "climate_automation_sensor",
             "climate_run_failure_alerts",
+            "climate_derived_around_held_days",
         )
     }
     assert schedules == {"nightly_climate_graph": "RUNNING"}

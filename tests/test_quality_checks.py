@@ -116,38 +116,79 @@ def _warehouse_rows(state, table: str, day: str) -> list[tuple]:
         ).fetchall()
 
 
+def _curated_run_ids(lake, day: str) -> set[str]:
+    table = pq.read_table(_curated_day(lake, "health_risks", day), columns=["_run_id"])
+    return set(table.column("_run_id").to_pylist())
+
+
 def test_a_failing_blocking_check_publishes_nothing_of_its_day(tmp_path):
     """Write, audit, publish: a range published clean, then day 1 spoiled (a reject rate above
     the threshold) and the range run again. The job audits its staged output before publishing:
     day 1's processed Parquet and PostgreSQL rows stay byte for byte as they were, day 2 is
-    published again (this run's rows), and the run fails naming the check and the day."""
+    published again (this run's rows), and the run fails naming the check and the day. Then the
+    held-days sensor derives day 2's metrics around the held day; day 1's stay as they were."""
+    import dagster as dg
+
+    from climate_assets.constants import DERIVED_ASSETS
+    from climate_assets.held_days import held_days_sensor
+
     state, lake = tmp_path, tmp_path / "lake"
     generate_landing_zone(lake, locations=3, days=2, start=date(2024, 7, 1), seed=9)
-    first, _ = materialize_days(state, D1, D2)
-    assert first.success
-    files_before = _partition_bytes(lake, "climate_data", D1)
-    rows_before = _warehouse_rows(state, "climate_data", D1)
+    with dg.instance_for_test() as instance:
+        first, _ = materialize_days(state, D1, D2, instance=instance)
+        assert first.success
+        files_before = _partition_bytes(lake, "climate_data", D1)
+        rows_before = _warehouse_rows(state, "climate_data", D1)
 
-    with (lake / f"raw/climate/date={D1}/climate.csv").open("a", encoding="utf-8") as handle:
-        handle.write(f"99999,{D1},30.0,20.0,0.0,50,2.0,40\n")
-    second, event_log = materialize_days(state, D1, D2)
-    assert not second.success
-    rate = _evaluations(second)[(CLIMATE_DATA.to_user_string(), "reject_rate")]
-    assert not rate.passed and rate.metadata["failing_days"].value == [D1]
-    assert (
-        f"climate_data: blocking check(s) failed on the staged output, not published: {D1}:"
-        " reject_rate (rows_read=7, rows_rejected=1, reject_rate=0.142857, max_reject_rate=0.01,"
-        f" failing_days=['{D1}'])"
-    ) in event_log
-    climate = next(
-        e for e in second.get_asset_materialization_events() if e.asset_key == CLIMATE_DATA
-    )
-    held = climate.materialization.metadata["held_back"].value
-    assert held == {"days": [D1], "checks": ["reject_rate"]}
+        with (lake / f"raw/climate/date={D1}/climate.csv").open("a", encoding="utf-8") as handle:
+            handle.write(f"99999,{D1},30.0,20.0,0.0,50,2.0,40\n")
+        second, event_log = materialize_days(state, D1, D2, instance=instance)
+        assert not second.success
+        rate = _evaluations(second)[(CLIMATE_DATA.to_user_string(), "reject_rate")]
+        assert not rate.passed and rate.metadata["failing_days"].value == [D1]
+        assert (
+            f"climate_data: blocking check(s) failed on the staged output, not published: {D1}:"
+            " reject_rate (rows_read=7, rows_rejected=1, reject_rate=0.142857,"
+            f" max_reject_rate=0.01, failing_days=['{D1}'])"
+        ) in event_log
+        climate = next(
+            e for e in second.get_asset_materialization_events() if e.asset_key == CLIMATE_DATA
+        )
+        held = climate.materialization.metadata["held_back"].value
+        assert held == {"days": [D1], "checks": ["reject_rate"]}
 
-    assert _partition_bytes(lake, "climate_data", D1) == files_before
-    assert _warehouse_rows(state, "climate_data", D1) == rows_before
-    day2 = _warehouse_rows(state, "climate_data", D2)
-    assert day2 and {r[-1] for r in day2} == {second.run_id}  # _run_id: this run published it
-    rejects = (lake / f"rejects/climate/date={D1}").glob("*.csv")
-    assert any("unknown location" in p.read_text(encoding="utf-8") for p in rejects)
+        assert _partition_bytes(lake, "climate_data", D1) == files_before
+        assert _warehouse_rows(state, "climate_data", D1) == rows_before
+        day2 = _warehouse_rows(state, "climate_data", D2)
+        assert day2 and {r[-1] for r in day2} == {second.run_id}  # _run_id: this run's rows
+        rejects = (lake / f"rejects/climate/date={D1}").glob("*.csv")
+        assert any("unknown location" in p.read_text(encoding="utf-8") for p in rejects)
+        assert _curated_run_ids(lake, D2) == {first.run_id}  # the derived step was skipped
+
+        # The daemon's held-days sensor, evaluated on the failed run: day 2 around day 1.
+        run = instance.get_run_by_id(second.run_id)
+        failure = instance.get_records_for_run(
+            second.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+        ).records[0]
+        requests = held_days_sensor(dg.define_asset_job("climate_graph"))(
+            dg.build_run_status_sensor_context(
+                sensor_name="held",
+                dagster_event=failure.event_log_entry.dagster_event,
+                dagster_instance=instance,
+                dagster_run=run,
+            ).for_run_failure()
+        )
+        assert [
+            (
+                r.tags["dagster/asset_partition_range_start"],
+                r.tags["dagster/asset_partition_range_end"],
+                r.asset_selection,
+            )
+            for r in requests
+        ] == [(D2, D2, list(DERIVED_ASSETS))]
+        around, _ = materialize_days(
+            state, D2, D2, asset_selection=DERIVED_ASSETS, instance=instance
+        )
+        assert around.success
+        assert _curated_run_ids(lake, D2) == {around.run_id}
+        assert _curated_run_ids(lake, D1) == {first.run_id}

@@ -28,36 +28,35 @@ from .metadata import each_with_numeric_metadata
 
 KINDS = {"glue", "spark", "parquet", "postgres", "csv", "json"}
 
+
+def _derived_spec(key: dg.AssetKey, deps: list[dg.AssetKey], description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key,
+        deps=deps,
+        group_name=GROUP_CURATED,
+        kinds=KINDS,
+        owners=OWNERS,
+        freshness_policy=DAILY_FRESHNESS,
+        automation_condition=DERIVED_AUTOMATION,
+        description=description,
+    )
+
+
 DERIVED_SPECS = [
-    dg.AssetSpec(
+    _derived_spec(
         HEALTH_RISKS,
-        deps=[CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
-        group_name=GROUP_CURATED,
-        kinds=KINDS,
-        owners=OWNERS,
-        freshness_policy=DAILY_FRESHNESS,
-        automation_condition=DERIVED_AUTOMATION,
-        description="Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
+        [CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
+        "Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
     ),
-    dg.AssetSpec(
+    _derived_spec(
         HOSPITAL_RESOURCES,
-        deps=[HOSPITAL_DATA, LOCATIONS],
-        group_name=GROUP_CURATED,
-        kinds=KINDS,
-        owners=OWNERS,
-        freshness_policy=DAILY_FRESHNESS,
-        automation_condition=DERIVED_AUTOMATION,
-        description="Hospital capacity per location and day (every location, zeros without hospitals).",
+        [HOSPITAL_DATA, LOCATIONS],
+        "Hospital capacity per location and day (every location, zeros without hospitals).",
     ),
-    dg.AssetSpec(
+    _derived_spec(
         RESILIENCE_SCORES,
-        deps=[HEALTH_RISKS, HOSPITAL_RESOURCES],
-        group_name=GROUP_CURATED,
-        kinds=KINDS,
-        owners=OWNERS,
-        freshness_policy=DAILY_FRESHNESS,
-        automation_condition=DERIVED_AUTOMATION,
-        description="Resilience score and category per location and day.",
+        [HEALTH_RISKS, HOSPITAL_RESOURCES],
+        "Resilience score and category per location and day.",
     ),
 ]
 

@@ -149,6 +149,29 @@ def parse_selection(text: str | None) -> list[dg.AssetKey] | None:
     return [dg.AssetKey.from_user_string(part.strip()) for part in text.split(",") if part.strip()]
 
 
+def derive_around_held_days(
+    settings: Settings, instance: dg.DagsterInstance, run_id: str, echo: Callable[[str], None]
+) -> None:
+    """What the daemon's held-days sensor does (``climate_assets.held_days``), in this process:
+    a range run held back a day, so the derived metrics of its other days run now."""
+    from ..constants import DERIVED_ASSETS
+    from ..held_days import held_back_in_run
+    from .demo import run_whole_graph
+
+    found = held_back_in_run(instance, instance.get_run_by_id(run_id))
+    if found is None:
+        return
+    echo(found.describe())
+    for first, last in found.stretches:
+        around = run_whole_graph(
+            settings, instance, first, last, echo=echo, asset_selection=list(DERIVED_ASSETS)
+        )
+        echo(
+            f"  derived metrics for {first} .. {last}: run {around.run_id} "
+            f"{'succeeded' if around.success else 'FAILED'}"
+        )
+
+
 def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -> int:
     """The command; ``echo`` prints a line (the CLI passes ``print``)."""
     import os
@@ -195,6 +218,8 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
             echo=echo,
             asset_selection=selection,
         )
+        if not outcome.success:
+            derive_around_held_days(settings, instance, outcome.run_id, echo)
     echo(
         f"Run {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'}"
         f" in {outcome.seconds:.1f}s"
