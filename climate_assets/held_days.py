@@ -37,7 +37,7 @@ class HeldBack:
     """What a range run held back, and the stretches of good days left to derive."""
 
     run_id: str
-    held: dict[str, list[str]]  # day -> "asset: check" that held it
+    held: dict[str, list[str]]  # day -> the "asset:check"s that held it
     stretches: list[tuple[date, date]]
 
     def describe(self) -> str:
@@ -102,9 +102,7 @@ def held_back_in_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> HeldBa
         if verdict["days"] == "all":
             return None  # locations, or every day of the range
         for day in verdict["days"]:
-            held.setdefault(day, []).append(
-                f"{key.to_user_string()}: {', '.join(verdict['checks'])}"
-            )
+            held.setdefault(day, []).extend(verdict["checks"])  # "asset:check"
     if not held:
         return None
     first, last = date.fromisoformat(start), date.fromisoformat(end)

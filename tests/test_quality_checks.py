@@ -148,14 +148,14 @@ def test_a_failing_blocking_check_publishes_nothing_of_its_day(tmp_path):
         assert not rate.passed and rate.metadata["failing_days"].value == [D1]
         assert (
             f"climate_data: blocking check(s) failed on the staged output, not published: {D1}:"
-            " reject_rate (rows_read=7, rows_rejected=1, reject_rate=0.142857,"
+            " climate_data:reject_rate (rows_read=7, rows_rejected=1, reject_rate=0.142857,"
             f" max_reject_rate=0.01, failing_days=['{D1}'])"
         ) in event_log
         climate = next(
             e for e in second.get_asset_materialization_events() if e.asset_key == CLIMATE_DATA
         )
         held = climate.materialization.metadata["held_back"].value
-        assert held == {"days": [D1], "checks": ["reject_rate"]}
+        assert held == {"days": [D1], "checks": ["climate_data:reject_rate"]}
 
         assert _partition_bytes(lake, "climate_data", D1) == files_before
         assert _warehouse_rows(state, "climate_data", D1) == rows_before
@@ -192,3 +192,53 @@ def test_a_failing_blocking_check_publishes_nothing_of_its_day(tmp_path):
         assert around.success
         assert _curated_run_ids(lake, D2) == {around.run_id}
         assert _curated_run_ids(lake, D1) == {first.run_id}
+
+
+def test_a_row_count_collapse_of_the_derived_metrics_publishes_nothing(tmp_path):
+    """The issue's case: a valid locations file that replaces the master list (no old location
+    left) makes the derived metrics of every day 0 rows. The derived job's row_count check fails
+    on its staged output, so the curated Parquet, the exports and the PostgreSQL rows of those
+    days stay as they were, and the run fails naming the check."""
+    import dagster as dg
+
+    from climate_assets.constants import DERIVED_ASSETS, LOCATIONS
+
+    state, lake = tmp_path, tmp_path / "lake"
+    generate_landing_zone(lake, locations=3, days=2, start=date(2024, 7, 1), seed=9)
+    with dg.instance_for_test() as instance:
+        first, _ = materialize_days(state, D1, D2, instance=instance)
+        assert first.success
+        curated = lake / "curated/resilience_scores"
+        exports = lake / "exports/json/resilience_scores"
+        before = {
+            str(p.relative_to(lake)): p.read_bytes()
+            for root in (curated, exports)
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+        rows_before = _warehouse_rows(state, "resilience_scores", D1)
+        assert rows_before
+
+        raw = lake / "raw/locations/locations.csv"
+        header, *rows = raw.read_text(encoding="utf-8").splitlines()
+        raw.write_text("\n".join([header, *("X" + row for row in rows)]) + "\n", encoding="utf-8")
+        second, event_log = materialize_days(
+            state, D1, D2, asset_selection=[LOCATIONS, *DERIVED_ASSETS], instance=instance
+        )
+        assert not second.success
+        count = _evaluations(second)[("resilience_scores", "row_count")]
+        assert not count.passed
+        assert sorted(count.metadata["failing_days"].value) == [D1, D2]
+        assert (
+            "calculate-derived-metrics: blocking check(s) failed on the staged output, not"
+            f" published: {D1}, {D2}: "
+        ) in event_log
+        assert "resilience_scores:row_count (rows=0, allowed_rows_per_day=" in event_log
+        after = {
+            str(p.relative_to(lake)): p.read_bytes()
+            for root in (curated, exports)
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+        assert after == before
+        assert _warehouse_rows(state, "resilience_scores", D1) == rows_before

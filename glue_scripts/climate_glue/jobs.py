@@ -99,7 +99,7 @@ class Audit:
     back whole.
     """
 
-    failed: tuple[checks.CheckResult, ...] = ()
+    failed: tuple[tuple[str, checks.CheckResult], ...] = ()  # (asset, result)
     held: frozenset[date] = frozenset()
     everything: bool = False
 
@@ -113,16 +113,18 @@ class Audit:
             return None
         return [d for d in days if d not in self.held]
 
-    def describe(self, asset: str) -> str:
+    @property
+    def check_names(self) -> list[str]:
+        return [f"{asset}:{r.name}" for asset, r in self.failed]
+
+    def describe(self, job: str) -> str:
         """What was held back and why, naming each failed check with its counts."""
-        what = (
-            "everything" if self.everything else ", ".join(sorted(d.isoformat() for d in self.held))
-        )
+        what = ", ".join(sorted(d.isoformat() for d in self.held)) or "everything"
         reasons = "; ".join(
-            f"{r.name} ({', '.join(f'{k}={v}' for k, v in r.metadata.items() if k in _COUNT_KEYS)})"
-            for r in self.failed
+            f"{asset}:{r.name} ({', '.join(f'{k}={v}' for k, v in r.metadata.items() if k in _COUNT_KEYS)})"
+            for asset, r in self.failed
         )
-        return f"{asset}: blocking check(s) failed on the staged output, not published: {what}: {reasons}"
+        return f"{job}: blocking check(s) failed on the staged output, not published: {what}: {reasons}"
 
 
 _COUNT_KEYS = (
@@ -138,15 +140,18 @@ _COUNT_KEYS = (
 )
 
 
-def audit(results: list[checks.CheckResult], days: list[date] | None) -> Audit:
-    """Judge the staged outputs by their blocking checks (a warning check never holds back)."""
-    failed = tuple(r for r in results if not r.passed and r.severity == checks.SEVERITY_ERROR)
+def audit(results: list[tuple[str, checks.CheckResult]], days: list[date] | None) -> Audit:
+    """Judge the staged outputs by their blocking checks, given as (asset, result); a warning
+    check never holds back."""
+    failed = tuple(
+        (asset, r) for asset, r in results if not r.passed and r.severity == checks.SEVERITY_ERROR
+    )
     if not failed:
         return Audit()
     if days is None:
         return Audit(failed, frozenset(), everything=True)
     held: set[date] = set()
-    for result in failed:
+    for _, result in failed:
         named = result.metadata.get("failing_days")
         if not named:
             return Audit(failed, frozenset(days), everything=True)
@@ -192,7 +197,7 @@ def _held_metadata(verdict: Audit) -> dict:
     held = "all" if verdict.everything else sorted(d.isoformat() for d in verdict.held)
     return {
         "held_back": {
-            "raw_value": {"days": held, "checks": [r.name for r in verdict.failed]},
+            "raw_value": {"days": held, "checks": verdict.check_names},
             "type": "json",
         }
     }
@@ -393,7 +398,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             [stage_processed, stage_rejects, measure_checks], engine.concurrent_parts
         )
     (processed_output, table), (measures, check_results) = processed, measured
-    verdict = audit(check_results, days)
+    verdict = audit([(dataset.asset, r) for r in check_results], days)
     if not verdict.passed:
         log.error(verdict.describe(dataset.asset))
     # The rejects say why rows (or a day) were refused: published whatever the verdict.
@@ -562,9 +567,9 @@ def calculate_derived_metrics(job: Job) -> None:
             raise
     # The three derived assets are one job from the same inputs: a day held back by any of
     # their blocking checks is held back for all three, so they stay consistent.
-    verdict = audit([r for n in names for r in results[n].check_results], days)
+    verdict = audit([(n, r) for n in names for r in results[n].check_results], days)
     if not verdict.passed:
-        job.pipes.log.error(verdict.describe(", ".join(names)))
+        job.pipes.log.error(verdict.describe("calculate-derived-metrics"))
     publish(
         lake,
         job,
