@@ -313,9 +313,10 @@ def test_extra_column_is_loaded_without_it(case):
     finally:
         original.write_text(content, encoding="utf-8")
     assert case.table("climate", lineage=False) == case.baseline["climate"]
-    columns = [r[0] for r in case.connect().execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'climate_data'"
-    )]  # fmt: skip
+    with case.connect() as conn:
+        columns = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'climate_data'"
+        )]  # fmt: skip
     assert "station_note" not in columns
 
 
