@@ -64,11 +64,16 @@ def _history(files: list[Path]) -> list[str]:
 
 def render(results: dict, raw_name: str, history: list[Path]) -> str:
     m, v = results["machine"], results["versions"]
+    merged = results.get("merged", [])
+    later = {name for x in merged for name in x["workloads"]}
+    own = [name for name in results["workloads"] if name not in later]
     lines = [
         "# Benchmark results",
         "",
         "Written by `uv run python -m bench` (see README, Benchmarks). Raw numbers:"
-        f" `bench/results/{raw_name}`.",
+        f" `bench/results/{raw_name}`"
+        + "".join(f" and `bench/results/{x['file']}`" for x in merged)
+        + ".",
         "",
         f"- date: {results['started']} to {results['finished']} (UTC)"
         + (
@@ -76,10 +81,17 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
             if results["quick"]
             else ""
         ),
+        *(
+            f"- merged in: {', '.join(x['workloads'])} from `bench/results/{x['file']}`, run"
+            f" {x['started']} to {x['finished']} (UTC), {x['repeat']} time(s) each; load average"
+            f" at start {x['load_average_start']}, at end {x['load_average_end']}; what other"
+            f" work took from the cores during its runs: {_other_share(results, x['workloads'])}"
+            for x in merged
+        ),
         f"- machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu_model']}; {m['os']}",
         f"- load average (1, 5, 15 min) at start {results['load_average_start']},"
         f" at end {results['load_average_end']} (the benchmark's own runs raise it); what other"
-        f" work took from the cores during the runs: {_other_share(results)}",
+        f" work took from the cores during the runs: {_other_share(results, own)}",
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- each workload ran {results['repeat']} time(s), each in a fresh process on a fresh"
         " state folder (its own lake, embedded PostgreSQL and Dagster instance); times are the"
@@ -87,7 +99,8 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
         "- engines: each graph workload ran on "
         + ", ".join(f"**{e}**" for e in results.get("engines", ["spark"]))
         + " (the child process's `CLIMATE_ENGINE`; results from before the engines measured"
-        " Spark only), the DuckDB floor once per workload; the sensor tick runs no job",
+        " Spark only), the DuckDB floor once per workload; the sensor tick and status run no job"
+        " measured",
         "- memory: peak over the run of the sum over the whole process tree (Python, which runs"
         " the DuckDB engine in-process; with Spark also its JVM and Python workers; the embedded"
         " PostgreSQL) of **RSS** (shared pages counted"
@@ -99,11 +112,15 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
         "## Targets",
         "",
     ]
-    busy = _busiest_other_share(results)
-    if busy is not None and busy > NOISY_SHARE:
+    groups = [(own, "")] if not merged else [(own, f" of {', '.join(own)}")]
+    groups += [(x["workloads"], f" of {', '.join(x['workloads'])} (`{x['file']}`)") for x in merged]
+    for names, which in groups:
+        busy = _busiest_other_share(results, names)
+        if busy is None or busy <= NOISY_SHARE:
+            continue
         lines += [
-            f"**Other work took up to {100 * busy:.0f}% of the {m['cores']} cores during a run**:"
-            " it shared the CPU, so wall times are inflated and a MISSED on a"
+            f"**Other work took up to {100 * busy:.0f}% of the {m['cores']} cores during a"
+            f" run{which}**: it shared the CPU, so wall times are inflated and a MISSED on a"
             " time target says little; memory, CPU seconds, the breakdown's shares and the"
             " backfill and floor checks still hold. Rerun on a quiet machine to judge the time"
             " targets.",
@@ -195,12 +212,16 @@ def _workloads_table(results: dict) -> list[str]:
 NOISY_SHARE = 0.1  # other processes' CPU over the run's capacity (wall x cores)
 
 
-def _other_shares(results: dict, field: str = "other_cpu_seconds") -> list[float]:
-    """Per run: CPU seconds of the processes outside the benchmarked tree over wall x cores."""
+def _other_shares(
+    results: dict, field: str = "other_cpu_seconds", names: list[str] | None = None
+) -> list[float]:
+    """Per run: CPU seconds of the processes outside the benchmarked tree over wall x cores
+    (of the workloads ``names``, default all)."""
     cores = results["machine"]["cores"] or 1
     return [
         run[field] / (run["wall_seconds"] * cores)
-        for w in results["workloads"].values()
+        for name, w in results["workloads"].items()
+        if names is None or name in names
         for run in [
             *w.get("runs", []),
             *w.get("floor_runs", []),
@@ -217,11 +238,11 @@ def _other_shares(results: dict, field: str = "other_cpu_seconds") -> list[float
 UPPER_BOUND_FIELD = "machine_other_cpu_seconds"
 
 
-def _busiest_other_share(results: dict) -> float | None:
-    shares = _other_shares(results)
+def _busiest_other_share(results: dict, names: list[str] | None = None) -> float | None:
+    shares = _other_shares(results, names=names)
     if shares:
         return max(shares)
-    bounds = _other_shares(results, UPPER_BOUND_FIELD)
+    bounds = _other_shares(results, UPPER_BOUND_FIELD, names)
     if bounds:
         return statistics.median(bounds)
     if "load_average_start" in results:  # results from before other work was measured
@@ -230,15 +251,15 @@ def _busiest_other_share(results: dict) -> float | None:
     return None
 
 
-def _other_share(results: dict) -> str:
-    shares = _other_shares(results)
+def _other_share(results: dict, names: list[str] | None = None) -> str:
+    shares = _other_shares(results, names=names)
     if shares:
         return (
             f"{100 * statistics.median(shares):.1f}% of the cores (median over runs), at most"
             f" {100 * max(shares):.1f}% (CPU seconds of the processes outside the benchmarked"
             " tree and the runner, over wall x cores); above 10% the wall times are noisy"
         )
-    bounds = _other_shares(results, UPPER_BOUND_FIELD)
+    bounds = _other_shares(results, UPPER_BOUND_FIELD, names)
     if bounds:
         return (
             f"at most {100 * statistics.median(bounds):.1f}% of the cores (median over runs;"
@@ -284,6 +305,8 @@ def _workload_detail(name: str, w: dict) -> list[str]:
     lines = ["", f"## {name}: {w['workload']['description']}"]
     if w["workload"]["kind"] == "sensor":
         return [*lines, "", *_engine_detail(w)]
+    if w["workload"]["kind"] == "status":
+        return [*lines, "", *_status_detail(w)]
     for engine, part in engine_parts(w).items():
         lines += ["", f"### {name} on the {engine} engine", ""]
         lines += _engine_detail({**part, "workload": w["workload"]})
@@ -298,6 +321,52 @@ def _workload_detail(name: str, w: dict) -> list[str]:
             f" valid rows {f.get('valid_rows')}.",
         ]
     return lines
+
+
+def _status_detail(w: dict) -> list[str]:
+    """How the instance was made, and the status command's parts (medians over the runs)."""
+    ok = [r for r in w["runs"] if r["exit_code"] == 0]
+    if not ok:
+        run = w["runs"][0] if w["runs"] else {}
+        tail = run.get("log_tail") or (run.get("build") or {}).get("log_tail", "")
+        return [f"{run.get('status', 'not run')}.", "", "```", tail, "```"]
+
+    def med(field: str) -> float:
+        return statistics.median(r[field] for r in ok)
+
+    b = ok[0]["build"]
+    wall = med("wall_seconds")
+    call, imports, command = (
+        med("status_call_seconds"),
+        med("import_seconds"),
+        med("command_seconds"),
+    )
+    first = ok[0]
+    return [
+        f"The instance (first run): one real run of the whole graph for one day on DuckDB"
+        f" ({b['graph_seconds']} s), then {b['runs_added']:,} runs of the Glue jobs added, round"
+        f" robin, over the last {b['hours']:g} h ({b['failed_runs_added']:,} failed: planned,"
+        f" not materialized), each a copy of the real run's record and asset events:"
+        f" {b['planned_events_added']:,} planned events and {b['materializations_added']:,}"
+        f" materializations, added in {b['add_seconds']} s; {b['runs_in_instance']:,} runs in"
+        " the instance.",
+        "",
+        f"`climate-assets status --json` in a process of its own (medians over {len(ok)} runs):"
+        f" process wall {wall:.2f} s; inside it, imports {imports:.2f} s, then the command"
+        f" {command:.2f} s, of which the status call (definitions, every query) {call:.2f} s"
+        f" and {command - call:.2f} s the instance (embedded PostgreSQL start) and printing."
+        " The first run also brings Dagster's partition status cache up to date after the"
+        f" added events; run again on the same instance: {_median_again(ok)} s process wall.",
+        "",
+        f"It saw {first['runs_seen_7d']:,} runs in the jobs' 7-day windows"
+        f" ({first['failed_seen_7d']:,} failed); alarms by kind: {json.dumps(first['alarms'])}.",
+    ]
+
+
+def _median_again(runs: list[dict]) -> str:
+    walls = [(r.get("again") or {}).get("wall_seconds") for r in runs]
+    walls = [x for x in walls if x is not None]
+    return f"{statistics.median(walls):.2f}" if walls else "–"
 
 
 def _engine_detail(w: dict) -> list[str]:

@@ -28,7 +28,7 @@ from .compare import compare_curated
 from .memory import PeakMemory
 from .report import render
 from .targets import evaluate
-from .workloads import ENGINE_NAMES, ENV_ENGINE, GRAPH, Workload, select
+from .workloads import ENGINE_NAMES, ENV_ENGINE, GRAPH, SENSOR, Workload, select
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -240,6 +240,38 @@ def run_sensor(workload: Workload, state: Path) -> dict:
     return result
 
 
+def run_status(workload: Workload, state: Path) -> dict:
+    """Build the instance (one real run of the graph on DuckDB, then ``workload.runs`` more;
+    not measured), then ``climate-assets status --json`` in a process of its own, measured: the
+    first time (it also brings Dagster's partition status cache up to date) and ``again``."""
+    built = state / "bench-status-build.json"
+    command = [
+        sys.executable, "-m", "bench.status_runs", "build", "--state", str(state),
+        "--day", workload.start.isoformat(), "--runs", str(workload.runs), "--out", str(built),
+    ]  # fmt: skip
+    build = run_child(command, str(state), state / "bench-status-build.log", "duckdb")
+    if build["exit_code"] != 0 or not built.exists():
+        build["log_tail"] = _tail(state / "bench-status-build.log")
+        return {**build, "status": "not measured: building the instance failed", "build": build}
+    build.update(json.loads(built.read_text()))
+    tries = []
+    for i in range(2):
+        out = state / f"bench-status-{i}.json"
+        command = [
+            sys.executable, "-m", "bench.status_runs", "time", "--state", str(state),
+            "--out", str(out),
+        ]  # fmt: skip
+        run = run_child(command, str(state), state / f"bench-status-{i}.log")
+        if out.exists():
+            run.update(json.loads(out.read_text()))
+        if run["exit_code"] != 0:
+            run["log_tail"] = _tail(state / f"bench-status-{i}.log")
+        tries.append(run)
+    first, again = tries
+    first["status"] = "measured" if first["exit_code"] == 0 else "failed"
+    return {**first, "again": again, "build": build}
+
+
 def spread(values: list[float]) -> dict | None:
     values = [v for v in values if v is not None]
     if not values:
@@ -253,8 +285,12 @@ def spread(values: list[float]) -> dict | None:
 
 
 def summarize(runs: list[dict]) -> dict:
-    """Medians with min and max over the successful runs."""
+    """Medians with min and max over the successful runs (status: also its call and again)."""
     ok = [r for r in runs if r["exit_code"] == 0]
+    status = {
+        "status_call_seconds": spread([r.get("status_call_seconds") for r in ok]),
+        "again_wall_seconds": spread([(r.get("again") or {}).get("wall_seconds") for r in ok]),
+    }
     return {
         "wall_seconds": spread([r["wall_seconds"] for r in ok]),
         "run_seconds": spread([r.get("run_seconds") for r in ok]),
@@ -262,6 +298,7 @@ def summarize(runs: list[dict]) -> dict:
         "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in ok]),
         "cpu_seconds": spread([r.get("cpu_seconds") for r in ok]),
         "other_cpu_seconds": spread([r.get("other_cpu_seconds") for r in ok]),
+        **{k: v for k, v in status.items() if v is not None},
         "failed_runs": len(runs) - len(ok),
     }
 
@@ -283,7 +320,8 @@ def run_workload(
 ) -> dict:
     """A graph workload runs ``repeat`` times on each engine (``engines[name]``: runs, summary,
     its first run's curated rows compared with the floor's), then the floor ``repeat`` times;
-    the sensor tick, which runs no job, ``repeat`` times (``runs``, ``summary``)."""
+    the sensor tick and status, which run no job measured, ``repeat`` times (``runs``,
+    ``summary``)."""
     landing = ensure_landing_zone(workload, data_dir)
     result: dict = {"workload": workload.to_json(), "landing_zone": landing}
     if workload.kind != GRAPH:
@@ -292,8 +330,12 @@ def run_workload(
             state = work / f"{workload.name}-{i}"
             fresh_state(workload, data_dir, state)
             log(f"{workload.name}: run {i + 1}/{repeat}")
-            run = run_sensor(workload, state)
-            log(f"{workload.name}: {run.get('status')} {run.get('tick_seconds', '')}")
+            if workload.kind == SENSOR:
+                run = run_sensor(workload, state)
+                log(f"{workload.name}: {run.get('status')} {run.get('tick_seconds', '')}")
+            else:
+                run = run_status(workload, state)
+                log(f"{workload.name}: {run.get('status')} in {run['wall_seconds']:.1f}s")
             result["runs"].append(run)
             if not keep:
                 shutil.rmtree(state, ignore_errors=True)
@@ -347,22 +389,52 @@ def run_workload(
     return result
 
 
-def write_results(results: dict, out: Path, stamp: str) -> None:
+def merge(base: dict, extra: dict, extra_name: str) -> dict:
+    """``base`` with ``extra``'s workloads added (or replacing base's of the same name), and a
+    note of where and when those ran (``merged``): RESULTS.md over two runs of the suite."""
+    if bool(base.get("quick")) != bool(extra.get("quick")):
+        raise SystemExit("--onto: cannot merge quick-size results with full-size ones")
+    merged = json.loads(json.dumps(base))
+    merged["workloads"] = {**base["workloads"], **extra["workloads"]}
+    note = {
+        k: extra.get(k)
+        for k in ("started", "finished", "repeat", "load_average_start", "load_average_end")
+    }
+    merged["merged"] = [
+        *base.get("merged", []),
+        {"file": extra_name, "workloads": list(extra["workloads"]), **note},
+    ]
+    merged["targets"] = evaluate(merged)
+    return merged
+
+
+def write_report(results: dict, raw_name: str, out: Path, onto: Path | None = None) -> None:
+    """RESULTS.md from ``results`` (in ``bench/results/<raw_name>``), or from the results file
+    ``onto`` with those results merged in."""
+    shown, name = results, raw_name
+    if onto is not None:
+        shown, name = merge(json.loads(onto.read_text()), results, raw_name), onto.name
+    history = sorted((out / "results").glob("*.json"))
+    (out / "RESULTS.md").write_text(render(shown, name, history))
+
+
+def write_results(results: dict, out: Path, stamp: str, onto: Path | None = None) -> None:
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = evaluate(results)
     (out / "results").mkdir(parents=True, exist_ok=True)
     raw = out / "results" / f"{stamp}.json"
     raw.write_text(json.dumps(results, indent=1, default=str))
-    history = sorted((out / "results").glob("*.json"))
-    (out / "RESULTS.md").write_text(render(results, raw.name, history))
+    write_report(results, raw.name, out, onto)
     log(f"wrote {out / 'RESULTS.md'} and {raw}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "workloads", nargs="*", help="seed, 100mb, backfill, overhead, sensor (default: all)"
+        "workloads",
+        nargs="*",
+        help="seed, 100mb, backfill, overhead, sensor, status (default: all)",
     )
     parser.add_argument(
         "--engine",
@@ -376,6 +448,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep each run's state folder")
     parser.add_argument(
         "--render", type=Path, help="only rewrite RESULTS.md from this results JSON file"
+    )
+    parser.add_argument(
+        "--onto",
+        type=Path,
+        help="a results JSON file: RESULTS.md shows its workloads with this run's (or --render's)"
+        " added or replacing them; this run's own results file keeps only what ran",
     )
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -409,8 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         results = json.loads(args.render.read_text())
         results["targets"] = evaluate(results)
-        history = sorted((args.out / "results").glob("*.json"))
-        (args.out / "RESULTS.md").write_text(render(results, args.render.name, history))
+        write_report(results, args.render.name, args.out, args.onto)
         return 0
     workloads = select(args.workloads, args.quick)
     started = datetime.now(UTC)
@@ -432,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
         results["workloads"][workload.name] = run_workload(
             workload, args.repeat, args.data_dir, work, args.keep, args.engines
         )
-        write_results(results, args.out, stamp)  # after each workload: a long run keeps its part
+        # After each workload: a long run keeps its part.
+        write_results(results, args.out, stamp, args.onto)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     failed = sum(

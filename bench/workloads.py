@@ -7,6 +7,7 @@ from datetime import date
 
 GRAPH = "graph"  # the whole asset graph through Dagster on the embedded default, in one run
 SENSOR = "sensor"  # one tick of the landing sensor over the landing zone (runs no job)
+STATUS = "status"  # `climate-assets status --json` on an instance with many runs
 
 # The engines a graph workload runs on: the child process gets CLIMATE_ENGINE (see
 # climate_assets/settings.py). DuckDB is the embedded default; Spark is kept for Glue parity.
@@ -24,6 +25,7 @@ class Workload:
     description: str
     seed: int = 7
     floor: bool = False  # also run the DuckDB floor on the same landing zone
+    runs: int = 0  # status: runs added to the instance (after one real run of the graph)
 
     @property
     def end(self) -> date:
@@ -45,6 +47,7 @@ START = date(2024, 6, 1)
 # About 100 MB of daily CSV (climate ~46, health ~33, hospital ~156 bytes a location).
 LOCATIONS_100MB = 425_000
 SENSOR_KEYS = 10_000
+STATUS_RUNS = 2_000
 
 FULL: dict[str, Workload] = {
     w.name: w
@@ -92,6 +95,16 @@ FULL: dict[str, Workload] = {
             date(2015, 1, 1),
             f"sensor tick over {SENSOR_KEYS:,} landing keys (3 files a day, 2 locations)",
         ),
+        Workload(
+            "status",
+            STATUS,
+            3,
+            1,
+            START,
+            f"`climate-assets status --json` on an instance with {STATUS_RUNS:,} runs of the Glue"
+            " jobs in the last 7 days (one real run, the others copies of it)",
+            runs=STATUS_RUNS,
+        ),
     )
 }
 
@@ -104,6 +117,7 @@ QUICK: dict[str, Workload] = {
     ),
     "overhead": FULL["overhead"],
     "sensor": Workload("sensor", SENSOR, 2, 34, date(2015, 1, 1), "sensor (quick): 103 keys"),
+    "status": Workload("status", STATUS, 3, 1, START, "status (quick): 20 runs", runs=20),
 }
 
 

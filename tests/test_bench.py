@@ -314,6 +314,68 @@ def test_report_shows_the_floor_and_each_engine_side_by_side(tmp_path: Path) -> 
     assert "### seed on the duckdb engine" in report and "### seed on the spark engine" in report
 
 
+def _status_results() -> dict:
+    """A status-only run of the suite (python -m bench status), one run."""
+    run = {
+        "exit_code": 0, "wall_seconds": 11.0, "peak_rss_bytes": 2**28, "peak_uss_bytes": 2**27,
+        "cpu_seconds": 9.0, "other_cpu_seconds": 0.1, "import_seconds": 3.0,
+        "command_seconds": 7.0, "status_call_seconds": 4.5, "runs_seen_7d": 2001,
+        "failed_seen_7d": 200, "alarms": {"failed run": 200, "daemon": 1}, "status": "measured",
+        "again": {"exit_code": 0, "wall_seconds": 10.0},
+        "build": {
+            "graph_seconds": 12.0, "runs_added": 2000, "failed_runs_added": 200, "hours": 156.0,
+            "planned_events_added": 2800, "materializations_added": 2520, "add_seconds": 60.0,
+            "runs_in_instance": 2001,
+        },
+    }  # fmt: skip
+    summary = {
+        **_summary(11.0),
+        "status_call_seconds": {"median": 4.5, "min": 4.5, "max": 4.5, "n": 1},
+        "again_wall_seconds": {"median": 10.0, "min": 10.0, "max": 10.0, "n": 1},
+    }
+    workload = {"kind": "status", "description": "status over 2,000 runs", "runs": 2000}
+    return {
+        "quick": False, "started": "s2", "finished": "f2", "repeat": 1,
+        "load_average_start": [0.2, 0.2, 0.2], "load_average_end": [0.3, 0.3, 0.3],
+        "workloads": {
+            "status": {
+                "workload": workload, "runs": [run], "summary": summary,
+                "landing_zone": {"raw_bytes": {"climate": 100}, "daily_bytes_per_day": 100},
+            }
+        },
+    }  # fmt: skip
+
+
+def test_status_run_is_merged_onto_earlier_results_and_judged(tmp_path: Path) -> None:
+    from bench.report import render
+    from bench.runner import merge
+
+    base = {
+        **_engine_results(),
+        "started": "s",
+        "finished": "f",
+        "repeat": 3,
+        "machine": {"cores": 2, "memory_gib": 23.5, "cpu_model": "cpu", "os": "os"},
+        "versions": {"python": "3.11"},
+        "load_average_start": [0.1, 0.1, 0.1],
+        "load_average_end": [0.1, 0.1, 0.1],
+    }
+    merged = merge(base, _status_results(), "status.json")
+    assert list(merged["workloads"]) == ["seed", "100mb", "overhead", "backfill", "status"]
+    assert merged["merged"][0]["file"] == "status.json" and merged["repeat"] == 3
+    status = _by_target(merged["targets"])[("none", "status over 2,000 runs")]
+    assert (status["measured"], status["status"]) == (4.5, "met")
+    assert "the whole command 11.0 s" in status["note"]
+    report = render(merged, "base.json", [])
+    assert "Raw numbers: `bench/results/base.json` and `bench/results/status.json`." in report
+    assert "- merged in: status from `bench/results/status.json`" in report
+    assert "| status | status over 2,000 runs" in report and "| (no engine) | 11.0 s" in report
+    assert "the status call (definitions, every query) 4.50 s" in report
+    assert "It saw 2,001 runs in the jobs' 7-day windows (200 failed)" in report
+    with pytest.raises(SystemExit, match="quick"):
+        merge({**base, "quick": True}, _status_results(), "status.json")
+
+
 def test_engine_list_is_parsed_and_checked() -> None:
     from bench.runner import parse_args, parse_engines
 

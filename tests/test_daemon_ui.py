@@ -10,6 +10,9 @@ One ``climate-assets dev`` serves every test here, in order:
 - a second day the same way, then a backfill of both days launched as the UI launches it
   (``launchPartitionBackfill``) runs each asset's job once for the range and writes the same
   rows as the day-by-day runs;
+- headless Chromium opens the Plots of the asset page's Metadata section for climate_data (four
+  materializations by then) and finds one drawn chart per numeric metadata key, ``rows`` among
+  them (screenshot kept in ``docs/images/asset-plots.png`` when CLIMATE_UPDATE_DOCS=1).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ PIPELINE_SECONDS = 480  # bound on waiting for the daemon (runs start their own 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 SCREENSHOT = PROJECT_ROOT / "docs" / "asset-graph.png"
+PLOTS_SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "asset-plots.png"
+PLOTTED_ASSET = "climate_data"
 TABLES = [d.asset for d in DAILY_DATASETS] + [d.asset for d in DERIVED]
 
 
@@ -203,27 +208,33 @@ def test_sensors_and_schedule_show_as_running(dev):
     assert schedules == {"nightly_climate_graph": "RUNNING"}
 
 
-@pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
-)
-def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
+def _chromium(tmp_path: Path, window: str):
+    """Debian's Chromium, headless, in a fresh profile (so the first-visit dialog shows)."""
     from selenium import webdriver
-    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = Options()
     options.binary_location = CHROMIUM
     for flag in (
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--window-size=1800,2400", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
+        f"--window-size={window}", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
     ):  # fmt: skip
         options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
+)
+def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = _chromium(tmp_path, "1800,2400")
     try:
         browser.get(f"{dev.url}/asset-groups")
         # The page re-renders while it loads: an element found a moment ago may be gone.
@@ -418,3 +429,84 @@ def test_backfill_from_the_ui_runs_once_per_asset_for_the_range_with_the_same_ro
     for table in TABLES:
         assert ranged[table][0] == day_by_day[table][0], table
         assert ranged[table][1] <= run_ids, f"{table} was not rewritten by the backfill"
+
+
+def _numeric_metadata_keys(dev: Dev, asset: str) -> tuple[int, set[str]]:
+    """How many materializations the asset has, and every integer or float metadata key."""
+    data = dev.graphql(
+        "query($k: AssetKeyInput!) { assetOrError(assetKey: $k) { ... on Asset {"
+        " assetMaterializations(limit: 100) { metadataEntries { __typename label } } } } }",
+        {"k": {"path": [asset]}},
+    )
+    events = data["assetOrError"]["assetMaterializations"]
+    numeric = {"IntMetadataEntry", "FloatMetadataEntry"}
+    keys = {e["label"] for m in events for e in m["metadataEntries"] if e["__typename"] in numeric}
+    return len(events), keys
+
+
+# Each drawn chart of the Plots view, by the title of its card (the closest enclosing element
+# with text: the chart itself is a canvas), and whether anything was drawn on it.
+PLOTTED_CHARTS = """
+return [...document.querySelectorAll('canvas')].map(canvas => {
+  let card = canvas.parentElement;
+  while (card && !card.innerText.trim()) card = card.parentElement;
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let drawn = false;
+  for (let i = 3; i < pixels.length && !drawn; i += 4) drawn = pixels[i] > 0;
+  return {title: card ? card.innerText.trim() : '', width: canvas.width, drawn: drawn};
+});
+"""
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
+)
+def test_asset_page_plots_each_numeric_metadata_key_over_time(dev, tmp_path):
+    """Asset page -> Overview -> Metadata -> Plots -> Events: a chart per numeric key over the
+    materializations' times. (The default "Partitions" axis plots the latest 120 partitions of
+    the definition, up to yesterday: empty for the test's days of 2024.)"""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    materializations, keys = _numeric_metadata_keys(dev, PLOTTED_ASSET)
+    if materializations < 2:
+        pytest.skip("needs the runs of the previous tests (two materializations or more)")
+    assert {"rows", "rows_rejected"} <= keys and any(k.startswith("seconds_") for k in keys)
+
+    browser = _chromium(tmp_path, "1600,1500")
+    try:
+        browser.get(f"{dev.url}/assets/{PLOTTED_ASSET}")
+        wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))
+
+        def button(label: str):
+            def find(b):
+                for skip in b.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+                    skip.click()  # the first-visit dialog, shown a little after the page
+                found = b.find_elements(By.XPATH, f"//button[normalize-space()='{label}']")
+                return found[0] if found and found[0].is_displayed() else None
+
+            return find
+
+        wait.until(button("Plots")).click()  # the Metadata section's Table | Plots
+        wait.until(button("Events")).click()  # its x axis: Partitions | Events (time)
+
+        def charts(b) -> dict | None:
+            drawn = {c["title"]: c for c in b.execute_script(PLOTTED_CHARTS)}
+            ready = keys <= drawn.keys() and all(c["drawn"] for c in drawn.values())
+            return drawn if ready else None
+
+        plotted = wait.until(charts)
+        assert set(plotted) == keys  # one chart per numeric key, nothing else
+        assert plotted["rows"]["width"] > 100
+
+        heading = browser.find_element(By.XPATH, "//*[normalize-space(text())='Metadata']")
+        browser.execute_script("arguments[0].scrollIntoView()", heading)
+        time.sleep(1)
+        shot = tmp_path / "asset-plots.png"
+        assert browser.save_screenshot(str(shot))
+        if os.environ.get("CLIMATE_UPDATE_DOCS"):
+            PLOTS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, PLOTS_SCREENSHOT)
+    finally:
+        browser.quit()

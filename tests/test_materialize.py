@@ -95,9 +95,8 @@ def test_materialize_goes_through_the_daemon_queue(dev):
     not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
 )
 def test_asset_page_shows_the_numeric_metadata(dev, tmp_path):
-    """The asset page's Events view shows the job's numbers (after the run above). Not yet a
-    screenshot for the docs: the 1.13 asset page has no Plots tab, and the first-visit dialog
-    was still open when this one was taken."""
+    """The asset page's Events view shows the job's numbers (after the run above). The plots of
+    those numbers (Overview > Metadata > Plots) and their screenshot are in test_daemon_ui."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
