@@ -12,29 +12,24 @@ break rules republishes the day with exactly the good rows.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import importlib.util
 import json
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
 from climate_glue.contract import CLIMATE, HOSPITAL
 from climate_glue.lake import LocalLake
 from climate_glue.quarantine import REASON_SUFFIX, quarantine
 from climate_glue.raw import RawFileError, RawFilesError, list_raw_files
-from psycopg import sql
 
 from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.engine.spark import local_spark_session
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
-from climate_assets.settings import GLUE_SCRIPTS_DIR
+from tests.support import CASE_FILE, DAY, TABLES, Published
 
 pytestmark = pytest.mark.e2e
 
-DAY = "2024-07-01"
+CASES = ("climate", "hospital")  # the datasets the cases drop files into
 CLIMATE_HEADER = (
     "location_id,date,temp_max_c,temp_min_c,precipitation_mm,humidity_pct,wind_speed_ms,aqi"
 )
@@ -42,94 +37,6 @@ HOSPITAL_HEADER = (
     "hospital_id,location_id,hospital_name,date,total_beds,beds_occupied,icu_beds,"
     "icu_beds_occupied,has_backup_power,in_flood_zone"
 )
-CASE_FILE = "zz_case.csv"
-SCRIPTS = {
-    "locations": "process_locations.py",
-    "climate": "process_climate_data.py",
-    "health": "process_health_data.py",
-    "hospital": "process_hospital_data.py",
-    "derived": "calculate_derived_metrics.py",
-}
-TABLES = {"climate": "climate_data", "hospital": "hospital_data"}
-
-
-def _script(name: str):
-    path = Path(GLUE_SCRIPTS_DIR, SCRIPTS[name])
-    spec = importlib.util.spec_from_file_location(f"catalog_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Published:
-    """The baseline: a lake and an embedded PostgreSQL with two published days."""
-
-    def __init__(self, state: Path, engine: str):
-        self.state = state
-        self.engine = engine
-        self.lake = state / "lake"
-        self.runs = 0
-
-    def run(self, dataset: str, start: str = DAY, end: str = DAY) -> None:
-        self.runs += 1
-        argv = [
-            "--lake-root", str(self.lake), "--run-id", f"catalog-{self.runs}",
-            "--warehouse", f"pgserver:{self.state / 'pgdata'}", "--engine", self.engine,
-        ]  # fmt: skip
-        if dataset != "locations":
-            argv += ["--start-date", start, "--end-date", end]
-        _script(dataset).main(argv)
-
-    def connect(self) -> psycopg.Connection:
-        import pgserver
-
-        return psycopg.connect(
-            pgserver.get_server(self.state / "pgdata").get_uri(EMBEDDED_DATABASE)
-        )
-
-    def table(self, dataset: str, lineage: bool = True) -> list[tuple]:
-        table = TABLES[dataset]
-        with self.connect() as conn:
-            columns = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema ="
-                    " 'climate_health' AND table_name = %s ORDER BY ordinal_position",
-                    (table,),
-                )
-                if lineage or r[0] not in ("_processed_at", "_run_id", "_source_file")
-            ]
-            listed = sql.SQL(", ").join(map(sql.Identifier, columns))
-            query = sql.SQL("SELECT {} FROM climate_health.{} ORDER BY {}").format(
-                listed, sql.Identifier(table), listed
-            )
-            return conn.execute(query).fetchall()
-
-    def processed_tree(self) -> dict[str, str]:
-        root = self.lake / "processed"
-        return {
-            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
-        }
-
-    def snapshot(self, dataset: str) -> tuple:
-        return self.processed_tree(), self.table(dataset)
-
-    def rejects(self, dataset: str) -> list[dict[str, str]]:
-        folder = self.lake / f"rejects/{dataset}/date={DAY}"
-        rows = []
-        for path in sorted(folder.glob("*.csv")):
-            with path.open(encoding="utf-8", newline="") as handle:
-                rows += list(csv.DictReader(handle))
-        return sorted(rows, key=lambda r: int(r["_row"]))
-
-    def raw(self, dataset: str, name: str = CASE_FILE) -> Path:
-        return self.lake / f"raw/{dataset}/date={DAY}/{name}"
-
-    def rows_of(self, dataset: str) -> list[list[str]]:
-        with self.raw(dataset, f"{dataset}.csv").open(encoding="utf-8", newline="") as handle:
-            return list(csv.reader(handle))
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
@@ -145,7 +52,7 @@ def published(request, tmp_path_factory):
     base.run("locations")
     for dataset in ("climate", "health", "hospital"):
         base.run(dataset, DAY, "2024-07-02")
-    base.baseline = {d: base.table(d, lineage=False) for d in TABLES}
+    base.baseline = {d: base.table(d, lineage=False) for d in CASES}
     return base
 
 
@@ -153,7 +60,7 @@ def published(request, tmp_path_factory):
 def case(published):
     """Each case starts from the generated files and leaves them so."""
     yield published
-    for dataset in TABLES:
+    for dataset in CASES:
         published.raw(dataset).unlink(missing_ok=True)
 
 
