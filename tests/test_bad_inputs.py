@@ -435,3 +435,124 @@ def test_a_day_whose_every_row_is_rejected_publishes_its_rejects_not_a_crash(cas
         r for r in case.baseline["hospital"] if day1 not in r
     ]
     assert (case.lake / "processed/hospital_data/year=2024/month=07/day=01").is_dir()
+
+
+# --------------------------------------------------------------------------- found by fuzzing
+# Each example tests/test_fuzz_intake.py found, kept here as a case on both engines.
+
+
+def test_a_row_longer_than_the_parser_block_is_loaded(case):
+    """Fuzz: one 3 MiB field. DuckDB's reader (pyarrow, 1 MiB blocks) refused the row, and the
+    exact scan that followed hit Python's csv field limit: the job crashed, no outcome."""
+    name = "Long " + "x" * (3 << 20)
+    row = _hospital_row(case, hospital_id="L1", hospital_name=name)
+    assert _loads(case, "hospital", f"{HOSPITAL_HEADER}\n{row}\n") == []
+    with case.connect() as conn:
+        stored = conn.execute(
+            "SELECT hospital_name FROM climate_health.hospital_data WHERE hospital_id = 'L1'"
+        ).fetchall()
+    assert stored == [(name,)]
+
+
+def test_a_row_of_two_huge_fields_is_rejected_by_its_rule(case):
+    """Fuzz: two fields of 1 MiB + 1 in one row (hypothesis' first find), rejected by its rule."""
+    huge = "x" * ((1 << 20) + 1)
+    bad = _climate_row(case, date=huge, precipitation_mm=huge)
+    rejects = _loads(case, "climate", f"{CLIMATE_HEADER}\n{bad}\n")
+    assert [(r["_row"], r["_reject_rule"], len(r["raw_date"])) for r in rejects] == [
+        ("1", "date: not a date (YYYY-MM-DD)", len(huge))
+    ]
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+
+
+def test_a_ragged_file_with_a_huge_field_is_quarantined_with_its_count(case):
+    """Fuzz: the exact count of ragged rows, in a file with a field past Python's csv limit."""
+    row = _climate_row(case)
+    huge = _climate_row(case, location_id="x" * (1 << 20))
+    content = f"{CLIMATE_HEADER}\n{huge}\n{row},extra\n"
+    _fails_and_changes_nothing(
+        case,
+        "climate",
+        content.encode(),
+        "ragged or truncated rows: 1 row(s) do not have the header's 8 fields"
+        " (first at data row 2)",
+    )
+
+
+def test_a_nul_character_quarantines_the_file(case):
+    """Fuzz: a NUL is valid UTF-8 but no text: PostgreSQL's COPY refused it, so the job failed
+    after the rules with the file still in the landing zone (and failed again on every rerun)."""
+    good = _hospital_row(case, hospital_id="N0")
+    bad = _hospital_row(case, hospital_id="N1", hospital_name="General\x00")
+    _fails_and_changes_nothing(
+        case,
+        "hospital",
+        f"{HOSPITAL_HEADER}\n{good}\n{bad}\n".encode(),
+        "NUL characters (data row 2; 1 row(s) affected)",
+    )
+
+
+def test_a_key_too_long_for_the_warehouse_index_is_rejected(case):
+    """Fuzz: a 1 MiB hospital_id passed every rule, then PostgreSQL's primary key index refused
+    it: the job failed at the load with the file still in the landing zone, on every rerun."""
+    long_id = "9" * 257
+    bad = _hospital_row(case, hospital_id=long_id)
+    rejects = _loads(case, "hospital", f"{HOSPITAL_HEADER}\n{bad}\n")
+    assert [(r["_row"], r["_reject_rule"], r["hospital_id"]) for r in rejects] == [
+        ("1", "hospital_id: longer than 256 characters", long_id)
+    ]
+    assert case.table("hospital", lineage=False) == case.baseline["hospital"]
+
+
+def test_an_unexpected_error_quarantines_only_its_file(case, monkeypatch):
+    """Whatever fails while one file's header is read (here: the lake, for that key) is that
+    file's problem: it is quarantined with the exception in its reason, the other bad file is
+    still decided on its own, the job's error names both, and a rerun loads what is left."""
+    key = f"raw/climate/date={DAY}/{CASE_FILE}"
+    other = case.raw("climate", "zz_other.csv")
+    content = f"{CLIMATE_HEADER}\n{_climate_row(case)}\n".encode()
+    case.raw("climate").write_bytes(content)
+    other.write_text(f"{CLIMATE_HEADER}\n", encoding="utf-8")
+    read_head = LocalLake.read_head
+
+    def failing(lake, name, size):
+        if name == key:
+            raise OSError(5, "Input/output error")
+        return read_head(lake, name, size)
+
+    monkeypatch.setattr(LocalLake, "read_head", failing)
+    before = case.snapshot("climate")
+    with pytest.raises(RawFilesError) as failure:
+        case.run("climate")
+    monkeypatch.undo()
+    problem = "could not be read: OSError: [Errno 5] Input/output error"
+    assert [str(e) for e in failure.value.errors] == [
+        f"{key}: {problem}",
+        f"raw/climate/date={DAY}/zz_other.csv: header only: no data rows",
+    ]
+    assert case.snapshot("climate") == before
+    quarantined = case.lake / "quarantine" / key
+    assert quarantined.read_bytes() == content
+    assert json.loads(Path(f"{quarantined}{REASON_SUFFIX}").read_text())["reason"] == problem
+    case.run("climate")
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+
+
+def test_an_unexpected_error_in_the_scan_quarantines_only_its_file(case, monkeypatch):
+    """The same for the scan of the rows, on the DuckDB engine (which reads file by file; the
+    Spark engine reads every file of the job in one Spark read)."""
+    if case.engine != "duckdb":
+        pytest.skip("the Spark engine's scan is one read of every file")
+    key = f"raw/climate/date={DAY}/{CASE_FILE}"
+    content = f"{CLIMATE_HEADER}\n{_climate_row(case)}\n".encode()
+    read_bytes = LocalLake.read_bytes
+
+    def failing(lake, name):
+        if name == key:
+            raise MemoryError("no room for the file")
+        return read_bytes(lake, name)
+
+    monkeypatch.setattr(LocalLake, "read_bytes", failing)
+    _fails_and_changes_nothing(
+        case, "climate", content, "could not be read: MemoryError: no room for the file"
+    )
