@@ -12,29 +12,24 @@ break rules republishes the day with exactly the good rows.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import importlib.util
 import json
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
 from climate_glue.contract import CLIMATE, HOSPITAL
 from climate_glue.lake import LocalLake
 from climate_glue.quarantine import REASON_SUFFIX, quarantine
 from climate_glue.raw import RawFileError, RawFilesError, list_raw_files
-from psycopg import sql
 
 from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.engine.spark import local_spark_session
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
-from climate_assets.settings import GLUE_SCRIPTS_DIR
+from tests.support import CASE_FILE, DAY, TABLES, Published
 
 pytestmark = pytest.mark.e2e
 
-DAY = "2024-07-01"
+CASES = ("climate", "hospital")  # the datasets the cases drop files into
 CLIMATE_HEADER = (
     "location_id,date,temp_max_c,temp_min_c,precipitation_mm,humidity_pct,wind_speed_ms,aqi"
 )
@@ -42,99 +37,6 @@ HOSPITAL_HEADER = (
     "hospital_id,location_id,hospital_name,date,total_beds,beds_occupied,icu_beds,"
     "icu_beds_occupied,has_backup_power,in_flood_zone"
 )
-CASE_FILE = "zz_case.csv"
-SCRIPTS = {
-    "locations": "process_locations.py",
-    "climate": "process_climate_data.py",
-    "health": "process_health_data.py",
-    "hospital": "process_hospital_data.py",
-    "derived": "calculate_derived_metrics.py",
-}
-TABLES = {"climate": "climate_data", "hospital": "hospital_data"}
-
-
-def _script(name: str):
-    path = Path(GLUE_SCRIPTS_DIR, SCRIPTS[name])
-    spec = importlib.util.spec_from_file_location(f"catalog_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class Published:
-    """The baseline: a lake and an embedded PostgreSQL with two published days."""
-
-    def __init__(self, state: Path, engine: str):
-        self.state = state
-        self.engine = engine
-        self.lake = state / "lake"
-        self.runs = 0
-
-    def run(
-        self, dataset: str, start: str = DAY, end: str = DAY, max_reject_rate: float = 1.0
-    ) -> None:
-        """Run a job. The catalog tests the rules, so by default no reject rate holds a day
-        back (the 1% default would hold every case's day of these three-location files)."""
-        self.runs += 1
-        argv = [
-            "--lake-root", str(self.lake), "--run-id", f"catalog-{self.runs}",
-            "--warehouse", f"pgserver:{self.state / 'pgdata'}", "--engine", self.engine,
-            "--quality", json.dumps({"max_reject_rate": max_reject_rate}),
-        ]  # fmt: skip
-        if dataset != "locations":
-            argv += ["--start-date", start, "--end-date", end]
-        _script(dataset).main(argv)
-
-    def connect(self) -> psycopg.Connection:
-        import pgserver
-
-        return psycopg.connect(
-            pgserver.get_server(self.state / "pgdata").get_uri(EMBEDDED_DATABASE)
-        )
-
-    def table(self, dataset: str, lineage: bool = True) -> list[tuple]:
-        table = TABLES[dataset]
-        with self.connect() as conn:
-            columns = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_schema ="
-                    " 'climate_health' AND table_name = %s ORDER BY ordinal_position",
-                    (table,),
-                )
-                if lineage or r[0] not in ("_processed_at", "_run_id", "_source_file")
-            ]
-            listed = sql.SQL(", ").join(map(sql.Identifier, columns))
-            query = sql.SQL("SELECT {} FROM climate_health.{} ORDER BY {}").format(
-                listed, sql.Identifier(table), listed
-            )
-            return conn.execute(query).fetchall()
-
-    def processed_tree(self) -> dict[str, str]:
-        root = self.lake / "processed"
-        return {
-            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*"))
-            if p.is_file()
-        }
-
-    def snapshot(self, dataset: str) -> tuple:
-        return self.processed_tree(), self.table(dataset)
-
-    def rejects(self, dataset: str) -> list[dict[str, str]]:
-        folder = self.lake / f"rejects/{dataset}/date={DAY}"
-        rows = []
-        for path in sorted(folder.glob("*.csv")):
-            with path.open(encoding="utf-8", newline="") as handle:
-                rows += list(csv.DictReader(handle))
-        return sorted(rows, key=lambda r: int(r["_row"]))
-
-    def raw(self, dataset: str, name: str = CASE_FILE) -> Path:
-        return self.lake / f"raw/{dataset}/date={DAY}/{name}"
-
-    def rows_of(self, dataset: str) -> list[list[str]]:
-        with self.raw(dataset, f"{dataset}.csv").open(encoding="utf-8", newline="") as handle:
-            return list(csv.reader(handle))
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
@@ -150,7 +52,7 @@ def published(request, tmp_path_factory):
     base.run("locations")
     for dataset in ("climate", "health", "hospital"):
         base.run(dataset, DAY, "2024-07-02")
-    base.baseline = {d: base.table(d, lineage=False) for d in TABLES}
+    base.baseline = {d: base.table(d, lineage=False) for d in CASES}
     return base
 
 
@@ -158,7 +60,7 @@ def published(request, tmp_path_factory):
 def case(published):
     """Each case starts from the generated files and leaves them so."""
     yield published
-    for dataset in TABLES:
+    for dataset in CASES:
         published.raw(dataset).unlink(missing_ok=True)
 
 
@@ -543,3 +445,124 @@ def test_a_day_whose_every_row_is_rejected_publishes_its_rejects_not_a_crash(cas
         r for r in case.baseline["hospital"] if day1 not in r
     ]
     assert (case.lake / "processed/hospital_data/year=2024/month=07/day=01").is_dir()
+
+
+# --------------------------------------------------------------------------- found by fuzzing
+# Each example tests/test_fuzz_intake.py found, kept here as a case on both engines.
+
+
+def test_a_row_longer_than_the_parser_block_is_loaded(case):
+    """Fuzz: one 3 MiB field. DuckDB's reader (pyarrow, 1 MiB blocks) refused the row, and the
+    exact scan that followed hit Python's csv field limit: the job crashed, no outcome."""
+    name = "Long " + "x" * (3 << 20)
+    row = _hospital_row(case, hospital_id="L1", hospital_name=name)
+    assert _loads(case, "hospital", f"{HOSPITAL_HEADER}\n{row}\n") == []
+    with case.connect() as conn:
+        stored = conn.execute(
+            "SELECT hospital_name FROM climate_health.hospital_data WHERE hospital_id = 'L1'"
+        ).fetchall()
+    assert stored == [(name,)]
+
+
+def test_a_row_of_two_huge_fields_is_rejected_by_its_rule(case):
+    """Fuzz: two fields of 1 MiB + 1 in one row (hypothesis' first find), rejected by its rule."""
+    huge = "x" * ((1 << 20) + 1)
+    bad = _climate_row(case, date=huge, precipitation_mm=huge)
+    rejects = _loads(case, "climate", f"{CLIMATE_HEADER}\n{bad}\n")
+    assert [(r["_row"], r["_reject_rule"], len(r["raw_date"])) for r in rejects] == [
+        ("1", "date: not a date (YYYY-MM-DD)", len(huge))
+    ]
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+
+
+def test_a_ragged_file_with_a_huge_field_is_quarantined_with_its_count(case):
+    """Fuzz: the exact count of ragged rows, in a file with a field past Python's csv limit."""
+    row = _climate_row(case)
+    huge = _climate_row(case, location_id="x" * (1 << 20))
+    content = f"{CLIMATE_HEADER}\n{huge}\n{row},extra\n"
+    _fails_and_changes_nothing(
+        case,
+        "climate",
+        content.encode(),
+        "ragged or truncated rows: 1 row(s) do not have the header's 8 fields"
+        " (first at data row 2)",
+    )
+
+
+def test_a_nul_character_quarantines_the_file(case):
+    """Fuzz: a NUL is valid UTF-8 but no text: PostgreSQL's COPY refused it, so the job failed
+    after the rules with the file still in the landing zone (and failed again on every rerun)."""
+    good = _hospital_row(case, hospital_id="N0")
+    bad = _hospital_row(case, hospital_id="N1", hospital_name="General\x00")
+    _fails_and_changes_nothing(
+        case,
+        "hospital",
+        f"{HOSPITAL_HEADER}\n{good}\n{bad}\n".encode(),
+        "NUL characters (data row 2; 1 row(s) affected)",
+    )
+
+
+def test_a_key_too_long_for_the_warehouse_index_is_rejected(case):
+    """Fuzz: a 1 MiB hospital_id passed every rule, then PostgreSQL's primary key index refused
+    it: the job failed at the load with the file still in the landing zone, on every rerun."""
+    long_id = "9" * 257
+    bad = _hospital_row(case, hospital_id=long_id)
+    rejects = _loads(case, "hospital", f"{HOSPITAL_HEADER}\n{bad}\n")
+    assert [(r["_row"], r["_reject_rule"], r["hospital_id"]) for r in rejects] == [
+        ("1", "hospital_id: longer than 256 characters", long_id)
+    ]
+    assert case.table("hospital", lineage=False) == case.baseline["hospital"]
+
+
+def test_an_unexpected_error_quarantines_only_its_file(case, monkeypatch):
+    """Whatever fails while one file's header is read (here: the lake, for that key) is that
+    file's problem: it is quarantined with the exception in its reason, the other bad file is
+    still decided on its own, the job's error names both, and a rerun loads what is left."""
+    key = f"raw/climate/date={DAY}/{CASE_FILE}"
+    other = case.raw("climate", "zz_other.csv")
+    content = f"{CLIMATE_HEADER}\n{_climate_row(case)}\n".encode()
+    case.raw("climate").write_bytes(content)
+    other.write_text(f"{CLIMATE_HEADER}\n", encoding="utf-8")
+    read_head = LocalLake.read_head
+
+    def failing(lake, name, size):
+        if name == key:
+            raise OSError(5, "Input/output error")
+        return read_head(lake, name, size)
+
+    monkeypatch.setattr(LocalLake, "read_head", failing)
+    before = case.snapshot("climate")
+    with pytest.raises(RawFilesError) as failure:
+        case.run("climate")
+    monkeypatch.undo()
+    problem = "could not be read: OSError: [Errno 5] Input/output error"
+    assert [str(e) for e in failure.value.errors] == [
+        f"{key}: {problem}",
+        f"raw/climate/date={DAY}/zz_other.csv: header only: no data rows",
+    ]
+    assert case.snapshot("climate") == before
+    quarantined = case.lake / "quarantine" / key
+    assert quarantined.read_bytes() == content
+    assert json.loads(Path(f"{quarantined}{REASON_SUFFIX}").read_text())["reason"] == problem
+    case.run("climate")
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
+
+
+def test_an_unexpected_error_in_the_scan_quarantines_only_its_file(case, monkeypatch):
+    """The same for the scan of the rows, on the DuckDB engine (which reads file by file; the
+    Spark engine reads every file of the job in one Spark read)."""
+    if case.engine != "duckdb":
+        pytest.skip("the Spark engine's scan is one read of every file")
+    key = f"raw/climate/date={DAY}/{CASE_FILE}"
+    content = f"{CLIMATE_HEADER}\n{_climate_row(case)}\n".encode()
+    read_bytes = LocalLake.read_bytes
+
+    def failing(lake, name):
+        if name == key:
+            raise MemoryError("no room for the file")
+        return read_bytes(lake, name)
+
+    monkeypatch.setattr(LocalLake, "read_bytes", failing)
+    _fails_and_changes_nothing(
+        case, "climate", content, "could not be read: MemoryError: no room for the file"
+    )

@@ -92,6 +92,8 @@ CLIMATE_CASES = [
     ("vt and tab only", {"temp_min_c": "\x0b\t"}, "temp_min_c: required value is missing"),
     ("quoted comma", {"humidity_pct": "1,5"}, "humidity_pct: not a number"),
     ("unknown", {"location_id": "Z, unknown"}, RULE_UNKNOWN_LOCATION),
+    ("key of 256 characters", {"location_id": "é" * 256}, RULE_UNKNOWN_LOCATION),
+    ("key too long", {"location_id": "é" * 257}, "location_id: longer than 256 characters"),
 ]
 
 

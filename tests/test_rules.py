@@ -8,7 +8,8 @@ cell), plus ``_source_file``, ``_row`` and, for daily datasets, ``_partition_dat
 one row with its own key (so the duplicate rule stays out of the way), identified by ``_row``.
 
 Which rule wins when a row breaks several (the order logic.row_rules builds its rule list in):
-  1. per column, in contract column order: "required value is missing", then "not a ...";
+  1. per column, in contract column order: "required value is missing", then "not a ..."
+     (or, for a text key column, "longer than 256 characters");
   2. then range rules ("out of range", "must be > / >="), in contract column order;
   3. then cross-column rules ("<col>: must be <= <other col>");
   4. then the date-vs-partition-folder rule;

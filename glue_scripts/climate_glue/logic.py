@@ -39,6 +39,9 @@ WHOLE_PATTERN = r"^[+-]?\d+$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 # Leading or trailing white space, as Java's \s has it (space, \t, \n, \x0B, \f, \r).
 SPACE_PATTERN = r"^[ \t\n\x0B\f\r]+|[ \t\n\x0B\f\r]+$"
+# A text key longer than this is rejected: PostgreSQL's primary key index refuses an entry of
+# more than about 2.7 KB, and no real id comes near it (4 bytes a character at most: 1 KB).
+KEY_MAX_CHARS = 256
 
 RULE_DATE_NOT_PARTITION = "date: does not match its partition folder"
 RULE_UNKNOWN_LOCATION = "location_id: unknown location"
@@ -179,7 +182,7 @@ def _range_rule(column: Column, value: str) -> tuple[str, str] | None:
 
 def row_rules(dataset: Dataset) -> list[tuple[str, str]]:
     """(broken condition, rule text) in the order that decides which rule a row is rejected by:
-    per column missing then unparseable, then ranges, then column-to-column bounds, then the
+    per column missing then unparseable (or a text key too long), then ranges, then column-to-column bounds, then the
     partition date, then the unknown location."""
     rules: list[tuple[str, str]] = []
     for column in dataset.columns:
@@ -189,6 +192,13 @@ def row_rules(dataset: Dataset) -> list[tuple[str, str]]:
         unparseable = _parse(column, text)[1]
         if unparseable is not None:
             rules.append((f"({text} IS NOT NULL AND {value} IS NULL)", unparseable))
+        if column.name in dataset.key and column.type == "string":
+            rules.append(
+                (
+                    f"length({text}) > {KEY_MAX_CHARS}",
+                    f"{column.name}: longer than {KEY_MAX_CHARS} characters",
+                )
+            )
     for column in dataset.columns:
         bound = _range_rule(column, q(typed_name(column.name)))
         if bound is not None:

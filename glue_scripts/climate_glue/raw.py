@@ -108,9 +108,25 @@ def list_raw_files(
     return found
 
 
+def unexpected(exc: Exception) -> str:
+    """The problem of a file whose reading failed in a way no check foresaw."""
+    return f"could not be read: {type(exc).__name__}: {exc}"
+
+
 def read_header(lake: Lake, key: str, dataset: Dataset, partition_date: str | None) -> RawFile:
-    """Read and check one file's header row."""
-    head = lake.read_head(key, HEADER_PROBE_BYTES)
+    """Read and check one file's header row. Whatever goes wrong is this file's problem: a
+    ``RawFileError`` naming it (with the exception, where no check foresaw it)."""
+    try:
+        return _checked_header(
+            lake.read_head(key, HEADER_PROBE_BYTES), key, dataset, partition_date
+        )
+    except RawFileError:
+        raise
+    except Exception as exc:
+        raise RawFileError(key, unexpected(exc)) from exc
+
+
+def _checked_header(head: bytes, key: str, dataset: Dataset, partition_date: str | None) -> RawFile:
     if not head.strip():
         raise RawFileError(key, "empty file")
     try:
@@ -146,14 +162,21 @@ class FileScan:
     first_ragged: int | None = None  # 1-based data row
     not_utf8: int = 0
     first_not_utf8: int | None = None
+    nul: int = 0  # rows with a NUL character: valid UTF-8, but no text (PostgreSQL refuses it)
+    first_nul: int | None = None
+    unreadable: str | None = None  # why the file could not be scanned at all, if it could not
 
 
 def file_problem(raw_file: RawFile, scan: FileScan | None) -> str | None:
     """Why a file whose header was fine still cannot be read as the contract says, if it can't."""
+    if scan is not None and scan.unreadable:
+        return scan.unreadable
     if scan is None or scan.rows == 0:
         return "header only: no data rows"
     if scan.not_utf8:
         return f"not UTF-8 (data row {scan.first_not_utf8}; {scan.not_utf8} row(s) affected)"
+    if scan.nul:
+        return f"NUL characters (data row {scan.first_nul}; {scan.nul} row(s) affected)"
     if scan.ragged:
         return (
             f"ragged or truncated rows: {scan.ragged} row(s) do not have the header's"

@@ -26,7 +26,7 @@ import sqlglot
 from ..contract import Dataset
 from ..lake import Lake
 from ..publish import hive_partition
-from ..raw import FileScan, RawFile
+from ..raw import FileScan, RawFile, unexpected
 from .base import Engine, Frame
 
 # Contract types as Spark DDL names them -> DuckDB types (tests build frames with Spark DDL).
@@ -137,7 +137,10 @@ class DuckDBEngine(Engine):
     ) -> tuple[Frame, dict[str, FileScan]]:
         tables, scans = [], {}
         for raw_file in files:
-            table, scan = read_csv_file(lake.read_bytes(raw_file.key), raw_file, dataset)
+            try:
+                table, scan = read_csv_file(lake.read_bytes(raw_file.key), raw_file, dataset)
+            except Exception as exc:  # this file's problem: the others are still decided
+                table, scan = None, FileScan(unreadable=unexpected(exc))
             scans[raw_file.key] = scan
             if table is not None:
                 tables.append(table)
@@ -216,9 +219,11 @@ def raw_schema(dataset: Dataset) -> pa.Schema:
 
 
 def _python_scan(text: str, width: int) -> FileScan:
-    """The exact count and first data row of ragged and not-UTF-8 rows, by Python's csv module
-    (RFC 4180 as Excel writes it): run only for a file already found to be bad."""
+    """The exact count and first data row of ragged, not-UTF-8 and NUL rows, by Python's csv
+    module (RFC 4180 as Excel writes it): run only for a file that may be bad."""
     scan = FileScan()
+    # No field is longer than its file (the module's own limit is 128 KiB, process-wide).
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))
     records = csv.reader(io.StringIO(text, newline=""))
     next(records, None)  # the header
     for fields in records:
@@ -231,42 +236,70 @@ def _python_scan(text: str, width: int) -> FileScan:
         if any("\ufffd" in f for f in fields):
             scan.not_utf8 += 1
             scan.first_not_utf8 = scan.first_not_utf8 or scan.rows
+        if any("\x00" in f for f in fields):
+            scan.nul += 1
+            scan.first_nul = scan.first_nul or scan.rows
     return scan
 
 
-def read_csv_file(
-    data: bytes, raw_file: RawFile, dataset: Dataset
-) -> tuple[pa.Table | None, FileScan]:
-    """One raw file's data rows as strings (contract columns; absent optional ones null), or
-    (None, the scan) when a row is ragged or a byte is not UTF-8: the file is then quarantined."""
-    width = len(raw_file.header)
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, _python_scan(data.decode("utf-8", errors="replace"), width)
-    ragged: list[int] = []
+def _parse_csv(data: bytes, width: int, ragged: list[int], block_size: int | None = None):
+    """pyarrow's reading of a file as ``width`` string columns; the line numbers of ragged
+    rows go to ``ragged`` (they are skipped)."""
 
     def invalid(row) -> str:
         ragged.append(row.number)
         return "skip"
 
     names = [f"__c{i}" for i in range(width)]
+    options = pacsv.ReadOptions(column_names=names, skip_rows=1)
+    if block_size:
+        options.block_size = block_size
+    return pacsv.read_csv(
+        pa.BufferReader(data),
+        read_options=options,
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+def read_csv_file(
+    data: bytes, raw_file: RawFile, dataset: Dataset
+) -> tuple[pa.Table | None, FileScan]:
+    """One raw file's data rows as strings (contract columns; absent optional ones null), or
+    (None, the scan) when a row is ragged or has a byte that is not UTF-8 or a NUL: the file is
+    then quarantined."""
+    width = len(raw_file.header)
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, _python_scan(data.decode("utf-8", errors="replace"), width)
+    if b"\x00" in data:
+        scan = _python_scan(data.decode("utf-8-sig"), width)
+        if scan.nul:
+            return None, scan
+    ragged: list[int] = []
+    refused = None
+    try:
+        table = _parse_csv(data, width, ragged)
     except pa.ArrowInvalid:
-        ragged.append(-1)  # not parseable as CSV at all (an unterminated quote, say)
-    if ragged:
-        return None, _python_scan(data.decode("utf-8-sig"), width)
+        # A row longer than the reader's block (1 MiB) straddles two blocks: one block, then.
+        ragged.clear()
+        try:
+            table = _parse_csv(data, width, ragged, block_size=min(len(data) + 1, 2**31 - 1))
+        except pa.ArrowInvalid as exc:
+            refused = f"not parseable as CSV: {exc}"
+    if ragged or refused:
+        scan = _python_scan(data.decode("utf-8-sig"), width)
+        if not scan.ragged:  # the two readers disagree: never a file left without an outcome
+            scan.unreadable = (
+                refused or "not parseable as CSV (a row pyarrow's reader finds ragged)"
+            )
+        return None, scan
     rows = table.num_rows
     scan = FileScan(rows=rows)
     if rows == 0:

@@ -29,6 +29,7 @@ from .base import Engine, Frame
 RAW_KEY_PATTERN = r"(raw/[^/]+/(date=[^/]+/)?[^/]+)$"
 CORRUPT_COLUMN = "__corrupt"
 REPLACEMENT_CHARACTER = "\ufffd"
+NUL = "\x00"
 TEXT_TIMESTAMP = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"
 # Session settings every job relies on, applied by the job itself so Glue and local agree.
 SESSION_CONF = {
@@ -131,6 +132,7 @@ class SparkEngine(Engine):
                     F.col(CORRUPT_COLUMN).isNotNull().alias("__ragged"),
                     # The decoder turns bytes that are not UTF-8 into U+FFFD.
                     F.concat_ws("", *fields).contains(REPLACEMENT_CHARACTER).alias("__not_utf8"),
+                    F.concat_ws("", *fields).contains(NUL).alias("__nul"),
                 )
             )
         union = reduce(lambda a, b: a.unionByName(b), frames)
@@ -207,7 +209,7 @@ def _row_numbers(frame: DataFrame) -> tuple[DataFrame, dict[str, FileScan]]:
     and a file's splits are in order of their byte offset; a small table of split row counts
     turns the id into a row number with a broadcast join (no shuffle of the data). The same
     aggregate counts the malformed rows of each split, so checking the whole file for ragged
-    rows and bytes that are not UTF-8 costs no extra read.
+    rows, bytes that are not UTF-8 and NUL characters costs no extra read.
     """
     splits = frame.groupBy("__path", "__block").agg(
         F.min("__id").alias("__first"),
@@ -216,6 +218,8 @@ def _row_numbers(frame: DataFrame) -> tuple[DataFrame, dict[str, FileScan]]:
         F.min(F.when(F.col("__ragged"), F.col("__id"))).alias("__ragged_id"),
         F.count(F.when(F.col("__not_utf8"), 1)).alias("__utf8_n"),
         F.min(F.when(F.col("__not_utf8"), F.col("__id"))).alias("__utf8_id"),
+        F.count(F.when(F.col("__nul"), 1)).alias("__nul_n"),
+        F.min(F.when(F.col("__nul"), F.col("__id"))).alias("__nul_id"),
     )
     offsets: list[tuple[str, int, int, int, str]] = []
     scans: dict[str, FileScan] = defaultdict(FileScan)
@@ -234,13 +238,16 @@ def _row_numbers(frame: DataFrame) -> tuple[DataFrame, dict[str, FileScan]]:
         if row["__utf8_n"]:
             scan.not_utf8 += row["__utf8_n"]
             scan.first_not_utf8 = scan.first_not_utf8 or number(row["__utf8_id"])
+        if row["__nul_n"]:
+            scan.nul += row["__nul_n"]
+            scan.first_nul = scan.first_nul or number(row["__nul_id"])
         scan.rows += row["__n"]
     schema = "__path string, __block long, __first long, __before long, _source_file string"
     table = frame.sparkSession.createDataFrame(offsets, schema)
     joined = frame.join(F.broadcast(table), ["__path", "__block"])
     numbered = joined.withColumn(
         "_row", F.col("__id") - F.col("__first") + F.col("__before") + 1
-    ).drop("__path", "__block", "__id", "__first", "__before", "__ragged", "__not_utf8")
+    ).drop("__path", "__block", "__id", "__first", "__before", "__ragged", "__not_utf8", "__nul")
     return numbered, dict(scans)
 
 
