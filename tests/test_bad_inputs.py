@@ -566,3 +566,17 @@ def test_an_unexpected_error_in_the_scan_quarantines_only_its_file(case, monkeyp
     _fails_and_changes_nothing(
         case, "climate", content, "could not be read: MemoryError: no room for the file"
     )
+
+
+def test_lines_ending_in_lf_and_crlf_in_one_file(case, request):
+    """Fuzz (engine parity): the contract's lines end in LF or CRLF, so one file may have both.
+    The Spark engine's reader (univocity, multiLine) takes the line ending of the first line
+    for the whole file: after a CRLF header, LF-ended rows run together and the file is
+    quarantined as ragged. DuckDB loads it. Known, not fixed here (the lineSep option takes one
+    character, and a CR left at the end of the last field would reach the rejects' raw values)."""
+    if case.engine == "spark":
+        request.applymarker(pytest.mark.xfail(strict=True, reason="Spark: one line ending a file"))
+    header, first, second = case.rows_of("climate")[:3]
+    content = f"{','.join(header)}\r\n{','.join(first)}\n{','.join(second)}\r\n"
+    assert _loads(case, "climate", content) == []
+    assert case.table("climate", lineage=False) == case.baseline["climate"]
