@@ -515,27 +515,29 @@ def test_a_key_too_long_for_the_warehouse_index_is_rejected(case):
 
 
 def test_an_unexpected_error_quarantines_only_its_file(case, monkeypatch):
-    """Whatever fails while one file's header is read (here: the lake, for that key) is that
-    file's problem: it is quarantined with the exception in its reason, the other bad file is
-    still decided on its own, the job's error names both, and a rerun loads what is left."""
+    """Whatever fails while one file's header is checked (here: an error no check foresaw) is
+    that file's problem: it is quarantined with the exception in its reason, the other bad file
+    is still decided on its own, the job's error names both, and a rerun loads what is left."""
+    from climate_glue import raw
+
     key = f"raw/climate/date={DAY}/{CASE_FILE}"
     other = case.raw("climate", "zz_other.csv")
     content = f"{CLIMATE_HEADER}\n{_climate_row(case)}\n".encode()
     case.raw("climate").write_bytes(content)
     other.write_text(f"{CLIMATE_HEADER}\n", encoding="utf-8")
-    read_head = LocalLake.read_head
+    checked_header = raw._checked_header
 
-    def failing(lake, name, size):
+    def failing(head, name, dataset, partition_date):
         if name == key:
-            raise OSError(5, "Input/output error")
-        return read_head(lake, name, size)
+            raise LookupError("unforeseen")
+        return checked_header(head, name, dataset, partition_date)
 
-    monkeypatch.setattr(LocalLake, "read_head", failing)
+    monkeypatch.setattr(raw, "_checked_header", failing)
     before = case.snapshot("climate")
     with pytest.raises(RawFilesError) as failure:
         case.run("climate")
     monkeypatch.undo()
-    problem = "could not be read: OSError: [Errno 5] Input/output error"
+    problem = "could not be read: LookupError: unforeseen"
     assert [str(e) for e in failure.value.errors] == [
         f"{key}: {problem}",
         f"raw/climate/date={DAY}/zz_other.csv: header only: no data rows",
@@ -548,21 +550,49 @@ def test_an_unexpected_error_quarantines_only_its_file(case, monkeypatch):
     assert case.table("climate", lineage=False) == case.baseline["climate"]
 
 
+def test_a_fault_of_the_lake_fails_the_job_and_quarantines_nothing(case, monkeypatch):
+    """An I/O fault of the lake while a file is read (S3 throttling, a disk error) is not the
+    file's problem: the job fails with it (the retry policy judges it), the file stays where it
+    landed, nothing published changes, and a rerun loads it."""
+    key = f"raw/climate/date={DAY}/{CASE_FILE}"
+    content = f"{CLIMATE_HEADER}\n{_climate_row(case)}\n".encode()
+    case.raw("climate").write_bytes(content)
+    read_head = LocalLake.read_head
+
+    def failing(lake, name, size):
+        if name == key:
+            raise OSError(5, "Input/output error")
+        return read_head(lake, name, size)
+
+    monkeypatch.setattr(LocalLake, "read_head", failing)
+    before = case.snapshot("climate")
+    quarantine = sorted((case.lake / "quarantine").rglob("*"))
+    with pytest.raises(OSError, match="Input/output error"):
+        case.run("climate")
+    monkeypatch.undo()
+    assert case.snapshot("climate") == before
+    assert case.raw("climate").read_bytes() == content
+    assert sorted((case.lake / "quarantine").rglob("*")) == quarantine
+    assert _loads(case, "climate", None) == []
+
+
 def test_an_unexpected_error_in_the_scan_quarantines_only_its_file(case, monkeypatch):
     """The same for the scan of the rows, on the DuckDB engine (which reads file by file; the
     Spark engine reads every file of the job in one Spark read)."""
     if case.engine != "duckdb":
         pytest.skip("the Spark engine's scan is one read of every file")
+    from climate_glue.engines import duck
+
     key = f"raw/climate/date={DAY}/{CASE_FILE}"
     content = f"{CLIMATE_HEADER}\n{_climate_row(case)}\n".encode()
-    read_bytes = LocalLake.read_bytes
+    read_csv_file = duck.read_csv_file
 
-    def failing(lake, name):
-        if name == key:
+    def failing(data, raw_file, dataset):
+        if raw_file.key == key:
             raise MemoryError("no room for the file")
-        return read_bytes(lake, name)
+        return read_csv_file(data, raw_file, dataset)
 
-    monkeypatch.setattr(LocalLake, "read_bytes", failing)
+    monkeypatch.setattr(duck, "read_csv_file", failing)
     _fails_and_changes_nothing(
         case, "climate", content, "could not be read: MemoryError: no room for the file"
     )

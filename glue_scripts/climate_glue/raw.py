@@ -114,12 +114,13 @@ def unexpected(exc: Exception) -> str:
 
 
 def read_header(lake: Lake, key: str, dataset: Dataset, partition_date: str | None) -> RawFile:
-    """Read and check one file's header row. Whatever goes wrong is this file's problem: a
-    ``RawFileError`` naming it (with the exception, where no check foresaw it)."""
+    """Read and check one file's header row. Whatever goes wrong with its bytes is this file's
+    problem: a ``RawFileError`` naming it (with the exception, where no check foresaw it). A
+    fault of the lake's I/O (S3 throttling, say) is not: it fails the job, for the retry policy
+    to judge, rather than quarantine a good file."""
+    head = lake.read_head(key, HEADER_PROBE_BYTES)
     try:
-        return _checked_header(
-            lake.read_head(key, HEADER_PROBE_BYTES), key, dataset, partition_date
-        )
+        return _checked_header(head, key, dataset, partition_date)
     except RawFileError:
         raise
     except Exception as exc:

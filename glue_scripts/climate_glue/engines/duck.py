@@ -137,8 +137,11 @@ class DuckDBEngine(Engine):
     ) -> tuple[Frame, dict[str, FileScan]]:
         tables, scans = [], {}
         for raw_file in files:
+            # Reading the bytes is the lake's I/O: its faults (S3 throttling, say) fail the job
+            # for the retry policy to judge, rather than quarantine a good file.
+            data = lake.read_bytes(raw_file.key)
             try:
-                table, scan = read_csv_file(lake.read_bytes(raw_file.key), raw_file, dataset)
+                table, scan = read_csv_file(data, raw_file, dataset)
             except Exception as exc:  # this file's problem: the others are still decided
                 table, scan = None, FileScan(unreadable=unexpected(exc))
             scans[raw_file.key] = scan
