@@ -10,7 +10,7 @@ from .assets.derived import derived_metrics_asset
 from .assets.processed import processed_assets
 from .automation import automation_sensor
 from .constants import WHOLE_GRAPH_JOB
-from .environments import executor_for, resources_for, table_kinds_for
+from .environments import engine_kind_for, executor_for, resources_for, table_kinds_for
 from .held_days import held_days_sensor
 from .partitions import daily_partitions
 from .retries import glue_retry_policy
@@ -29,8 +29,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[
-            *processed_assets(daily, retry_policy),
-            derived_metrics_asset(daily, retry_policy),
+            *processed_assets(daily, retry_policy, engine_kind_for(settings)),
+            derived_metrics_asset(daily, retry_policy, engine_kind_for(settings)),
             athena_tables_asset(table_kinds_for(settings)),
         ],
         jobs=[whole_graph],

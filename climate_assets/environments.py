@@ -95,5 +95,11 @@ def table_kinds_for(settings: Settings) -> set[str]:
     return AWS_TABLE_KINDS if settings.environment == ENV_AWS else LOCAL_TABLE_KINDS
 
 
+def engine_kind_for(settings: Settings) -> str:
+    """What runs the Glue jobs' data logic (a ``kinds`` entry of the Glue-backed assets): Spark
+    on AWS Glue, the local engine (``CLIMATE_ENGINE``, DuckDB by default) on the embedded one."""
+    return "spark" if settings.environment == ENV_AWS else settings.engine
+
+
 def executor_for(settings: Settings) -> dg.ExecutorDefinition:
     return AWS_EXECUTOR if settings.environment == ENV_AWS else LOCAL_EXECUTOR

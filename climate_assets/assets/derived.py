@@ -26,15 +26,17 @@ from .freshness import DAILY_FRESHNESS
 from .launch import launch_glue_job
 from .metadata import each_with_numeric_metadata
 
-KINDS = {"glue", "spark", "parquet", "postgres", "csv", "json"}
+STORAGE_KINDS = {"glue", "parquet", "postgres", "csv", "json"}  # and the engine that runs the job
 
 
-def _derived_spec(key: dg.AssetKey, deps: list[dg.AssetKey], description: str) -> dg.AssetSpec:
+def _derived_spec(
+    key: dg.AssetKey, deps: list[dg.AssetKey], description: str, engine: str
+) -> dg.AssetSpec:
     return dg.AssetSpec(
         key,
         deps=deps,
         group_name=GROUP_CURATED,
-        kinds=KINDS,
+        kinds={*STORAGE_KINDS, engine},
         owners=OWNERS,
         freshness_policy=DAILY_FRESHNESS,
         automation_condition=DERIVED_AUTOMATION,
@@ -42,32 +44,40 @@ def _derived_spec(key: dg.AssetKey, deps: list[dg.AssetKey], description: str) -
     )
 
 
-DERIVED_SPECS = [
-    _derived_spec(
-        HEALTH_RISKS,
-        [CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
-        "Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
-    ),
-    _derived_spec(
-        HOSPITAL_RESOURCES,
-        [HOSPITAL_DATA, LOCATIONS],
-        "Hospital capacity per location and day (every location, zeros without hospitals).",
-    ),
-    _derived_spec(
-        RESILIENCE_SCORES,
-        [HEALTH_RISKS, HOSPITAL_RESOURCES],
-        "Resilience score and category per location and day.",
-    ),
-]
+def derived_specs(engine: str) -> list[dg.AssetSpec]:
+    return [
+        _derived_spec(
+            HEALTH_RISKS,
+            [CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
+            "Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
+            engine,
+        ),
+        _derived_spec(
+            HOSPITAL_RESOURCES,
+            [HOSPITAL_DATA, LOCATIONS],
+            "Hospital capacity per location and day (every location, zeros without hospitals).",
+            engine,
+        ),
+        _derived_spec(
+            RESILIENCE_SCORES,
+            [HEALTH_RISKS, HOSPITAL_RESOURCES],
+            "Resilience score and category per location and day.",
+            engine,
+        ),
+    ]
 
 
 def derived_metrics_asset(
-    partitions_def: dg.PartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
+    partitions_def: dg.PartitionsDefinition,
+    retry_policy: dg.RetryPolicy | None = None,
+    engine: str = "spark",
 ) -> dg.AssetsDefinition:
+    specs = derived_specs(engine)
+
     @dg.multi_asset(
         name="derived_metrics",
         description="One Glue job (calculate-derived-metrics) materializes the three curated metrics.",
-        specs=DERIVED_SPECS,
+        specs=specs,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         check_specs=[
@@ -83,7 +93,7 @@ def derived_metrics_asset(
         warehouse: WarehouseResource,
         quality: QualityThresholds,
     ):
-        keys = [spec.key for spec in DERIVED_SPECS]
+        keys = [spec.key for spec in specs]
         results = launch_glue_job(
             context, glue, lake, warehouse, quality, JOB_DERIVED_METRICS, keys
         ).get_results()

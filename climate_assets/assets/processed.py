@@ -29,7 +29,7 @@ from .freshness import DAILY_FRESHNESS
 from .launch import launch_glue_job
 from .metadata import with_numeric_metadata
 
-KINDS = {"glue", "spark", "parquet", "postgres"}
+STORAGE_KINDS = {"glue", "parquet", "postgres"}  # and the engine that runs the job
 
 
 def run_processing_job(
@@ -57,11 +57,13 @@ def run_processing_job(
     )
 
 
-def locations_asset(retry_policy: dg.RetryPolicy | None = None) -> dg.AssetsDefinition:
+def locations_asset(
+    retry_policy: dg.RetryPolicy | None = None, engine: str = "spark"
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=LOCATIONS,
         group_name=GROUP_PROCESSED,
-        kinds=KINDS,
+        kinds={*STORAGE_KINDS, engine},
         owners=OWNERS,
         description="Locations from raw/locations: ids kept as text, validated, unique by location_id.",
         check_specs=check_specs(LOCATIONS, LOCATIONS_DATASET),
@@ -96,6 +98,7 @@ def daily_processed_asset(
     partitions_def: dg.PartitionsDefinition,
     dataset: Dataset,
     retry_policy: dg.RetryPolicy | None = None,
+    engine: str = "spark",
 ) -> dg.AssetsDefinition:
     """A daily dataset processed by its Glue job; a range of days runs as one job."""
 
@@ -103,7 +106,7 @@ def daily_processed_asset(
         key=key,
         deps=[LOCATIONS],
         group_name=GROUP_PROCESSED,
-        kinds=KINDS,
+        kinds={*STORAGE_KINDS, engine},
         owners=OWNERS,
         freshness_policy=DAILY_FRESHNESS,
         partitions_def=partitions_def,
@@ -126,7 +129,9 @@ def daily_processed_asset(
 
 
 def processed_assets(
-    partitions_def: dg.PartitionsDefinition, retry_policy: dg.RetryPolicy | None = None
+    partitions_def: dg.PartitionsDefinition,
+    retry_policy: dg.RetryPolicy | None = None,
+    engine: str = "spark",
 ) -> list[dg.AssetsDefinition]:
     """The four processed assets; ``retry_policy`` retries their transient faults. Their
     single-run backfill policy is the design (a range of days is one Glue job); Dagster 1.13
@@ -140,14 +145,14 @@ def processed_assets(
         message="Parameter `backfill_policy` of function `asset` is currently in beta",
         category=dg.BetaWarning,
     )
-    return _processed_asset_list(partitions_def, retry_policy)
+    return _processed_asset_list(partitions_def, retry_policy, engine)
 
 
 def _processed_asset_list(
-    partitions_def: dg.PartitionsDefinition, retry_policy: dg.RetryPolicy | None
+    partitions_def: dg.PartitionsDefinition, retry_policy: dg.RetryPolicy | None, engine: str
 ) -> list[dg.AssetsDefinition]:
     return [
-        locations_asset(retry_policy),
+        locations_asset(retry_policy, engine),
         daily_processed_asset(
             CLIMATE_DATA,
             JOB_PROCESS_CLIMATE,
@@ -155,6 +160,7 @@ def _processed_asset_list(
             partitions_def,
             CLIMATE,
             retry_policy,
+            engine,
         ),
         daily_processed_asset(
             HEALTH_DATA,
@@ -163,6 +169,7 @@ def _processed_asset_list(
             partitions_def,
             HEALTH,
             retry_policy,
+            engine,
         ),
         daily_processed_asset(
             HOSPITAL_DATA,
@@ -171,5 +178,6 @@ def _processed_asset_list(
             partitions_def,
             HOSPITAL,
             retry_policy,
+            engine,
         ),
     ]
