@@ -77,17 +77,11 @@ from climate_assets.resources.warehouse import (
     stop_embedded_server,
 )
 from climate_assets.settings import GLUE_SCRIPTS_DIR, PROJECT_ROOT
+from tests.support import SCRIPTS
 
 pytestmark = pytest.mark.e2e
 
 DAYS = [date(2024, 7, 1), date(2024, 7, 2)]
-SCRIPTS = {
-    "locations": "process_locations.py",
-    "climate": "process_climate_data.py",
-    "health": "process_health_data.py",
-    "hospital": "process_hospital_data.py",
-    "derived": "calculate_derived_metrics.py",
-}
 # What each job under test publishes: its lake outputs (prefix, day layout) and its tables.
 OUTPUTS = {
     "climate": [
