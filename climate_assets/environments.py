@@ -60,6 +60,7 @@ def aws_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             host=aws.rds_host,
             port=aws.rds_port,
             dbname=aws.rds_database,
+            sslmode=aws.rds_sslmode,
             lease_timeout_seconds=settings.lease_timeout_seconds,
         ),
         "glue": AwsGlueRunner(

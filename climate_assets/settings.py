@@ -53,6 +53,7 @@ ENV_RDS_SECRET_ID = "CLIMATE_RDS_SECRET_ID"
 ENV_RDS_HOST = "CLIMATE_RDS_HOST"
 ENV_RDS_PORT = "CLIMATE_RDS_PORT"
 ENV_RDS_DATABASE = "CLIMATE_RDS_DATABASE"
+ENV_RDS_SSLMODE = "CLIMATE_RDS_SSLMODE"  # libpq's sslmode; unset: the secret's, else require
 ENV_GLUE_CONNECTION = "CLIMATE_GLUE_CONNECTION"
 ENV_GLUE_ROLE_ARN = "CLIMATE_GLUE_ROLE_ARN"
 ENV_ATHENA_WORKGROUP = "CLIMATE_ATHENA_WORKGROUP"
@@ -200,6 +201,7 @@ class AwsSettings:
     rds_host: str | None
     rds_port: int | None
     rds_database: str | None
+    rds_sslmode: str | None
     glue_connection: str | None
     glue_role_arn: str | None
     athena_results: str | None
@@ -221,6 +223,7 @@ class AwsSettings:
             rds_host=env.get(ENV_RDS_HOST) or None,
             rds_port=int(env[ENV_RDS_PORT]) if env.get(ENV_RDS_PORT) else None,
             rds_database=env.get(ENV_RDS_DATABASE) or None,
+            rds_sslmode=env.get(ENV_RDS_SSLMODE) or None,
             glue_connection=env.get(ENV_GLUE_CONNECTION),
             glue_role_arn=env.get(ENV_GLUE_ROLE_ARN),
             athena_results=env.get(ENV_ATHENA_RESULTS),

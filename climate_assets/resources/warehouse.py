@@ -191,13 +191,16 @@ class SecretsManagerWarehouse(WarehouseResource):
     Jobs get ``secretsmanager:<secret id>`` and read the secret themselves inside Glue, so the
     password stays in Secrets Manager: never in job arguments, Dagster's config or logs. Where
     the secret does not say where the database is (one that RDS manages holds only the username
-    and password), ``host``, ``port`` and ``dbname`` go with the reference.
+    and password), ``host``, ``port``, ``dbname`` and ``sslmode`` go with the reference.
     """
 
     secret_id: str
     host: str | None = None
     port: int | None = None
     dbname: str | None = None
+    sslmode: str | None = None
 
     def job_reference(self) -> str:
-        return secret_reference(self.secret_id, host=self.host, port=self.port, dbname=self.dbname)
+        return secret_reference(
+            self.secret_id, host=self.host, port=self.port, dbname=self.dbname, sslmode=self.sslmode
+        )

@@ -11,8 +11,8 @@ table is dropped by the next run of the same job.
 The job learns where the warehouse is from a *reference*, never from a credential in its
 arguments: ``env:NAME`` (a libpq URL in the job's environment), ``pgserver:PATH`` (the embedded
 server with that data folder) or ``secretsmanager:SECRET_ID`` (an RDS secret, on AWS), optionally
-followed by ``?host=...&port=...&dbname=...`` where the secret does not say where the database
-is (a secret that RDS manages holds only the username and password).
+followed by ``?host=...&port=...&dbname=...&sslmode=...`` where the secret does not say where the
+database is (a secret that RDS manages holds only the username and password).
 """
 
 from __future__ import annotations
@@ -60,12 +60,13 @@ def resolve_dsn(reference: str) -> str:
 
 
 SECRET_REQUIRED_KEYS = ("host", "username", "password")
-# What a ``secretsmanager:`` reference may give after ``?``: where the database is. Not secret.
-REFERENCE_KEYS = ("host", "port", "dbname")
+# What a ``secretsmanager:`` reference may give after ``?``: where the database is and how to
+# reach it. Not secret.
+REFERENCE_KEYS = ("host", "port", "dbname", "sslmode")
 
 
 def secret_reference(secret_id: str, **where: str | int | None) -> str:
-    """``secretsmanager:SECRET_ID``, with ``?host=...&port=...&dbname=...`` for those given."""
+    """``secretsmanager:SECRET_ID``, with ``?host=...&port=...`` for those of REFERENCE_KEYS given."""
     unknown = set(where) - set(REFERENCE_KEYS)
     if unknown:
         raise ValueError(f"a secret reference takes {', '.join(REFERENCE_KEYS)}, not {unknown}")
@@ -75,7 +76,7 @@ def secret_reference(secret_id: str, **where: str | int | None) -> str:
 
 def _dsn_from_secret(value: str) -> str:
     """The connection string of an RDS secret (JSON: username, password, and host, port, dbname
-    unless the reference gives them, which win; optionally sslmode, default ``require``). Read
+    and sslmode (default ``require``) unless the reference gives them, which win). Read
     inside the job, so the password is never in a job argument; errors name the secret and the
     keys, never a value."""
     from .aws import aws_client
