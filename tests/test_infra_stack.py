@@ -184,6 +184,23 @@ def test_what_moto_does_not_apply_is_in_the_template():
     }
 
 
+def test_every_accepted_finding_of_the_scan_is_listed_in_the_docs():
+    skipped = {
+        (skip["id"], logical_id)
+        for logical_id, resource in template()["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    }
+    assert skipped  # the scan accepts some findings: each is justified where it is skipped
+    docs = (PROJECT_ROOT / "docs" / "infrastructure.md").read_text()
+    table = docs[docs.index("## Accepted findings") :]
+    listed = {
+        (row.split("`")[1].split()[0], row.split("|")[2].strip(" `"))
+        for row in table.splitlines()
+        if row.startswith("| `CKV")
+    }
+    assert listed == skipped
+
+
 # --- the stack on moto ------------------------------------------------------------------------
 
 
