@@ -24,10 +24,8 @@ import ast
 import contextlib
 import io
 import json
-import os
 import secrets
 import shlex
-import uuid
 from datetime import date
 
 import boto3
@@ -35,7 +33,6 @@ import dagster as dg
 import psycopg
 import pytest
 import yaml
-from psycopg import sql
 
 from climate_assets.assets.athena import shared_table_specs, table_specs
 from climate_assets.assets.processed import processed_assets
@@ -59,6 +56,7 @@ from climate_assets.settings import (
     Settings,
 )
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
+from tests.support import external_database
 from tests.test_aws_glue_run import STAND_INS, StandInAwsGlueRunner, StandInGlue
 
 pytestmark = [
@@ -70,9 +68,6 @@ pytestmark = [
 
 TEMPLATE = PROJECT_ROOT / "infra" / "climate-assets.yaml"
 STACK = "climate-assets-dev"
-ADMIN_URL = os.environ.get(
-    "CLIMATE_TEST_EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 # Resource types moto's CloudFormation does not create (it skips them with a warning).
 MOTO_UNSUPPORTED = {
     "AWS::Glue::Connection",
@@ -121,6 +116,12 @@ def test_the_outputs_are_exactly_the_variables_the_project_reads_on_aws():
     others = variables - set(STACK_VARIABLES)
     assert others == {"DAGSTER_ROLE_ARN", "DAGSTER_SECURITY_GROUP_ID", "PRIVATE_SUBNET_IDS"}
     assert all(not name.startswith(("CLIMATE_", "AWS_")) for name in others)
+
+
+def test_the_template_deploys_without_an_upload_bucket():
+    """``aws cloudformation deploy`` (the README's command) sends a template of at most
+    51,200 bytes inline; a larger one would need ``--s3-bucket``."""
+    assert len(TEMPLATE.read_bytes()) <= 51_200
 
 
 def test_the_parameters_default_to_the_settings_defaults_and_carry_the_environment():
@@ -248,16 +249,8 @@ def moto_rds_managed_secret():
 @pytest.fixture(scope="module")
 def database():
     """A database on the machine's PostgreSQL, named for this test (RDS on moto runs none)."""
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no external PostgreSQL at {ADMIN_URL}: {exc}")
-    name = f"climate_infra_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
-        yield {**params, "dbname": name}
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with external_database("climate_infra") as params:
+        yield params
 
 
 @pytest.fixture(scope="module")
