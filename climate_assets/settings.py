@@ -205,6 +205,7 @@ class AwsSettings:
     glue_connection: str | None
     glue_role_arn: str | None
     athena_results: str | None
+    alert_topic_arn: str | None  # the same variable as Settings', for the Dagster role's policy
 
     @classmethod
     def from_env(cls) -> AwsSettings:
@@ -227,6 +228,7 @@ class AwsSettings:
             glue_connection=env.get(ENV_GLUE_CONNECTION),
             glue_role_arn=env.get(ENV_GLUE_ROLE_ARN),
             athena_results=env.get(ENV_ATHENA_RESULTS),
+            alert_topic_arn=env.get(ENV_ALERT_TOPIC_ARN) or None,
         )
 
     def require(self, *fields: str) -> None:

@@ -413,9 +413,8 @@ def test_the_roles_grant_what_deploy_writes(stack_environment, tmp_path):
     """One source for the policies: the template's roles (as the stack created them) grant the
     same actions on the same resources as ``deploy --dry-run``'s policies for its outputs."""
     databases = tuple(sorted({s.database for s in [*table_specs(), *shared_table_specs()]}))
-    config = DeployConfig.from_settings(
-        AwsSettings.from_env(), databases, stack_environment["CLIMATE_ALERT_TOPIC_ARN"]
-    )
+    config = DeployConfig.from_settings(AwsSettings.from_env(), databases)
+    assert config.alert_topic_arn == stack_environment["CLIMATE_ALERT_TOPIC_ARN"]
     written = iam_policies(config, "aws", ACCOUNT)
     glue = _role_policy("climate-assets-dev-glue", "glue-job-role-policy")
     dagster = _role_policy("climate-assets-dev-dagster", "dagster-role-policy")

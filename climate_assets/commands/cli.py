@@ -100,9 +100,7 @@ def _deploy(args: argparse.Namespace) -> int:
     specs = [*table_specs(), *shared_table_specs()]
     databases = tuple(sorted({spec.database for spec in specs}))
     try:
-        config = DeployConfig.from_settings(
-            AwsSettings.from_env(), databases, settings.alert_topic_arn
-        )
+        config = DeployConfig.from_settings(AwsSettings.from_env(), databases)
     except ValueError as exc:
         print(f"climate-assets deploy: {exc}", file=sys.stderr)
         return 2

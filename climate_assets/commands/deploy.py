@@ -69,9 +69,7 @@ class DeployConfig:
     alert_topic_arn: str | None = None  # the Dagster role may publish run failure alerts to it
 
     @classmethod
-    def from_settings(
-        cls, aws: AwsSettings, databases: tuple[str, ...], alert_topic_arn: str | None = None
-    ) -> DeployConfig:
+    def from_settings(cls, aws: AwsSettings, databases: tuple[str, ...]) -> DeployConfig:
         aws.require(
             "region",
             "scripts_bucket",
@@ -96,7 +94,7 @@ class DeployConfig:
             athena_workgroup=aws.athena_workgroup,
             athena_results=aws.athena_results,
             databases=databases,
-            alert_topic_arn=alert_topic_arn,
+            alert_topic_arn=aws.alert_topic_arn,
         )
 
     def script_key(self, name: str) -> str:
