@@ -60,8 +60,6 @@ from tests.support import external_database
 from tests.test_aws_glue_run import STAND_INS, StandInAwsGlueRunner, StandInGlue
 
 pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.external_postgres,
     # moto's notice of each resource type it skips (MOTO_UNSUPPORTED, asserted once below)
     pytest.mark.filterwarnings("ignore:Tried to parse .* not supported by moto"),
 ]
@@ -205,6 +203,11 @@ def test_every_accepted_finding_of_the_scan_is_listed_in_the_docs():
 # --- the stack on moto ------------------------------------------------------------------------
 
 
+def on_the_stack(test):
+    """A test of the deployed stack: moto, and a database on the external PostgreSQL."""
+    return pytest.mark.e2e(pytest.mark.external_postgres(test))
+
+
 @contextlib.contextmanager
 def moto_rds_managed_secret():
     """What moto's CloudFormation lacks for ``ManageMasterUserPassword``: the instance gets
@@ -286,6 +289,7 @@ def _env_of_stack(capsys) -> tuple[int, dict[str, str], str]:
     return code, exports, err
 
 
+@on_the_stack
 def test_the_stack_creates_every_resource_moto_supports(stack):
     cfn = client("cloudformation")
     assert cfn.describe_stacks(StackName=STACK)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
@@ -304,6 +308,7 @@ def test_the_stack_creates_every_resource_moto_supports(stack):
     assert {r["ResourceStatus"] for r in created.values()} == {"CREATE_COMPLETE"}
 
 
+@on_the_stack
 def test_bucket_database_network_and_topic_as_the_template_says(stack):
     bucket = f"climate-assets-dev-{ACCOUNT}-{REGION}"
     encryption = client("s3").get_bucket_encryption(Bucket=bucket)
@@ -338,6 +343,7 @@ def test_bucket_database_network_and_topic_as_the_template_says(stack):
     assert attributes["KmsMasterKeyId"] == "alias/aws/sns"
 
 
+@on_the_stack
 def test_env_prints_the_stacks_variables_and_names_those_missing(stack, capsys):
     code, exports, err = _env_of_stack(capsys)
     assert set(exports) == set(STACK_VARIABLES) - set(MOTO_MISSING_OUTPUTS)
@@ -357,6 +363,7 @@ def test_env_prints_the_stacks_variables_and_names_those_missing(stack, capsys):
     )
 
 
+@on_the_stack
 def test_env_says_in_one_line_when_the_stack_or_credentials_are_missing(stack, capsys, monkeypatch):
     assert main(["env", "--stack", "climate-assets-nope"]) == 1
     out, err = capsys.readouterr()
@@ -409,6 +416,7 @@ def stack_environment(stack, capsys, monkeypatch):
     return exports
 
 
+@on_the_stack
 def test_the_roles_grant_what_deploy_writes(stack_environment, tmp_path):
     """One source for the policies: the template's roles (as the stack created them) grant the
     same actions on the same resources as ``deploy --dry-run``'s policies for its outputs."""
@@ -430,6 +438,7 @@ def test_the_roles_grant_what_deploy_writes(stack_environment, tmp_path):
         assert json.loads((tmp_path / name).read_text()) == document
 
 
+@on_the_stack
 def test_deploy_on_the_stack_then_a_glue_run_through_pipes(
     stack, stack_environment, tmp_path, capsys
 ):
