@@ -57,6 +57,10 @@ def aws_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "lake": S3LakeResource(bucket=dg.EnvVar(ENV_LAKE_BUCKET), prefix=aws.lake_prefix),
         "warehouse": SecretsManagerWarehouse(
             secret_id=dg.EnvVar(ENV_RDS_SECRET_ID),
+            host=aws.rds_host,
+            port=aws.rds_port,
+            dbname=aws.rds_database,
+            sslmode=aws.rds_sslmode,
             lease_timeout_seconds=settings.lease_timeout_seconds,
         ),
         "glue": AwsGlueRunner(

@@ -48,6 +48,12 @@ ENV_SCRIPTS_PREFIX = "CLIMATE_SCRIPTS_PREFIX"
 ENV_PIPES_BUCKET = "CLIMATE_PIPES_BUCKET"
 ENV_PIPES_PREFIX = "CLIMATE_PIPES_PREFIX"
 ENV_RDS_SECRET_ID = "CLIMATE_RDS_SECRET_ID"
+# Where the database is, when the secret does not say (a secret RDS manages holds only the
+# username and password).
+ENV_RDS_HOST = "CLIMATE_RDS_HOST"
+ENV_RDS_PORT = "CLIMATE_RDS_PORT"
+ENV_RDS_DATABASE = "CLIMATE_RDS_DATABASE"
+ENV_RDS_SSLMODE = "CLIMATE_RDS_SSLMODE"  # libpq's sslmode; unset: the secret's, else require
 ENV_GLUE_CONNECTION = "CLIMATE_GLUE_CONNECTION"
 ENV_GLUE_ROLE_ARN = "CLIMATE_GLUE_ROLE_ARN"
 ENV_ATHENA_WORKGROUP = "CLIMATE_ATHENA_WORKGROUP"
@@ -68,6 +74,28 @@ DEFAULT_SENSOR_INTERVAL_SECONDS = 30
 # Sensors and alerts.
 ENV_SENSOR_INTERVAL = "CLIMATE_SENSOR_INTERVAL"
 ENV_ALERT_TOPIC_ARN = "CLIMATE_ALERT_TOPIC_ARN"
+
+# The variables that an environment's CloudFormation stack (infra/climate-assets.yaml) provides
+# as outputs, and `climate-assets env --stack NAME` prints.
+STACK_VARIABLES = (
+    ENV_CLIMATE_ENV,
+    ENV_AWS_REGION,
+    ENV_LAKE_BUCKET,
+    ENV_LAKE_PREFIX,
+    ENV_SCRIPTS_BUCKET,
+    ENV_SCRIPTS_PREFIX,
+    ENV_PIPES_BUCKET,
+    ENV_PIPES_PREFIX,
+    ENV_RDS_SECRET_ID,
+    ENV_RDS_HOST,
+    ENV_RDS_PORT,
+    ENV_RDS_DATABASE,
+    ENV_GLUE_CONNECTION,
+    ENV_GLUE_ROLE_ARN,
+    ENV_ATHENA_WORKGROUP,
+    ENV_ATHENA_RESULTS,
+    ENV_ALERT_TOPIC_ARN,
+)
 
 # Retries of transient faults (climate_assets/retries.py) and the write lease of an asset.
 ENV_RETRY_MAX = "CLIMATE_RETRY_MAX"
@@ -170,9 +198,14 @@ class AwsSettings:
     scripts_bucket: str | None
     pipes_bucket: str | None
     rds_secret_id: str | None
+    rds_host: str | None
+    rds_port: int | None
+    rds_database: str | None
+    rds_sslmode: str | None
     glue_connection: str | None
     glue_role_arn: str | None
     athena_results: str | None
+    alert_topic_arn: str | None  # the same variable as Settings', for the Dagster role's policy
 
     @classmethod
     def from_env(cls) -> AwsSettings:
@@ -188,9 +221,14 @@ class AwsSettings:
             scripts_bucket=env.get(ENV_SCRIPTS_BUCKET),
             pipes_bucket=env.get(ENV_PIPES_BUCKET),
             rds_secret_id=env.get(ENV_RDS_SECRET_ID),
+            rds_host=env.get(ENV_RDS_HOST) or None,
+            rds_port=int(env[ENV_RDS_PORT]) if env.get(ENV_RDS_PORT) else None,
+            rds_database=env.get(ENV_RDS_DATABASE) or None,
+            rds_sslmode=env.get(ENV_RDS_SSLMODE) or None,
             glue_connection=env.get(ENV_GLUE_CONNECTION),
             glue_role_arn=env.get(ENV_GLUE_ROLE_ARN),
             athena_results=env.get(ENV_ATHENA_RESULTS),
+            alert_topic_arn=env.get(ENV_ALERT_TOPIC_ARN) or None,
         )
 
     def require(self, *fields: str) -> None:

@@ -53,14 +53,11 @@ from climate_assets.resources.quality import QualityThresholds
 from climate_assets.resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
 from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
-from tests.support import materialize_days
+from tests.support import external_database, materialize_days
 
 pytestmark = [pytest.mark.e2e, pytest.mark.external_postgres]
 
 DAY = date(2024, 1, 15)
-ADMIN_URL = os.environ.get(
-    "CLIMATE_TEST_EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 PASSWORD = "aws-path-pw-9d2b"  # trust auth ignores it; it must never be shown
 SCRIPTS_BUCKET = "climate-scripts"
 PIPES_BUCKET = "climate-pipes"
@@ -156,16 +153,8 @@ class StandInAwsGlueRunner(AwsGlueRunner):
 
 @pytest.fixture(scope="module")
 def aws_database():
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no external PostgreSQL at {ADMIN_URL}: {exc}")
-    name = f"climate_aws_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
-        yield {**params, "dbname": name}
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with external_database("climate_aws") as params:
+        yield params
 
 
 @pytest.fixture(scope="module")

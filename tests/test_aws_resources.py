@@ -105,3 +105,31 @@ def test_the_rds_secret_gives_a_dsn_with_sslmode_and_names_no_value(aws):
         resolve_dsn("secretsmanager:rds/c")
     assert "pw-77f1" not in str(error.value)
     assert SecretsManagerWarehouse(secret_id="rds/a").job_reference() == "secretsmanager:rds/a"
+
+
+def test_a_secret_rds_manages_gets_where_the_database_is_from_the_reference(aws, monkeypatch):
+    """RDS's own secret holds only username and password: CLIMATE_RDS_HOST, _PORT, _DATABASE and
+    _SSLMODE go with the reference (not secret), and the jobs read the password from the secret."""
+    arn = client("secretsmanager").create_secret(
+        Name="rds!db-0f3c", SecretString=json.dumps({"username": "climate", "password": "pw-9a"})
+    )["ARN"]
+    with pytest.raises(ValueError, match="has no host, and the reference gives none"):
+        resolve_dsn(f"secretsmanager:{arn}")
+    monkeypatch.setenv("CLIMATE_ENV", "aws")
+    monkeypatch.setenv("CLIMATE_RDS_HOST", "db.internal")
+    monkeypatch.setenv("CLIMATE_RDS_PORT", "5433")
+    monkeypatch.setenv("CLIMATE_RDS_DATABASE", "lakehouse")
+    monkeypatch.setenv("CLIMATE_RDS_SSLMODE", "verify-full")
+    monkeypatch.setenv("CLIMATE_RDS_SECRET_ID", arn)
+    warehouse = build_definitions(Settings.from_env()).resources["warehouse"]
+    reference = warehouse.process_config_and_initialize().job_reference()
+    assert reference == (
+        f"secretsmanager:{arn}?host=db.internal&port=5433&dbname=lakehouse&sslmode=verify-full"
+    )
+    assert "pw-9a" not in reference
+    dsn = resolve_dsn(reference)
+    for part in ("host=db.internal", "port=5433", "dbname=lakehouse", "sslmode=verify-full"):
+        assert part in dsn
+    assert "user=climate" in dsn and "pw-9a" in dsn  # the secret's: only the job sees them
+    with pytest.raises(ValueError, match="unknown password"):
+        resolve_dsn(f"secretsmanager:{arn}?password=x")

@@ -112,6 +112,12 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env(args: argparse.Namespace) -> int:
+    from .env import env_command
+
+    return env_command(args, print, lambda line: print(line, file=sys.stderr))
+
+
 def _query(args: argparse.Namespace) -> int:
     from ..queries import named_queries
 
@@ -263,6 +269,15 @@ def parser() -> argparse.ArgumentParser:
         "--policy-dir", type=Path, help="where to write the IAM policies (default .climate/iam/)"
     )
     deploy.set_defaults(handler=_deploy)
+
+    env = commands.add_parser(
+        "env",
+        help="print `export CLIMATE_...=...` lines from the outputs of an environment's stack",
+    )
+    env.epilog = 'Use as: eval "$(climate-assets env --stack NAME)"'
+    env.add_argument("--stack", required=True, help="the CloudFormation stack's name")
+    env.add_argument("--region", help="the stack's region (default: AWS_REGION or the profile's)")
+    env.set_defaults(handler=_env)
 
     query = commands.add_parser(
         "query", help="run a named query against the local DuckDB views (no NAME: list them)"

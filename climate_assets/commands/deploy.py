@@ -66,6 +66,7 @@ class DeployConfig:
     athena_workgroup: str
     athena_results: str
     databases: tuple[str, ...]
+    alert_topic_arn: str | None = None  # the Dagster role may publish run failure alerts to it
 
     @classmethod
     def from_settings(cls, aws: AwsSettings, databases: tuple[str, ...]) -> DeployConfig:
@@ -93,6 +94,7 @@ class DeployConfig:
             athena_workgroup=aws.athena_workgroup,
             athena_results=aws.athena_results,
             databases=databases,
+            alert_topic_arn=aws.alert_topic_arn,
         )
 
     def script_key(self, name: str) -> str:
@@ -488,4 +490,13 @@ def iam_policies(config: DeployConfig, partition: str, account: str) -> dict[str
             },
         ],
     }
+    if config.alert_topic_arn:
+        dagster_role["Statement"].append(
+            {
+                "Sid": "PublishAlerts",  # climate_assets/alerts.py
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": config.alert_topic_arn,
+            }
+        )
     return {"glue-job-role-policy.json": glue_role, "dagster-role-policy.json": dagster_role}

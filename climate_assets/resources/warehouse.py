@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import psycopg
-from climate_glue.warehouse import EMBEDDED_DATABASE, resolve_dsn
+from climate_glue.warehouse import EMBEDDED_DATABASE, resolve_dsn, secret_reference
 from pydantic import PrivateAttr
 
 from ..settings import DEFAULT_LEASE_TIMEOUT_SECONDS
@@ -189,10 +189,18 @@ class SecretsManagerWarehouse(WarehouseResource):
     """RDS PostgreSQL whose connection is an AWS Secrets Manager secret (AWS).
 
     Jobs get ``secretsmanager:<secret id>`` and read the secret themselves inside Glue, so the
-    password stays in Secrets Manager: never in job arguments, Dagster's config or logs.
+    password stays in Secrets Manager: never in job arguments, Dagster's config or logs. Where
+    the secret does not say where the database is (one that RDS manages holds only the username
+    and password), ``host``, ``port``, ``dbname`` and ``sslmode`` go with the reference.
     """
 
     secret_id: str
+    host: str | None = None
+    port: int | None = None
+    dbname: str | None = None
+    sslmode: str | None = None
 
     def job_reference(self) -> str:
-        return f"secretsmanager:{self.secret_id}"
+        return secret_reference(
+            self.secret_id, host=self.host, port=self.port, dbname=self.dbname, sslmode=self.sslmode
+        )

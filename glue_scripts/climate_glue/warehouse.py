@@ -10,7 +10,9 @@ table is dropped by the next run of the same job.
 
 The job learns where the warehouse is from a *reference*, never from a credential in its
 arguments: ``env:NAME`` (a libpq URL in the job's environment), ``pgserver:PATH`` (the embedded
-server with that data folder) or ``secretsmanager:SECRET_ID`` (an RDS secret, on AWS).
+server with that data folder) or ``secretsmanager:SECRET_ID`` (an RDS secret, on AWS), optionally
+followed by ``?host=...&port=...&dbname=...&sslmode=...`` where the secret does not say where the
+database is (a secret that RDS manages holds only the username and password).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import partial
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode
 
 import psycopg
 from psycopg import sql
@@ -57,22 +60,45 @@ def resolve_dsn(reference: str) -> str:
 
 
 SECRET_REQUIRED_KEYS = ("host", "username", "password")
+# What a ``secretsmanager:`` reference may give after ``?``: where the database is and how to
+# reach it. Not secret.
+REFERENCE_KEYS = ("host", "port", "dbname", "sslmode")
 
 
-def _dsn_from_secret(secret_id: str) -> str:
-    """The connection string in an RDS secret (JSON: host, port, username, password, dbname,
-    and optionally sslmode, which defaults to ``require``). Read inside the job, so the password
-    is never in a job argument; errors name the secret and the keys, never a value."""
+def secret_reference(secret_id: str, **where: str | int | None) -> str:
+    """``secretsmanager:SECRET_ID``, with ``?host=...&port=...`` for those of REFERENCE_KEYS given."""
+    unknown = set(where) - set(REFERENCE_KEYS)
+    if unknown:
+        raise ValueError(f"a secret reference takes {', '.join(REFERENCE_KEYS)}, not {unknown}")
+    given = {key: str(value) for key, value in where.items() if value not in (None, "")}
+    return f"secretsmanager:{secret_id}" + (f"?{urlencode(given)}" if given else "")
+
+
+def _dsn_from_secret(value: str) -> str:
+    """The connection string of an RDS secret (JSON: username, password, and host, port, dbname
+    and sslmode (default ``require``) unless the reference gives them, which win). Read
+    inside the job, so the password is never in a job argument; errors name the secret and the
+    keys, never a value."""
     from .aws import aws_client
 
+    secret_id, _, query = value.partition("?")
+    where = dict(parse_qsl(query))
+    unknown = sorted(set(where) - set(REFERENCE_KEYS))
+    if unknown:
+        raise ValueError(
+            f"warehouse reference for secret {secret_id!r}: unknown {', '.join(unknown)}"
+            f" (expected {', '.join(REFERENCE_KEYS)})"
+        )
     text = aws_client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
     try:
-        secret = json.loads(text)
+        secret = {**json.loads(text), **where}
     except json.JSONDecodeError:
         raise ValueError(f"secret {secret_id!r} is not JSON (expected an RDS secret)") from None
     missing = [key for key in SECRET_REQUIRED_KEYS if not secret.get(key)]
     if missing:
-        raise ValueError(f"secret {secret_id!r} has no {', '.join(missing)}")
+        raise ValueError(
+            f"secret {secret_id!r} has no {', '.join(missing)}, and the reference gives none"
+        )
     return psycopg.conninfo.make_conninfo(
         host=secret["host"],
         port=str(secret.get("port") or 5432),
