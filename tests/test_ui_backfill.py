@@ -39,6 +39,7 @@ from climate_assets.dagster_fixes import (
 )
 from climate_assets.settings import PROJECT_ROOT
 from tests.dev_support import (
+    OWN_STATE_ONLY,
     Dev,
     backfill_finished,
     backfill_runs,
@@ -90,7 +91,7 @@ def ui(tmp_path_factory, start_dev) -> Dev:
     root = tmp_path_factory.mktemp("ui-backfill")
     state = root / "state"
     env = {**os.environ, "CLIMATE_STATE_DIR": str(state)}
-    for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ALERT_TOPIC_ARN"):
+    for name in OWN_STATE_ONLY:
         env.pop(name, None)
     demo = subprocess.run(
         [sys.executable, "-m", "climate_assets.commands.cli", "demo", "--locations", "4",
