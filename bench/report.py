@@ -380,12 +380,15 @@ def _ui_backfill_detail(w: dict) -> list[str]:
         ]
     lines = [
         "Launch to completed (the backfill's status COMPLETED_SUCCESS, polled every second) per"
-        " run, and its parts: the runs' own time (start to end, summed; they ran one wave after"
-        " another), their time in the run queue, and the rest: the backfill daemon's waits"
-        " between iterations (its loop runs every 30 s, a constant of Dagster, not a setting).",
+        " run, and its parts: the runs' own time (RUN_START to the end, summed; the waves of runs"
+        " follow one another), their time from creation to RUN_START (the run queue, polled"
+        " every `dequeue_interval_seconds`, then the run worker's process start: Python, Dagster"
+        " and the code location loaded again), and the rest: waiting for the backfill daemon's"
+        " next iteration, which requests the next wave (its loop runs every 30 s, a constant of"
+        " Dagster, not a setting).",
         "",
-        "| run | launch to completed s | runs | running s (sum) | queued s (sum) | waiting s |"
-        " last run end to completed s |",
+        "| run | launch to completed s | runs | running s (sum) | queued and starting s (sum) |"
+        " waiting for the daemon s | last run end to completed s |",
         "|---|---|---|---|---|---|---|",
     ]
     for i, r in enumerate(ok, 1):
@@ -405,7 +408,7 @@ def _ui_backfill_detail(w: dict) -> list[str]:
         "",
     ]
     lines += [
-        f"- +{r['created_after_launch']} s: {', '.join(r['assets'])} — queued"
+        f"- +{r['created_after_launch']} s: {', '.join(r['assets'])} — queued and starting"
         f" {r['queued_seconds']} s, ran {r['run_seconds']} s ({r['status']})"
         for r in first["runs"]
     ]
