@@ -93,12 +93,12 @@ def ui(tmp_path_factory, start_dev) -> Dev:
     env = {**os.environ, "CLIMATE_STATE_DIR": str(state)}
     for name in OWN_STATE_ONLY:
         env.pop(name, None)
-    demo = subprocess.run(
-        [sys.executable, "-m", "climate_assets.commands.cli", "demo", "--locations", "4",
-         "--days", str(len(DAYS)), "--start", DAYS[0]],
-        cwd=PROJECT_ROOT, env=env, stdout=(root / "demo.log").open("w"),
-        stderr=subprocess.STDOUT, timeout=900,
-    )  # fmt: skip
+    with (root / "demo.log").open("w") as log:
+        demo = subprocess.run(
+            [sys.executable, "-m", "climate_assets.commands.cli", "demo", "--locations", "4",
+             "--days", str(len(DAYS)), "--start", DAYS[0]],
+            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=900,
+        )  # fmt: skip
     assert demo.returncode == 0, f"the demo failed; see {root / 'demo.log'}"
     return start_dev(state, root, root / "dev.log", {"CLIMATE_SENSOR_INTERVAL": "3600"})
 
