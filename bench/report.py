@@ -307,6 +307,8 @@ def _workload_detail(name: str, w: dict) -> list[str]:
         return [*lines, "", *_engine_detail(w)]
     if w["workload"]["kind"] == "status":
         return [*lines, "", *_status_detail(w)]
+    if w["workload"]["kind"] == "ui-backfill":
+        return [*lines, "", *_ui_backfill_detail(w)]
     for engine, part in engine_parts(w).items():
         lines += ["", f"### {name} on the {engine} engine", ""]
         lines += _engine_detail({**part, "workload": w["workload"]})
@@ -361,6 +363,56 @@ def _status_detail(w: dict) -> list[str]:
         f"It saw {first['runs_seen_7d']:,} runs in the jobs' 7-day windows"
         f" ({first['failed_seen_7d']:,} failed); alarms by kind: {json.dumps(first['alarms'])}.",
     ]
+
+
+def _ui_backfill_detail(w: dict) -> list[str]:
+    """Launch to completed per run, and where it went: the runs' own time, their time queued,
+    and the rest, waiting for the backfill daemon's next iteration."""
+    ok = [r for r in w["runs"] if r["exit_code"] == 0]
+    if not ok:
+        run = w["runs"][0] if w["runs"] else {}
+        return [
+            f"{run.get('backfill_status', 'not run')}.",
+            "",
+            "```",
+            run.get("log_tail", ""),
+            "```",
+        ]
+    lines = [
+        "Launch to completed (the backfill's status COMPLETED_SUCCESS, polled every second) per"
+        " run, and its parts: the runs' own time (RUN_START to the end, summed; the waves of runs"
+        " follow one another), their time from creation to RUN_START (the run queue, polled"
+        " every `dequeue_interval_seconds`, then the run worker's process start: Python, Dagster"
+        " and the code location loaded again), and the rest: waiting for the backfill daemon's"
+        " next iteration, which requests the next wave (its loop runs every 30 s, a constant of"
+        " Dagster, not a setting).",
+        "",
+        "| run | launch to completed s | runs | running s (sum) | queued and starting s (sum) |"
+        " waiting for the daemon s | last run end to completed s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for i, r in enumerate(ok, 1):
+        total, running, queued = (
+            r["launch_to_completed_seconds"],
+            r["runs_seconds_sum"],
+            r["queued_seconds_sum"],
+        )
+        lines.append(
+            f"| {i} | {total} | {len(r['runs'])} | {running} | {queued} |"
+            f" {round(total - running - queued, 1)} | {r['last_run_end_to_completed_seconds']} |"
+        )
+    first = ok[0]
+    lines += [
+        "",
+        f"The runs of run 1 ({first['assets']} assets), by when the daemon created them:",
+        "",
+    ]
+    lines += [
+        f"- +{r['created_after_launch']} s: {', '.join(r['assets'])} — queued and starting"
+        f" {r['queued_seconds']} s, ran {r['run_seconds']} s ({r['status']})"
+        for r in first["runs"]
+    ]
+    return lines
 
 
 def _median_again(runs: list[dict]) -> str:

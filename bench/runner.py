@@ -28,7 +28,7 @@ from .compare import compare_curated
 from .memory import PeakMemory
 from .report import render
 from .targets import evaluate
-from .workloads import ENGINE_NAMES, ENV_ENGINE, GRAPH, SENSOR, Workload, select
+from .workloads import ENGINE_NAMES, ENV_ENGINE, GRAPH, SENSOR, UI_BACKFILL, Workload, select
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -240,6 +240,24 @@ def run_sensor(workload: Workload, state: Path) -> dict:
     return result
 
 
+def run_ui_backfill(workload: Workload, state: Path) -> dict:
+    """The demo's state, ``climate-assets dev`` on it, then a backfill of the whole graph over
+    the workload's days launched as the UI does: ``launch_to_completed_seconds`` (measured by
+    the child, ``bench/ui_backfill.py``) and where that time went."""
+    out = state / "bench-ui-backfill.json"
+    command = [
+        sys.executable, "-m", "bench.ui_backfill", "--state", str(state),
+        "--start", workload.start.isoformat(), "--end", workload.end.isoformat(),
+        "--out", str(out),
+    ]  # fmt: skip
+    result = run_child(command, str(state), state / "bench-ui-backfill.log", "duckdb")
+    if out.exists():
+        result.update(json.loads(out.read_text()))
+    if result["exit_code"] != 0:
+        result["log_tail"] = _tail(state / "bench-ui-backfill.log")
+    return result
+
+
 def run_status(workload: Workload, state: Path) -> dict:
     """Build the instance (one real run of the graph on DuckDB, then ``workload.runs`` more;
     not measured), then ``climate-assets status --json`` in a process of its own, measured: the
@@ -290,6 +308,7 @@ def summarize(runs: list[dict]) -> dict:
     status = {
         "status_call_seconds": spread([r.get("status_call_seconds") for r in ok]),
         "again_wall_seconds": spread([(r.get("again") or {}).get("wall_seconds") for r in ok]),
+        "launch_to_completed_seconds": spread([r.get("launch_to_completed_seconds") for r in ok]),
     }
     return {
         "wall_seconds": spread([r["wall_seconds"] for r in ok]),
@@ -333,6 +352,12 @@ def run_workload(
             if workload.kind == SENSOR:
                 run = run_sensor(workload, state)
                 log(f"{workload.name}: {run.get('status')} {run.get('tick_seconds', '')}")
+            elif workload.kind == UI_BACKFILL:
+                run = run_ui_backfill(workload, state)
+                log(
+                    f"{workload.name}: {run.get('backfill_status')} in"
+                    f" {run.get('launch_to_completed_seconds')} s from launch"
+                )
             else:
                 run = run_status(workload, state)
                 log(f"{workload.name}: {run.get('status')} in {run['wall_seconds']:.1f}s")
@@ -408,17 +433,20 @@ def merge(base: dict, extra: dict, extra_name: str) -> dict:
     return merged
 
 
-def write_report(results: dict, raw_name: str, out: Path, onto: Path | None = None) -> None:
-    """RESULTS.md from ``results`` (in ``bench/results/<raw_name>``), or from the results file
-    ``onto`` with those results merged in."""
+def write_report(results: dict, raw_name: str, out: Path, onto: list[Path] | None = None) -> None:
+    """RESULTS.md from ``results`` (in ``bench/results/<raw_name>``), or from the results files
+    ``onto`` (the first, then each next merged in) with those results merged in last."""
     shown, name = results, raw_name
-    if onto is not None:
-        shown, name = merge(json.loads(onto.read_text()), results, raw_name), onto.name
+    if onto:
+        shown, name = json.loads(onto[0].read_text()), onto[0].name
+        for earlier in onto[1:]:
+            shown = merge(shown, json.loads(earlier.read_text()), earlier.name)
+        shown = merge(shown, results, raw_name)
     history = sorted((out / "results").glob("*.json"))
     (out / "RESULTS.md").write_text(render(shown, name, history))
 
 
-def write_results(results: dict, out: Path, stamp: str, onto: Path | None = None) -> None:
+def write_results(results: dict, out: Path, stamp: str, onto: list[Path] | None = None) -> None:
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = evaluate(results)
@@ -434,7 +462,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "workloads",
         nargs="*",
-        help="seed, 100mb, backfill, overhead, sensor, status (default: all)",
+        help="seed, 100mb, backfill, overhead, sensor, status, ui-backfill (default: all)",
     )
     parser.add_argument(
         "--engine",
@@ -452,8 +480,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--onto",
         type=Path,
+        action="append",
         help="a results JSON file: RESULTS.md shows its workloads with this run's (or --render's)"
-        " added or replacing them; this run's own results file keeps only what ran",
+        " added or replacing them; this run's own results file keeps only what ran. Given again,"
+        " each next file is merged onto the first before this run",
     )
     args = parser.parse_args(argv)
     if args.repeat < 1:

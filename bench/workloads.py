@@ -8,6 +8,7 @@ from datetime import date
 GRAPH = "graph"  # the whole asset graph through Dagster on the embedded default, in one run
 SENSOR = "sensor"  # one tick of the landing sensor over the landing zone (runs no job)
 STATUS = "status"  # `climate-assets status --json` on an instance with many runs
+UI_BACKFILL = "ui-backfill"  # a backfill launched as the UI does, run by `climate-assets dev`
 
 # The engines a graph workload runs on: the child process gets CLIMATE_ENGINE (see
 # climate_assets/settings.py). DuckDB is the embedded default; Spark is kept for Glue parity.
@@ -105,6 +106,15 @@ FULL: dict[str, Workload] = {
             " jobs in the last 7 days (one real run, the others copies of it)",
             runs=STATUS_RUNS,
         ),
+        Workload(
+            "ui-backfill",
+            UI_BACKFILL,
+            25,
+            2,
+            START,
+            "UI backfill: two days of the whole graph (Materialize all) through the webserver"
+            " and daemon of `climate-assets dev`, launch to completed (25 locations, the demo's)",
+        ),
     )
 }
 
@@ -118,6 +128,7 @@ QUICK: dict[str, Workload] = {
     "overhead": FULL["overhead"],
     "sensor": Workload("sensor", SENSOR, 2, 34, date(2015, 1, 1), "sensor (quick): 103 keys"),
     "status": Workload("status", STATUS, 3, 1, START, "status (quick): 20 runs", runs=20),
+    "ui-backfill": FULL["ui-backfill"],
 }
 
 

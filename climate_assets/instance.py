@@ -14,6 +14,7 @@ from climate_glue.warehouse import resolve_dsn
 from dagster import Field
 from dagster_postgres import DagsterPostgresStorage
 
+from .dagster_fixes import fix_time_window_subset_inequality
 from .resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
 from .settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
 
@@ -74,6 +75,8 @@ class ProjectPostgresStorage(DagsterPostgresStorage):
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
+        # Every process that loads the instance: the webserver's backfill launch needs it.
+        fix_time_window_subset_inequality()
         return cls(
             postgres_url=dagster_storage_url(Settings.from_env()),
             should_autocreate_tables=config_value.get("should_autocreate_tables", True),

@@ -8,8 +8,10 @@ One ``climate-assets dev`` serves every test here, in order:
   derived metrics in PostgreSQL with nobody launching anything (arrival sensors, then
   declarative automation, in the daemon's run subprocesses);
 - a second day the same way, then a backfill of both days launched as the UI launches it
-  (``launchPartitionBackfill``) runs each asset's job once for the range and writes the same
-  rows as the day-by-day runs;
+  (``launchPartitionBackfill`` with the Materialize dialog's variables) runs each asset's job
+  once for the range and writes the same rows as the day-by-day runs;
+- headless Chromium backfills the curated metrics as a user does (the curated group's asset
+  graph -> Materialize all -> the two days -> Launch backfill) and the backfill completes;
 - headless Chromium opens the Plots of the asset page's Metadata section for climate_data (four
   materializations by then) and finds one drawn chart per numeric metadata key, ``rows`` among
   them (screenshot kept in ``docs/images/asset-plots.png`` when CLIMATE_UPDATE_DOCS=1).
@@ -17,169 +19,55 @@ One ``climate-assets dev`` serves every test here, in order:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
 from collections import Counter
 from datetime import date
-from pathlib import Path
 
 import psycopg
 import pytest
 from climate_glue.contract import DAILY_DATASETS, DERIVED, LINEAGE_COLUMNS, WAREHOUSE_SCHEMA
-from climate_glue.lake import LocalLake
 from psycopg import sql
 
 from climate_assets.commands.generate import generate_landing_zone
-from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
-from climate_assets.resources.warehouse import LocalWarehouse
+from climate_assets.constants import DERIVED_ASSETS, GROUP_CURATED, PROCESSED_ASSETS
 from climate_assets.settings import PROJECT_ROOT
+from tests.dev_support import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    LOCATION,
+    REPOSITORY,
+    Dev,
+    backfill_finished,
+    backfill_runs,
+    chromium,
+    launch_backfill,
+    materialize_dialog_params,
+)
 
 pytestmark = pytest.mark.e2e
 
 DAYS = ["2024-07-01", "2024-07-02"]
-LOCATION = "climate_assets"
-REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
-STARTUP_SECONDS = 240
 PIPELINE_SECONDS = 480  # bound on waiting for the daemon (runs start their own Spark)
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 SCREENSHOT = PROJECT_ROOT / "docs" / "asset-graph.png"
 PLOTS_SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "asset-plots.png"
 PLOTTED_ASSET = "climate_data"
 TABLES = [d.asset for d in DAILY_DATASETS] + [d.asset for d in DERIVED]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Dev:
-    """A running ``climate-assets dev`` and what the tests need of it."""
-
-    def __init__(self, state: Path, scratch: Path, port: int, log: Path):
-        self.state, self.scratch, self.port, self.log = state, scratch, port, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen | None = None
-
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.url}/graphql", body, {"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            payload = json.load(response)
-        assert "errors" not in payload, payload["errors"]
-        return payload["data"]
-
-    def wait_for(self, what: str, check, seconds: float):
-        deadline = time.monotonic() + seconds
-        while True:
-            assert self.process.poll() is None, f"climate-assets dev exited; see {self.log}"
-            try:
-                value = check()
-            except OSError:
-                value = None
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"gave up after {seconds}s waiting for {what}; see {self.log}")
-            time.sleep(3)
-
-    def runs(self) -> list[dict]:
-        data = self.graphql(
-            "{ runsOrError { ... on Runs { results { runId status "
-            "assetSelection { path } tags { key value } } } } }"
-        )
-        return [
-            {**run, "tags": {t["key"]: t["value"] for t in run["tags"]}}
-            for run in data["runsOrError"]["results"]
-        ]
-
-    def drop_day(self, day: str) -> None:
-        """Copy one day's three generated files into the landing zone (as an upload would)."""
-        lake = LocalLake(self.state / "lake")
-        for dataset in DAILY_DATASETS:
-            for path in (self.scratch / f"raw/{dataset.name}/date={day}").iterdir():
-                lake.write_bytes(str(path.relative_to(self.scratch)), path.read_bytes())
-
-    def warehouse(self) -> psycopg.Connection:
-        return LocalWarehouse(embedded_pgdata=str(self.state / "pgdata")).connect()
-
-
-def _stop(dev: Dev) -> None:
-    """Ctrl-C for the whole process group, as in a terminal; then make sure nothing is left."""
-    if dev.process is None:
-        return
-    group = os.getpgid(dev.process.pid)
-    os.killpg(group, signal.SIGINT)
-    try:
-        dev.process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        pass
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    pid_file = dev.state / "pgdata" / "postmaster.pid"
-    if pid_file.exists():  # the embedded PostgreSQL that dev started (fast shutdown)
-        try:
-            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
-        except (ProcessLookupError, ValueError):
-            pass
-
-
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory):
+def dev(tmp_path_factory, start_dev):
     root = tmp_path_factory.mktemp("dev")
     state, scratch = root / "state", root / "scratch"
     generate_landing_zone(scratch, locations=4, days=len(DAYS), start=date(2024, 7, 1), seed=5)
     shutil.copytree(scratch / "raw/locations", state / "lake/raw/locations")  # already in place
     env = {
-        **os.environ,
-        "CLIMATE_STATE_DIR": str(state),
         "CLIMATE_SENSOR_INTERVAL": "5",
         "CLIMATE_SPARK_MASTER": "local[2]",  # two runs at a time, each with a small session
         "CLIMATE_SPARK_DRIVER_MEMORY": "1g",
     }
-    for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ALERT_TOPIC_ARN"):
-        env.pop(name, None)
-    running = Dev(state, scratch, _free_port(), root / "dev.log")
-    with running.log.open("w") as log:
-        running.process = subprocess.Popen(
-            [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(running.port),
-             "--host", "127.0.0.1"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        running.wait_for("the code location to load", lambda: _loaded(running), STARTUP_SECONDS)
-        yield running
-    finally:
-        _stop(running)
-
-
-def _loaded(dev: Dev) -> bool:
-    data = dev.graphql(
-        "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
-        "locationOrLoadError { __typename } } } } }"
-    )
-    entries = data["workspaceOrError"]["locationEntries"]
-    return any(
-        e["name"] == LOCATION
-        and e["loadStatus"] == "LOADED"
-        and e["locationOrLoadError"]["__typename"] == "RepositoryLocation"
-        for e in entries
-    )
+    return start_dev(state, scratch, root / "dev.log", env)
 
 
 def test_sensors_and_schedule_show_as_running(dev):
@@ -208,23 +96,6 @@ def test_sensors_and_schedule_show_as_running(dev):
     assert schedules == {"nightly_climate_graph": "RUNNING"}
 
 
-def _chromium(tmp_path: Path, window: str):
-    """Debian's Chromium, headless, in a fresh profile (so the first-visit dialog shows)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--window-size={window}", f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-
-
 @pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
 )
@@ -234,7 +105,7 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser = _chromium(tmp_path, "1800,2400")
+    browser = chromium(tmp_path, "1800,2400")
     try:
         browser.get(f"{dev.url}/asset-groups")
         # The page re-renders while it loads: an element found a moment ago may be gone.
@@ -392,33 +263,14 @@ def test_backfill_from_the_ui_runs_once_per_asset_for_the_range_with_the_same_ro
         pytest.skip("needs the day-by-day runs of the previous test")
     day_by_day = _table_rows(dev)
     selection = [{"path": k.path} for k in (*PROCESSED_ASSETS[1:], *DERIVED_ASSETS)]
-    launched = dev.graphql(
-        "mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {"
-        " __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }",
-        {
-            "p": {
-                "partitionsByAssets": [
-                    {"assetKey": key, "partitions": {"range": {"start": DAYS[0], "end": DAYS[-1]}}}
-                    for key in selection
-                ],
-                "title": "test range",
-            }
-        },
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill = launched["backfillId"]
-
-    def finished() -> str | None:
-        data = dev.graphql(
-            "query($id: String!) { partitionBackfillOrError(backfillId: $id) {"
-            " ... on PartitionBackfill { status } } }",
-            {"id": backfill},
-        )
-        status = data["partitionBackfillOrError"]["status"]
-        return None if status in ("REQUESTED", "CANCELING", "FAILING") else status
-
-    assert dev.wait_for("the backfill", finished, PIPELINE_SECONDS) == "COMPLETED_SUCCESS"
-    runs = [r for r in dev.runs() if r["tags"].get("dagster/backfill") == backfill]
+    # The asset graph's Materialize dialog over the two days (the six daily assets).
+    params = materialize_dialog_params([key["path"] for key in selection], DAYS)
+    backfill = launch_backfill(dev, params)
+    finished = dev.wait_for(
+        "the backfill", lambda: backfill_finished(dev, backfill), PIPELINE_SECONDS
+    )
+    assert finished == "COMPLETED_SUCCESS", f"{finished}; see {dev.log}"
+    runs = backfill_runs(dev, backfill)
     per_asset = Counter(a["path"][-1] for r in runs for a in r["assetSelection"])
     assert per_asset == Counter(k["path"][-1] for k in selection)  # each asset in one run
     for run in runs:  # ... and that run covers the whole range
@@ -429,6 +281,65 @@ def test_backfill_from_the_ui_runs_once_per_asset_for_the_range_with_the_same_ro
     for table in TABLES:
         assert ranged[table][0] == day_by_day[table][0], table
         assert ranged[table][1] <= run_ids, f"{table} was not rewritten by the backfill"
+
+
+def _backfill_ids(dev: Dev) -> set[str]:
+    data = dev.graphql(
+        "{ partitionBackfillsOrError { ... on PartitionBackfills { results { id } } } }"
+    )
+    return {b["id"] for b in data["partitionBackfillsOrError"]["results"]}
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
+)
+def test_browser_backfills_the_curated_metrics_from_the_asset_graph(dev, tmp_path):
+    """The curated group's asset graph -> Materialize all -> the two days -> Launch backfill:
+    the daemon runs the derived metrics job once for the range and the backfill succeeds."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    if not all(_derived_rows(dev, day) for day in DAYS):
+        pytest.skip("needs the day-by-day runs of the earlier test")
+    before = _backfill_ids(dev)
+    browser = chromium(tmp_path, "1600,1200")
+    try:
+        browser.get(f"{dev.url}/locations/{LOCATION}/asset-groups/{GROUP_CURATED}")
+        wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))
+
+        def shown(xpath: str):
+            def find(b):
+                for skip in b.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+                    skip.click()  # the first-visit dialog, shown a little after the page
+                found = [e for e in b.find_elements(By.XPATH, xpath) if e.is_displayed()]
+                return found[0] if found and found[0].is_enabled() else None
+
+            return find
+
+        wait.until(shown("//button[starts-with(normalize-space(), 'Materialize all')]")).click()
+        # The dialog shows the last days only: the test's days are older.
+        wait.until(shown("//*[normalize-space(text())='Show all partitions']")).click()
+        days = wait.until(shown("//div[contains(@class, 'dialog')]//input[@placeholder]"))
+        days.send_keys(Keys.CONTROL, "a")
+        days.send_keys(f"[{DAYS[0]}...{DAYS[-1]}]", Keys.ENTER)
+        wait.until(shown(f"//*[normalize-space(text())='{len(DAYS)} partitions']"))
+        wait.until(shown("//button[normalize-space()='Launch backfill']")).click()
+        [backfill] = dev.wait_for("the backfill", lambda: _backfill_ids(dev) - before, 60)
+    finally:
+        browser.quit()
+    status = dev.wait_for(
+        "the backfill to finish", lambda: backfill_finished(dev, backfill), PIPELINE_SECONDS
+    )
+    assert status == "COMPLETED_SUCCESS", f"{status}; see {dev.log}"
+    [run] = backfill_runs(dev, backfill)  # the three curated metrics, one job for the range
+    assert sorted(a["path"] for a in run["assetSelection"]) == sorted(
+        k.path for k in DERIVED_ASSETS
+    )
+    assert run["tags"]["dagster/asset_partition_range_start"] == DAYS[0]
+    assert run["tags"]["dagster/asset_partition_range_end"] == DAYS[-1]
+    assert _derived_rows(dev, DAYS[0]) and _derived_rows(dev, DAYS[-1])
 
 
 def _numeric_metadata_keys(dev: Dev, asset: str) -> tuple[int, set[str]]:
@@ -474,7 +385,7 @@ def test_asset_page_plots_each_numeric_metadata_key_over_time(dev, tmp_path):
         pytest.skip("needs the runs of the previous tests (two materializations or more)")
     assert {"rows", "rows_rejected"} <= keys and any(k.startswith("seconds_") for k in keys)
 
-    browser = _chromium(tmp_path, "1600,1500")
+    browser = chromium(tmp_path, "1600,1500")
     try:
         browser.get(f"{dev.url}/assets/{PLOTTED_ASSET}")
         wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))
