@@ -32,6 +32,7 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             url_env_var=ENV_WAREHOUSE_URL if settings.warehouse_url else None,
             embedded_pgdata=str(settings.pgdata),
             lease_timeout_seconds=settings.lease_timeout_seconds,
+            copy_streams=settings.copy_streams,
         ),
         "glue": LocalGlueRunner(
             scripts_dir=str(GLUE_SCRIPTS_DIR),
@@ -58,6 +59,7 @@ def aws_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "warehouse": SecretsManagerWarehouse(
             secret_id=dg.EnvVar(ENV_RDS_SECRET_ID),
             lease_timeout_seconds=settings.lease_timeout_seconds,
+            copy_streams=settings.copy_streams,
         ),
         "glue": AwsGlueRunner(
             region=region,
