@@ -32,6 +32,10 @@ from dagster_pipes import (
 from .engines import DEFAULT_ENGINE, ENGINES, Engine, open_engine
 from .warehouse import CopySlots
 
+# The job arguments that carry the Pipes parameters (as Dagster's Pipes session names them).
+PIPES_CONTEXT_ARGUMENT = f"--{DAGSTER_PIPES_CONTEXT_ENV_VAR}".replace("_", "-").lower()
+PIPES_MESSAGES_ARGUMENT = f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower()
+
 
 @dataclass
 class JobArgs:
@@ -64,12 +68,8 @@ def parse_args(argv: list[str]) -> JobArgs:
     )
     parser.add_argument("--start-date", type=date.fromisoformat)
     parser.add_argument("--end-date", type=date.fromisoformat)
-    parser.add_argument(
-        f"--{DAGSTER_PIPES_CONTEXT_ENV_VAR}".replace("_", "-").lower(), dest="pipes_context"
-    )
-    parser.add_argument(
-        f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower(), dest="pipes_messages"
-    )
+    parser.add_argument(PIPES_CONTEXT_ARGUMENT, dest="pipes_context")
+    parser.add_argument(PIPES_MESSAGES_ARGUMENT, dest="pipes_messages")
     parser.add_argument("--quality", help="JSON quality settings for the job's asset checks")
     parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE)
     parser.add_argument(
