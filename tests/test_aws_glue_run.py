@@ -43,7 +43,12 @@ from climate_assets.assets.processed import processed_assets
 from climate_assets.commands.cli import main
 from climate_assets.commands.deploy import DeployConfig, deploy
 from climate_assets.commands.generate import generate_landing_zone
-from climate_assets.constants import GLUE_JOB_SCRIPTS, JOB_PROCESS_HEALTH, JOB_PROCESS_LOCATIONS
+from climate_assets.constants import (
+    GLUE_JOB_SCRIPTS,
+    JOB_PROCESS_HEALTH,
+    JOB_PROCESS_HOSPITAL,
+    JOB_PROCESS_LOCATIONS,
+)
 from climate_assets.engine.glue_client import LocalGlueClient
 from climate_assets.engine.spark import local_spark_session
 from climate_assets.partitions import daily_partitions
@@ -598,3 +603,63 @@ def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_p
     assert json.loads((tmp_path / f"{earlier}.state.json").read_text()) == {"state": "STOPPED"}
     listed = client("glue").get_job_runs(JobName=JOB_PROCESS_HEALTH)["JobRuns"]
     assert [r["Id"] for r in listed] == [earlier]
+
+
+def test_a_run_of_other_days_in_flight_is_waited_for_before_starting(aws, tmp_path):
+    """An earlier attempt's Glue run of the same job on other days is still in flight: the step
+    waits for it to end (two runs of one job never write at once), then starts its own."""
+    from tests.glue_attach_driver import DetachedGlue
+
+    work = {"--lake-root": str(tmp_path / "lake"), "--warehouse": f"secretsmanager:{SECRET_ID}"}
+    other_day = date.fromordinal(DAY.toordinal() - 1).isoformat()
+    earlier = client("glue").start_job_run(
+        JobName=JOB_PROCESS_HOSPITAL,
+        Arguments={**work, "--start-date": other_day, "--end-date": other_day},
+    )["JobRunId"]
+    ended = tmp_path / f"{earlier}.state.json"
+    started_at: list[float] = []
+
+    class OwnRunFailsAtOnce(DetachedGlue):
+        """The earlier run ends at the second poll of it; this step's own run fails at once."""
+
+        polls = 0
+
+        def get_job_run(self, JobName: str, RunId: str, **_) -> dict:  # noqa: N803
+            if RunId == earlier:
+                self.polls += 1
+                if self.polls == 2:
+                    ended.write_text(json.dumps({"state": "SUCCEEDED"}))
+            return super().get_job_run(JobName=JobName, RunId=RunId)
+
+        def start_job_run(self, JobName: str, Arguments: dict, **_) -> dict:  # noqa: N803
+            started_at.append(time.time())
+            run_id = client("glue").start_job_run(JobName=JobName, Arguments=Arguments)["JobRunId"]
+            (tmp_path / f"{run_id}.state.json").write_text(
+                json.dumps({"state": "FAILED", "error": "ValueError: stand-in run"})
+            )
+            return {"JobRunId": run_id}
+
+    stand_in = STAND_INS["wait-other"] = OwnRunFailsAtOnce(tmp_path)
+
+    @dg.asset
+    def waits_for_other(context: dg.AssetExecutionContext, glue: GlueJobRunner):
+        arguments = {**work, "--run-id": context.run.run_id}
+        arguments |= {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
+        return glue.run(context, JOB_PROCESS_HOSPITAL, arguments).get_materialize_result()
+
+    runner = StandInAwsGlueRunner(
+        region=REGION,
+        pipes_bucket=PIPES_BUCKET,
+        poll_interval_seconds=0.5,
+        stream_driver_logs=False,
+        stand_in="wait-other",
+    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [waits_for_other], resources={"glue": runner}, instance=instance, raise_on_error=False
+        )
+        logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert stand_in.polls >= 2  # it polled the earlier run until that ended
+    assert not result.success  # its own run failed (the stand-in's), so it did start one
+    assert len(started_at) == 1 and started_at[0] >= ended.stat().st_mtime
+    assert any(f"run {earlier}" in m and "waiting for it to end" in m for m in logs), logs
