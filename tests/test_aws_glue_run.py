@@ -453,23 +453,31 @@ def test_named_queries_run_locally_on_the_duckdb_views(aws_run, capsys, monkeypa
     assert main(["query", "no_such_query"]) == 2
 
 
-def test_cancelling_the_run_stops_the_glue_run(aws):
-    stand_in = StandInGlue(finishes=False)
-    STAND_INS["cancel"] = stand_in
+def _run_glue_asset(stand_in: str, job_name: str, work: dict[str, str], instance=None):
+    """Materialize one asset that runs ``job_name`` (arguments ``work`` and its run id) through
+    ``AwsGlueRunner`` on the stand-in Glue client ``STAND_INS[stand_in]``."""
 
     @dg.asset
-    def waits_on_glue(context: dg.AssetExecutionContext, glue: GlueJobRunner):
-        arguments = {"--run-id": context.run.run_id}
-        return glue.run(context, JOB_PROCESS_LOCATIONS, arguments).get_materialize_result()
+    def runs_a_glue_job(context: dg.AssetExecutionContext, glue: GlueJobRunner):
+        arguments = {**work, "--run-id": context.run.run_id}
+        return glue.run(context, job_name, arguments).get_materialize_result()
 
     runner = StandInAwsGlueRunner(
         region=REGION,
         pipes_bucket=PIPES_BUCKET,
-        poll_interval_seconds=1,
+        poll_interval_seconds=0.5,
         stream_driver_logs=False,
-        stand_in="cancel",
+        stand_in=stand_in,
     )
-    result = dg.materialize([waits_on_glue], resources={"glue": runner}, raise_on_error=False)
+    return dg.materialize(
+        [runs_a_glue_job], resources={"glue": runner}, instance=instance, raise_on_error=False
+    )
+
+
+def test_cancelling_the_run_stops_the_glue_run(aws):
+    stand_in = StandInGlue(finishes=False)
+    STAND_INS["cancel"] = stand_in
+    result = _run_glue_asset("cancel", JOB_PROCESS_LOCATIONS, {})
     assert not result.success
     assert len(stand_in.started) == 1
     assert stand_in.stopped and len(stand_in.stopped) == 1
@@ -585,20 +593,7 @@ def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_p
             raise AssertionError("a run of the same work is in flight: none may start")
 
     STAND_INS["follow-cancel"] = CancelledWhileFollowing(tmp_path)
-
-    @dg.asset
-    def follows_glue(context: dg.AssetExecutionContext, glue: GlueJobRunner):
-        arguments = {**work, "--run-id": context.run.run_id}
-        return glue.run(context, JOB_PROCESS_HEALTH, arguments).get_materialize_result()
-
-    runner = StandInAwsGlueRunner(
-        region=REGION,
-        pipes_bucket=PIPES_BUCKET,
-        poll_interval_seconds=0.5,
-        stream_driver_logs=False,
-        stand_in="follow-cancel",
-    )
-    result = dg.materialize([follows_glue], resources={"glue": runner}, raise_on_error=False)
+    result = _run_glue_asset("follow-cancel", JOB_PROCESS_HEALTH, work)
     assert not result.success
     assert json.loads((tmp_path / f"{earlier}.state.json").read_text()) == {"state": "STOPPED"}
     listed = client("glue").get_job_runs(JobName=JOB_PROCESS_HEALTH)["JobRuns"]
@@ -640,24 +635,9 @@ def test_a_run_of_other_days_in_flight_is_waited_for_before_starting(aws, tmp_pa
             return {"JobRunId": run_id}
 
     stand_in = STAND_INS["wait-other"] = OwnRunFailsAtOnce(tmp_path)
-
-    @dg.asset
-    def waits_for_other(context: dg.AssetExecutionContext, glue: GlueJobRunner):
-        arguments = {**work, "--run-id": context.run.run_id}
-        arguments |= {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
-        return glue.run(context, JOB_PROCESS_HOSPITAL, arguments).get_materialize_result()
-
-    runner = StandInAwsGlueRunner(
-        region=REGION,
-        pipes_bucket=PIPES_BUCKET,
-        poll_interval_seconds=0.5,
-        stream_driver_logs=False,
-        stand_in="wait-other",
-    )
+    this_day = {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
     with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [waits_for_other], resources={"glue": runner}, instance=instance, raise_on_error=False
-        )
+        result = _run_glue_asset("wait-other", JOB_PROCESS_HOSPITAL, work | this_day, instance)
         logs = [e.user_message for e in instance.all_logs(result.run_id)]
     assert stand_in.polls >= 2  # it polled the earlier run until that ended
     assert not result.success  # its own run failed (the stand-in's), so it did start one
