@@ -496,7 +496,7 @@ def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp
     """The Dagster process is SIGKILLed while its Glue run is in flight; the step then runs
     again in a new run (as a re-execution or a run retry does): it follows the same Glue run to
     its end and takes its result. One Glue run, one publish, one materialization."""
-    from tests.glue_attach_driver import GO_FILE, STARTED_FILE
+    from tests.glue_attach_driver import GO_FILE
 
     state, runs, home = tmp_path / "state", tmp_path / "glue-runs", tmp_path / "dagster-home"
     runs.mkdir()
@@ -541,6 +541,11 @@ def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp
             os.killpg(second.pid, signal.SIGKILL)
         (runs / GO_FILE).touch()
     ((second_run, _),) = followed.items()
+    _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_run, second_run)
+
+
+def _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_run, second_run):
+    from tests.glue_attach_driver import STARTED_FILE
 
     # One Glue run was started, and it is the one that was followed.
     assert (runs / STARTED_FILE).read_text().split() == [JOB_PROCESS_LOCATIONS, glue_run]
