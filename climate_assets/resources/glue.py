@@ -223,12 +223,13 @@ class AwsGlueRunner(GlueJobRunner):
         # Glue Spark jobs run the Spark engine: DuckDB is the embedded default's.
         arguments = {**arguments, "--engine": "spark"}
         for found in runs_in_flight(glue, job_name):
-            if same_work(found, arguments):
-                messages = decode_param(found["Arguments"][PIPES_MESSAGES_ARGUMENT])
-                return self._pipes(context, glue, messages).follow(context, job_name, found["Id"])
+            messages = found.get("Arguments", {}).get(PIPES_MESSAGES_ARGUMENT)
+            if same_work(found, arguments) and messages:
+                follower = self._pipes(context, glue, decode_param(messages))
+                return follower.follow(context, job_name, found["Id"])
             context.log.info(
-                f"Glue job {job_name} run {found['Id']} (an earlier attempt's, on other days) is"
-                " still running: waiting for it to end before starting this one"
+                f"Glue job {job_name} run {found['Id']} (other days, or not started by Dagster)"
+                " is still running: waiting for it to end before starting this one"
             )
             wait_until_ended(glue, job_name, found["Id"], self.poll_interval_seconds)
         return self._pipes(context, glue).run(

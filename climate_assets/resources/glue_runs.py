@@ -4,10 +4,11 @@ A Glue run goes on when the Dagster process that started it dies (SIGKILL, a los
 asset's write lease dies with that process, the Glue run does not. So before starting a run,
 the next attempt of the step (a step retry, a re-execution, a run retry) asks Glue for the job's
 runs still in flight (``get_job_runs``): a run of the same work (same job, lake, warehouse and
-days) is followed to its end and its result taken instead of starting a second one; any other
-run of the job is waited for first, since two runs of one job must not write at once (what the
-lease guarantees while its holder lives). Glue is asked, not Dagster's records, so this holds
-whichever process, run or instance started the run.
+days, started through Pipes) is followed to its end and its result taken instead of starting a
+second one; any other run of the job (other days, or one started by hand) is waited for first,
+since two runs of one job must not write at once (what the lease guarantees while its holder
+lives). Glue is asked, not Dagster's records, so this holds whichever process, run or instance
+started the run.
 """
 
 from __future__ import annotations
