@@ -99,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", required=True, type=date.fromisoformat)
     parser.add_argument("--end", required=True, type=date.fromisoformat)
     parser.add_argument("--out", required=True, help="where to write the JSON summary")
+    parser.add_argument("--select", help="comma list of asset keys (default: the whole graph)")
     args = parser.parse_args(argv)
 
     os.environ["CLIMATE_STATE_DIR"] = args.state
@@ -122,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         instance.get_runs_count()  # the storage is ready (fresh state: PostgreSQL, tables)
         instance_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        outcome = run_whole_graph(settings, instance, args.start, args.end, echo=echo)
+        selection = [dg.AssetKey(k) for k in args.select.split(",")] if args.select else None
+        outcome = run_whole_graph(
+            settings, instance, args.start, args.end, echo=echo, asset_selection=selection
+        )
         run_seconds = time.perf_counter() - started
         events = run_events(instance, outcome.run_id)
     reported = {

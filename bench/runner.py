@@ -154,10 +154,17 @@ def other_cpu_seconds(before: dict, after: dict, measured: set[int]) -> float:
     return sum(cpu - before.get(key, 0.0) for key, cpu in after.items() if key[0] not in skip)
 
 
-def run_child(command: list[str], marker: str, log_path: Path, engine: str | None = None) -> dict:
+def run_child(
+    command: list[str],
+    marker: str,
+    log_path: Path,
+    engine: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict:
     """Run a child process, sampling its tree's memory; wall seconds from spawn to exit. With
-    ``engine``, the child's job scripts run on it (``CLIMATE_ENGINE``)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    ``engine``, the child's job scripts run on it (``CLIMATE_ENGINE``); ``extra_env``: more
+    settings for the child."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     if engine:
         env[ENV_ENGINE] = engine
     others_before = process_cpu()
@@ -202,7 +209,9 @@ def run_pipeline(workload: Workload, state: Path, engine: str) -> dict:
         "--start", workload.start.isoformat(), "--end", workload.end.isoformat(),
         "--out", str(out),
     ]  # fmt: skip
-    result = run_child(command, str(state), state / "bench-run.log", engine)
+    if workload.select:
+        command += ["--select", ",".join(workload.select)]
+    result = run_child(command, str(state), state / "bench-run.log", engine, dict(workload.env))
     result["engine"] = engine
     if out.exists():
         result.update(json.loads(out.read_text()))
@@ -367,7 +376,7 @@ def run_workload(
         result["summary"] = summarize(result["runs"])
         return result
     result["engines"] = {}
-    engines = engines or ENGINE_NAMES
+    engines = list(workload.engines) or engines or ENGINE_NAMES
     first_states: dict[str, Path] = {}
     for engine in engines:
         runs = []

@@ -27,6 +27,11 @@ class Workload:
     seed: int = 7
     floor: bool = False  # also run the DuckDB floor on the same landing zone
     runs: int = 0  # status: runs added to the instance (after one real run of the graph)
+    # A graph workload's own engines (else the runner's --engine), asset selection (else the
+    # whole graph) and environment of its child process (settings, e.g. the driver's heap).
+    engines: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def end(self) -> date:
@@ -49,6 +54,11 @@ START = date(2024, 6, 1)
 LOCATIONS_100MB = 425_000
 SENSOR_KEYS = 10_000
 STATUS_RUNS = 2_000
+# Spark's driver heap well below the data: about 1 GB of hospital CSV (15 days of 425,000
+# locations, ~156 bytes a location a day) through process-hospital-data with a 512 MiB heap
+# (local mode: the executors share it). Nothing data-sized may reach the driver.
+SPARK_HEAP = "512m"
+SPARK_HEAP_DAYS = 15
 
 FULL: dict[str, Workload] = {
     w.name: w
@@ -89,6 +99,19 @@ FULL: dict[str, Workload] = {
             "overhead: one tiny partition (3 locations, 1 day) end to end",
         ),
         Workload(
+            "spark-heap",
+            GRAPH,
+            LOCATIONS_100MB,
+            SPARK_HEAP_DAYS,
+            START,
+            f"Spark, data larger than its heap: hospital_data over {SPARK_HEAP_DAYS} days of"
+            f" {LOCATIONS_100MB:,} locations (about 1 GB of hospital CSV) with a {SPARK_HEAP}"
+            " driver heap",
+            engines=("spark",),
+            select=("locations", "hospital_data"),
+            env=(("CLIMATE_SPARK_DRIVER_MEMORY", SPARK_HEAP),),
+        ),
+        Workload(
             "sensor",
             SENSOR,
             2,
@@ -126,6 +149,17 @@ QUICK: dict[str, Workload] = {
         "backfill", GRAPH, 5, 6, date(2023, 1, 1), "backfill (quick): 5 x 6", floor=True
     ),
     "overhead": FULL["overhead"],
+    "spark-heap": Workload(
+        "spark-heap",
+        GRAPH,
+        300,
+        2,
+        START,
+        "spark-heap (quick): 300 x 2, hospital_data, 512m heap",
+        engines=("spark",),
+        select=("locations", "hospital_data"),
+        env=(("CLIMATE_SPARK_DRIVER_MEMORY", SPARK_HEAP),),
+    ),
     "sensor": Workload("sensor", SENSOR, 2, 34, date(2015, 1, 1), "sensor (quick): 103 keys"),
     "status": Workload("status", STATUS, 3, 1, START, "status (quick): 20 runs", runs=20),
     "ui-backfill": FULL["ui-backfill"],

@@ -32,6 +32,7 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             url_env_var=ENV_WAREHOUSE_URL if settings.warehouse_url else None,
             embedded_pgdata=str(settings.pgdata),
             lease_timeout_seconds=settings.lease_timeout_seconds,
+            copy_streams=settings.copy_streams,
         ),
         "glue": LocalGlueRunner(
             scripts_dir=str(GLUE_SCRIPTS_DIR),
@@ -62,6 +63,7 @@ def aws_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             dbname=aws.rds_database,
             sslmode=aws.rds_sslmode,
             lease_timeout_seconds=settings.lease_timeout_seconds,
+            copy_streams=settings.copy_streams,
         ),
         "glue": AwsGlueRunner(
             region=region,

@@ -74,12 +74,16 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def remove_stale_staging(
-    lake: Lake, instance: dg.DagsterInstance, current_run_id: str
+    lake: Lake,
+    instance: dg.DagsterInstance,
+    current_run_id: str,
+    in_use: frozenset[str] | set[str] = frozenset(),
 ) -> list[str]:
-    """Delete ``_staging/<run id>/`` of every run that is no longer running; returns their ids."""
+    """Delete ``_staging/<run id>/`` of every run that is no longer running and not in
+    ``in_use`` (the runs whose Glue job runs are still in flight); returns their ids."""
     removed = []
     for run_id in lake.list_dirs(STAGING_PREFIX):
-        if run_id == current_run_id or run_is_alive(instance, run_id):
+        if run_id == current_run_id or run_id in in_use or run_is_alive(instance, run_id):
             continue
         lake.delete(f"{STAGING_PREFIX}/{run_id}")
         removed.append(run_id)

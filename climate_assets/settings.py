@@ -101,6 +101,9 @@ STACK_VARIABLES = (
 ENV_RETRY_MAX = "CLIMATE_RETRY_MAX"
 ENV_RETRY_DELAY = "CLIMATE_RETRY_DELAY_SECONDS"
 ENV_LEASE_TIMEOUT = "CLIMATE_LEASE_TIMEOUT_SECONDS"
+# Most COPY streams a job opens into PostgreSQL at once; unset: the job takes a share of the
+# server's free connections (climate_glue.warehouse.default_copy_streams).
+ENV_COPY_STREAMS = "CLIMATE_COPY_STREAMS"
 DEFAULT_RETRY_MAX = 3
 DEFAULT_RETRY_DELAY_SECONDS = 10.0
 DEFAULT_LEASE_TIMEOUT_SECONDS = 3600.0
@@ -126,6 +129,7 @@ class Settings:
     retry_max: int = DEFAULT_RETRY_MAX  # retries of a Glue-backed step after a transient fault
     retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS  # first delay, doubled each time
     lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT_SECONDS  # wait for another run's lease
+    copy_streams: int | None = None  # a job's concurrent COPY streams; None: from the server
 
     @property
     def pgdata(self) -> Path:
@@ -164,7 +168,18 @@ class Settings:
             lease_timeout_seconds=float(
                 os.environ.get(ENV_LEASE_TIMEOUT) or DEFAULT_LEASE_TIMEOUT_SECONDS
             ),
+            copy_streams=copy_streams(),
         )
+
+
+def copy_streams() -> int | None:
+    """``CLIMATE_COPY_STREAMS``: a whole number of at least 1, or unset."""
+    text = (os.environ.get(ENV_COPY_STREAMS) or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{ENV_COPY_STREAMS}={text!r}: expected a whole number of at least 1")
+    return int(text)
 
 
 def engine_name() -> str:

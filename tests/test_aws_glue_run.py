@@ -18,6 +18,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from datetime import date
@@ -41,13 +43,19 @@ from climate_assets.assets.processed import processed_assets
 from climate_assets.commands.cli import main
 from climate_assets.commands.deploy import DeployConfig, deploy
 from climate_assets.commands.generate import generate_landing_zone
-from climate_assets.constants import GLUE_JOB_SCRIPTS, JOB_PROCESS_LOCATIONS
+from climate_assets.constants import (
+    GLUE_JOB_SCRIPTS,
+    JOB_PROCESS_HEALTH,
+    JOB_PROCESS_HOSPITAL,
+    JOB_PROCESS_LOCATIONS,
+)
 from climate_assets.engine.glue_client import LocalGlueClient
 from climate_assets.engine.spark import local_spark_session
 from climate_assets.partitions import daily_partitions
 from climate_assets.queries import named_queries
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena, TableSpec
 from climate_assets.resources.glue import AwsGlueRunner, GlueJobRunner
+from climate_assets.resources.glue_runs import run_tag
 from climate_assets.resources.lake import LocalLakeResource
 from climate_assets.resources.quality import QualityThresholds
 from climate_assets.resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
@@ -130,6 +138,9 @@ class StandInGlue:
             LogGroupName="/aws-glue/jobs",
         )
         return {"JobRun": job_run}
+
+    def get_paginator(self, name: str):
+        return self._glue.get_paginator(name)  # moto's: no run of this stand-in is in flight
 
     def batch_stop_job_run(self, JobName: str, JobRunIds: list[str], **_) -> dict:  # noqa: N803
         self.stopped += JobRunIds
@@ -431,24 +442,198 @@ def test_named_queries_run_locally_on_the_duckdb_views(aws_run, capsys, monkeypa
     assert main(["query", "no_such_query"]) == 2
 
 
-def test_cancelling_the_run_stops_the_glue_run(aws):
-    stand_in = StandInGlue(finishes=False)
-    STAND_INS["cancel"] = stand_in
+def _run_glue_asset(stand_in: str, job_name: str, work: dict[str, str], instance=None):
+    """Materialize one asset that runs ``job_name`` (arguments ``work`` and its run id) through
+    ``AwsGlueRunner`` on the stand-in Glue client ``STAND_INS[stand_in]``."""
 
     @dg.asset
-    def waits_on_glue(context: dg.AssetExecutionContext, glue: GlueJobRunner):
-        arguments = {"--run-id": context.run.run_id}
-        return glue.run(context, JOB_PROCESS_LOCATIONS, arguments).get_materialize_result()
+    def runs_a_glue_job(context: dg.AssetExecutionContext, glue: GlueJobRunner):
+        arguments = {**work, "--run-id": context.run.run_id}
+        return glue.run(context, job_name, arguments).get_materialize_result()
 
     runner = StandInAwsGlueRunner(
         region=REGION,
         pipes_bucket=PIPES_BUCKET,
-        poll_interval_seconds=1,
+        poll_interval_seconds=0.5,
         stream_driver_logs=False,
-        stand_in="cancel",
+        stand_in=stand_in,
     )
-    result = dg.materialize([waits_on_glue], resources={"glue": runner}, raise_on_error=False)
+    return dg.materialize(
+        [runs_a_glue_job], resources={"glue": runner}, instance=instance, raise_on_error=False
+    )
+
+
+def test_cancelling_the_run_stops_the_glue_run(aws):
+    stand_in = StandInGlue(finishes=False)
+    STAND_INS["cancel"] = stand_in
+    result = _run_glue_asset("cancel", JOB_PROCESS_LOCATIONS, {})
     assert not result.success
     assert len(stand_in.started) == 1
     assert stand_in.stopped and len(stand_in.stopped) == 1
     assert stand_in.stopped[0].startswith("jr_")
+
+
+def _wait_for(condition, what: str, timeout: float = 300):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.5)
+    return found
+
+
+def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp_path, monkeypatch):
+    """The Dagster process is SIGKILLed while its Glue run is in flight; the step then runs
+    again in a new run (as a re-execution or a run retry does): it follows the same Glue run to
+    its end and takes its result. One Glue run, one publish, one materialization."""
+    from tests.glue_attach_driver import GO_FILE
+
+    state, runs, home = tmp_path / "state", tmp_path / "glue-runs", tmp_path / "dagster-home"
+    runs.mkdir()
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    generate_landing_zone(state / "lake", locations=3, days=1, start=DAY, seed=3)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    command = [sys.executable, "-m", "tests.glue_attach_driver", "materialize"]
+    command += [str(state), str(runs), SECRET_ID, PIPES_BUCKET]
+    tag = run_tag(JOB_PROCESS_LOCATIONS)
+    instance = dg.DagsterInstance.get()
+
+    def tagged_runs() -> dict[str, str]:
+        return {r.run_id: r.tags[tag] for r in instance.get_runs() if tag in r.tags}
+
+    def start(name: str) -> subprocess.Popen:
+        with open(tmp_path / f"{name}.log", "w") as log:
+            return subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    first = start("first")
+    try:
+        # The Glue run id is recorded on the Dagster run as soon as the job has started.
+        ((first_run, glue_run),) = _wait_for(tagged_runs, "the first run's Glue run tag").items()
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the Dagster process dies; its Glue run goes on
+        first.wait()
+    assert not (runs / f"{glue_run}.state.json").exists()  # still in flight
+
+    second = start("second")
+    try:
+        followed = _wait_for(
+            lambda: {k: v for k, v in tagged_runs().items() if k != first_run},
+            "the second run's Glue run tag",
+        )
+        assert list(followed.values()) == [glue_run], (tmp_path / "second.log").read_text()
+        (runs / GO_FILE).touch()  # now let the Glue run do its work
+        assert second.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()
+    finally:
+        if second.poll() is None:
+            os.killpg(second.pid, signal.SIGKILL)
+        (runs / GO_FILE).touch()
+    ((second_run, _),) = followed.items()
+    _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_run, second_run)
+
+
+def _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_run, second_run):
+    from tests.glue_attach_driver import STARTED_FILE
+
+    # One Glue run was started, and it is the one that was followed.
+    assert (runs / STARTED_FILE).read_text().split() == [JOB_PROCESS_LOCATIONS, glue_run]
+    listed = client("glue").get_job_runs(JobName=JOB_PROCESS_LOCATIONS)["JobRuns"]
+    assert [r["Id"] for r in listed] == [glue_run]
+    assert json.loads((runs / f"{glue_run}.state.json").read_text()) == {"state": "SUCCEEDED"}
+    # One materialization, in the second Dagster run, with the first Glue run's result.
+    events = instance.fetch_materializations(dg.AssetKey("locations"), limit=10).records
+    assert [e.run_id for e in events] == [second_run]
+    metadata = events[0].asset_materialization.metadata
+    assert metadata["glue_job_run_id"].value == glue_run
+    assert metadata["rows"].value == 3
+    # One publish: the table's rows were written by that Glue run (the first Dagster run's id).
+    with psycopg.connect(**aws["database"]) as conn:
+        written = conn.execute(
+            "SELECT count(*), array_agg(DISTINCT _run_id) FROM climate_health.locations"
+        ).fetchone()
+    assert written == (3, [first_run])
+
+
+def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_path):
+    """A step that follows an earlier attempt's Glue run (``glue_runs``) and is then cancelled
+    stops that Glue run, as a step that started its own does; it starts none."""
+    from dagster_pipes import encode_param
+
+    from tests.glue_attach_driver import DetachedGlue
+
+    work = {"--lake-root": str(tmp_path / "lake"), "--warehouse": f"secretsmanager:{SECRET_ID}"}
+    work |= {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
+    messages = {"bucket": PIPES_BUCKET, "key_prefix": "dagster-pipes/messages/earlier"}
+    earlier = client("glue").start_job_run(
+        JobName=JOB_PROCESS_HEALTH,
+        Arguments={
+            **work,
+            "--run-id": "earlier",
+            "--dagster-pipes-messages": encode_param(messages),
+        },
+    )["JobRunId"]
+
+    class CancelledWhileFollowing(DetachedGlue):
+        polls = 0
+
+        def get_job_run(self, JobName: str, RunId: str, **_) -> dict:  # noqa: N803
+            self.polls += 1
+            if self.polls == 2:  # the step is following the run: cancel it as a user would
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().get_job_run(JobName=JobName, RunId=RunId)
+
+        def start_job_run(self, **_) -> dict:
+            raise AssertionError("a run of the same work is in flight: none may start")
+
+    STAND_INS["follow-cancel"] = CancelledWhileFollowing(tmp_path)
+    result = _run_glue_asset("follow-cancel", JOB_PROCESS_HEALTH, work)
+    assert not result.success
+    assert json.loads((tmp_path / f"{earlier}.state.json").read_text()) == {"state": "STOPPED"}
+    listed = client("glue").get_job_runs(JobName=JOB_PROCESS_HEALTH)["JobRuns"]
+    assert [r["Id"] for r in listed] == [earlier]
+
+
+def test_a_run_of_other_days_in_flight_is_waited_for_before_starting(aws, tmp_path):
+    """An earlier attempt's Glue run of the same job on other days is still in flight: the step
+    waits for it to end (two runs of one job never write at once), then starts its own."""
+    from tests.glue_attach_driver import DetachedGlue
+
+    work = {"--lake-root": str(tmp_path / "lake"), "--warehouse": f"secretsmanager:{SECRET_ID}"}
+    other_day = date.fromordinal(DAY.toordinal() - 1).isoformat()
+    earlier = client("glue").start_job_run(
+        JobName=JOB_PROCESS_HOSPITAL,
+        Arguments={**work, "--start-date": other_day, "--end-date": other_day},
+    )["JobRunId"]
+    ended = tmp_path / f"{earlier}.state.json"
+    started_at: list[float] = []
+
+    class OwnRunFailsAtOnce(DetachedGlue):
+        """The earlier run ends at the second poll of it; this step's own run fails at once."""
+
+        polls = 0
+
+        def get_job_run(self, JobName: str, RunId: str, **_) -> dict:  # noqa: N803
+            if RunId == earlier:
+                self.polls += 1
+                if self.polls == 2:
+                    ended.write_text(json.dumps({"state": "SUCCEEDED"}))
+            return super().get_job_run(JobName=JobName, RunId=RunId)
+
+        def start_job_run(self, JobName: str, Arguments: dict, **_) -> dict:  # noqa: N803
+            started_at.append(time.time())
+            run_id = client("glue").start_job_run(JobName=JobName, Arguments=Arguments)["JobRunId"]
+            (tmp_path / f"{run_id}.state.json").write_text(
+                json.dumps({"state": "FAILED", "error": "ValueError: stand-in run"})
+            )
+            return {"JobRunId": run_id}
+
+    stand_in = STAND_INS["wait-other"] = OwnRunFailsAtOnce(tmp_path)
+    this_day = {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
+    with dg.instance_for_test() as instance:
+        result = _run_glue_asset("wait-other", JOB_PROCESS_HOSPITAL, work | this_day, instance)
+        logs = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert stand_in.polls >= 2  # it polled the earlier run until that ended
+    assert not result.success  # its own run failed (the stand-in's), so it did start one
+    assert len(started_at) == 1 and started_at[0] >= ended.stat().st_mtime
+    assert any(f"run {earlier}" in m and "waiting for it to end" in m for m in logs), logs

@@ -3,7 +3,9 @@
 In order: faults are classified (only transient ones reach the retry policy,
 ``climate_assets.retries``); the asset's write lease is taken (``climate_assets.lease``), so no
 other run writes it meanwhile; staging folders of dead runs are removed
-(``climate_assets.recovery``); then the job runs through Pipes with its arguments.
+(``climate_assets.recovery``), but not those of Glue runs still in flight (a killed Dagster run's
+Glue run goes on); then the job runs through Pipes with its arguments (or, on AWS, an earlier
+attempt's Glue run of the same work still in flight is followed: ``resources.glue_runs``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ def launch_glue_job(
         retry_only_transient(context),
         asset_lease(context, warehouse.dsn(), job_name, warehouse.lease_timeout_seconds),
     ):
-        removed = remove_stale_staging(lake.open(), context.instance, context.run.run_id)
+        removed = remove_stale_staging(
+            lake.open(), context.instance, context.run.run_id, glue.run_ids_in_flight()
+        )
         if removed:
             context.log.info(f"removed staging folders of runs no longer running: {removed}")
         arguments = glue_job_arguments(context, lake, warehouse)

@@ -10,12 +10,14 @@ driver's output streamed from CloudWatch Logs (``glue_logs``). What a run used a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import dagster as dg
 from climate_glue.aws import aws_client
+from climate_glue.runtime import PIPES_MESSAGES_ARGUMENT
 from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector
+from dagster_pipes import decode_param
 from pydantic import PrivateAttr
 
 from ..constants import GLUE_JOB_SCRIPTS
@@ -30,7 +32,8 @@ from ..settings import (
 )
 from .glue_cost import run_metadata
 from .glue_logs import GlueDriverLogReader, driver_log_group
-from .pipes_readers import PrefixedS3MessageReader, TempFileMessageReader
+from .glue_runs import run_tag, runs_in_flight, same_work, wait_until_ended
+from .pipes_readers import FollowingS3MessageReader, PrefixedS3MessageReader, TempFileMessageReader
 
 
 class ClimateGlueClient(PipesGlueClient):
@@ -45,7 +48,11 @@ class ClimateGlueClient(PipesGlueClient):
     - ``_wait_for_job_run_completion``: the driver's log stream is named by the run id, known
       only once ``start_job_run`` has returned; the base attaches a log reader only when the
       messages themselves come from CloudWatch, and ours come from S3. The wait is the one
-      point between the start and the end of the run, so the reader is attached there.
+      point between the start and the end of the run, so the reader is attached there, and
+      the run id is handed to ``on_run`` (which records it) there.
+
+    ``follow`` takes the result of a run that an earlier attempt started (``glue_runs``), as
+    ``run`` does of the run it starts, stopping it too if the Dagster run is terminated.
     """
 
     def __init__(
@@ -54,14 +61,49 @@ class ClimateGlueClient(PipesGlueClient):
         dpu_hour_price: float = DEFAULT_DPU_HOUR_PRICE,
         region: str | None = None,
         logs_client=None,
+        on_run: Callable[[str, str], None] | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self._dpu_hour_price = dpu_hour_price
         self._region = region
         self._logs_client = logs_client
+        self._on_run = on_run
+
+    def follow(
+        self, context: dg.AssetExecutionContext, job_name: str, run_id: str
+    ) -> dg.PipesClientCompletedInvocation:
+        """The result of Glue run ``run_id``, in flight, read as if this attempt had started it
+        (the message reader must read where that run writes: ``FollowingS3MessageReader``)."""
+        with dg.open_pipes_session(
+            context=context,
+            message_reader=self._message_reader,
+            context_injector=self._context_injector,
+        ) as session:
+            context.log.info(
+                f"Glue job {job_name} run {run_id}, started by an earlier attempt on the same"
+                " partitions, is still running: following it instead of starting another"
+            )
+            try:
+                response = self._wait_for_job_run_completion(job_name, run_id)
+            except dg.DagsterExecutionInterruptedError:
+                if self.forward_termination:
+                    self._terminate_job_run(context=context, job_name=job_name, run_id=run_id)
+                raise
+            job_run = response["JobRun"]
+            if job_run["JobRunState"] != "SUCCEEDED":  # the base's words: retries.py reads them
+                raise RuntimeError(
+                    f"Glue job {job_name} run {run_id} completed with status"
+                    f" {job_run['JobRunState']} :\n{job_run.get('ErrorMessage')}"
+                )
+            context.log.info(f"Glue job {job_name} run {run_id} completed successfully")
+        return dg.PipesClientCompletedInvocation(
+            session, metadata=self._extract_dagster_metadata(response)
+        )
 
     def _wait_for_job_run_completion(self, job_name: str, run_id: str):
+        if self._on_run is not None:
+            self._on_run(job_name, run_id)
         reader = self._message_reader
         if self._logs_client is not None and isinstance(reader, dg.PipesBlobStoreMessageReader):
             job_run = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
@@ -88,6 +130,11 @@ class GlueJobRunner(dg.ConfigurableResource):
         self, context: dg.AssetExecutionContext, job_name: str, arguments: Mapping[str, str]
     ) -> dg.PipesClientCompletedInvocation:
         raise NotImplementedError
+
+    def run_ids_in_flight(self) -> set[str]:
+        """The Dagster run ids (``--run-id``) of the project's Glue runs still in flight: their
+        staging folders are in use, whatever became of the Dagster runs."""
+        return set()
 
 
 class LocalGlueRunner(GlueJobRunner):
@@ -159,30 +206,70 @@ class AwsGlueRunner(GlueJobRunner):
     def glue_client(self):
         return aws_client("glue", self.region)
 
+    def run_ids_in_flight(self) -> set[str]:
+        glue = self.glue_client()
+        return {
+            run.get("Arguments", {}).get("--run-id", "")
+            for job_name in GLUE_JOB_SCRIPTS
+            for run in runs_in_flight(glue, job_name)
+        } - {""}
+
     def run(
         self, context: dg.AssetExecutionContext, job_name: str, arguments: Mapping[str, str]
     ) -> dg.PipesClientCompletedInvocation:
+        """Start the job's run, or follow one of the same work still in flight (an earlier
+        attempt's, ``glue_runs``) after any other run of the job has ended."""
+        glue = self.glue_client()
+        # Glue Spark jobs run the Spark engine: DuckDB is the embedded default's.
+        arguments = {**arguments, "--engine": "spark"}
+        for found in runs_in_flight(glue, job_name):
+            messages = found.get("Arguments", {}).get(PIPES_MESSAGES_ARGUMENT)
+            if same_work(found, arguments) and messages:
+                follower = self._pipes(context, glue, decode_param(messages))
+                return follower.follow(context, job_name, found["Id"])
+            context.log.info(
+                f"Glue job {job_name} run {found['Id']} (other days, or not started by Dagster)"
+                " is still running: waiting for it to end before starting this one"
+            )
+            wait_until_ended(glue, job_name, found["Id"], self.poll_interval_seconds)
+        return self._pipes(context, glue).run(
+            context=context,
+            start_job_run_params={"JobName": job_name, "Arguments": arguments},
+        )
+
+    def _pipes(
+        self, context: dg.AssetExecutionContext, glue, following: dict | None = None
+    ) -> ClimateGlueClient:
+        """The Pipes client of one attempt; ``following``: the Pipes message parameters of a
+        run in flight that it follows (where that run writes its messages)."""
         s3 = aws_client("s3", self.region)
         prefix = self.pipes_prefix.strip("/")
-        pipes = ClimateGlueClient(
-            client=self.glue_client(),
-            context_injector=PipesS3ContextInjector(
-                bucket=self.pipes_bucket, client=s3, key_prefix=f"{prefix}/context/"
-            ),
-            message_reader=PrefixedS3MessageReader(
+        if following is None:
+            reader = PrefixedS3MessageReader(
                 bucket=self.pipes_bucket,
                 client=s3,
                 key_prefix=f"{prefix}/messages",
                 interval=self.poll_interval_seconds,
+            )
+        else:
+            reader = FollowingS3MessageReader(
+                params=following, client=s3, interval=self.poll_interval_seconds
+            )
+
+        def record(job_name: str, run_id: str) -> None:
+            # As soon as the run is known: an operator (and `status`) sees which Glue run
+            # this Dagster run drives, even if this process dies while it runs.
+            context.instance.add_run_tags(context.run.run_id, {run_tag(job_name): run_id})
+
+        return ClimateGlueClient(
+            client=glue,
+            context_injector=PipesS3ContextInjector(
+                bucket=self.pipes_bucket, client=s3, key_prefix=f"{prefix}/context/"
             ),
+            message_reader=reader,
             logs_client=aws_client("logs", self.region) if self.stream_driver_logs else None,
             dpu_hour_price=self.dpu_hour_price,
             region=self.region,
             forward_termination=True,
-        )
-        # Glue Spark jobs run the Spark engine: DuckDB is the embedded default's.
-        arguments = {**arguments, "--engine": "spark"}
-        return pipes.run(
-            context=context,
-            start_job_run_params={"JobName": job_name, "Arguments": arguments},
+            on_run=record,
         )

@@ -36,3 +36,16 @@ class PrefixedS3MessageReader(_OneWriter, PipesS3MessageReader):
     def get_params(self) -> Iterator[dict]:
         with super().get_params() as params:
             yield {**params, "key_prefix": f"{self._key_prefix}/{params['key_prefix']}"}
+
+
+class FollowingS3MessageReader(_OneWriter, PipesS3MessageReader):
+    """Reads the messages of a Glue run that an earlier attempt started: from the place that
+    attempt's reader gave the job (its ``--dagster-pipes-messages``), not a new one."""
+
+    def __init__(self, *, params: dict, **kwargs):
+        super().__init__(bucket=params["bucket"], **kwargs)
+        self._params = dict(params)
+
+    @contextmanager
+    def get_params(self) -> Iterator[dict]:
+        yield dict(self._params)

@@ -23,6 +23,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     # How long a run waits for another run's write lease on an asset (climate_assets.lease).
     lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT_SECONDS
+    # Most COPY streams a job opens into it at once (``--copy-streams``); None: the job takes a
+    # share of the server's free connections.
+    copy_streams: int | None = None
 
     def job_reference(self) -> str:
         """The ``--warehouse`` job argument: names where the connection comes from."""

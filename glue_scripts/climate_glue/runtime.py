@@ -30,6 +30,11 @@ from dagster_pipes import (
 )
 
 from .engines import DEFAULT_ENGINE, ENGINES, Engine, open_engine
+from .warehouse import CopySlots
+
+# The job arguments that carry the Pipes parameters (as Dagster's Pipes session names them).
+PIPES_CONTEXT_ARGUMENT = f"--{DAGSTER_PIPES_CONTEXT_ENV_VAR}".replace("_", "-").lower()
+PIPES_MESSAGES_ARGUMENT = f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower()
 
 
 @dataclass
@@ -43,6 +48,7 @@ class JobArgs:
     pipes_messages: str | None
     quality: str | None = None  # JSON: reject-rate threshold and row history (climate_glue.checks)
     engine: str = DEFAULT_ENGINE
+    copy_streams: int | None = None  # None: a share of the server's free connections
 
     @property
     def days(self) -> list[date]:
@@ -62,14 +68,15 @@ def parse_args(argv: list[str]) -> JobArgs:
     )
     parser.add_argument("--start-date", type=date.fromisoformat)
     parser.add_argument("--end-date", type=date.fromisoformat)
-    parser.add_argument(
-        f"--{DAGSTER_PIPES_CONTEXT_ENV_VAR}".replace("_", "-").lower(), dest="pipes_context"
-    )
-    parser.add_argument(
-        f"--{DAGSTER_PIPES_MESSAGES_ENV_VAR}".replace("_", "-").lower(), dest="pipes_messages"
-    )
+    parser.add_argument(PIPES_CONTEXT_ARGUMENT, dest="pipes_context")
+    parser.add_argument(PIPES_MESSAGES_ARGUMENT, dest="pipes_messages")
     parser.add_argument("--quality", help="JSON quality settings for the job's asset checks")
     parser.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE)
+    parser.add_argument(
+        "--copy-streams",
+        type=int,
+        help="most COPY streams into PostgreSQL at once (default: from max_connections)",
+    )
     known, _ = parser.parse_known_args(argv)
     if (known.start_date is None) != (known.end_date is None):
         parser.error("--start-date and --end-date go together")
@@ -169,6 +176,7 @@ def run_job(argv: list[str]) -> Iterator[Job]:
     args = parse_args(argv)
     with _pipes(args) as pipes:
         engine = open_engine(args.engine)
+        engine.copy_slots = CopySlots(args.copy_streams)
         job = Job(
             args=args,
             pipes=pipes,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ..warehouse import CopySlots
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -56,6 +58,8 @@ class Engine(ABC):
     def __init__(self) -> None:
         self._prefix = f"f_{uuid.uuid4().hex[:8]}_"
         self._counter = itertools.count()
+        # The job's bound on concurrent COPY streams (the job sets its --copy-streams here).
+        self.copy_slots = CopySlots()
 
     def _new_name(self) -> str:
         return f"{self._prefix}{next(self._counter)}"
@@ -110,9 +114,11 @@ class Engine(ABC):
         """The rows of ``frame`` as Arrow batches (what the PostgreSQL load copies)."""
 
     def copy_to_postgres(self, frame: Frame, copy) -> int:
-        """Copy ``frame``'s rows with ``copy(batches) -> rows``; the Spark engine runs it on
-        every task, in parallel, the DuckDB engine on one stream."""
-        return copy(self.arrow_batches(frame))
+        """Copy ``frame``'s rows with ``copy(batches) -> rows`` within the job's ``copy_slots``:
+        the Spark engine runs it on up to that many tasks in parallel, the DuckDB engine on one
+        stream."""
+        with self.copy_slots.take(1):
+            return copy(self.arrow_batches(frame))
 
     @abstractmethod
     def close(self) -> None:

@@ -182,14 +182,22 @@ class SparkEngine(Engine):
         raise NotImplementedError("the Spark engine copies from its tasks: copy_to_postgres")
 
     def copy_to_postgres(self, frame: Frame, copy) -> int:
-        """Every task copies its own Arrow batches over its own connection, in parallel."""
+        """Each task copies its own Arrow batches over its own connection, in parallel, on at
+        most as many tasks as the job's free COPY slots: a frame with more partitions is
+        repartitioned to that many first (a shuffle of the rows loaded; everything before it
+        keeps its parallelism, which ``coalesce`` would not). One row per task comes back to
+        the driver: its count."""
 
         def task(batches: Iterator) -> Iterator:
             import pyarrow as pa
 
             yield pa.RecordBatch.from_pydict({"rows": [copy(batches)]})
 
-        counts = self._frames[frame.name].mapInArrow(task, "rows long").collect()
+        df = self._frames[frame.name]
+        with self.copy_slots.take(self.copy_slots.limit) as streams:
+            if df.rdd.getNumPartitions() > streams:
+                df = df.repartition(streams)
+            counts = df.mapInArrow(task, "rows long").collect()
         return sum(row["rows"] for row in counts)
 
     def close(self) -> None:
