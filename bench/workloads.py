@@ -8,6 +8,7 @@ from datetime import date
 GRAPH = "graph"  # the whole asset graph through Dagster on the embedded default, in one run
 SENSOR = "sensor"  # one tick of the landing sensor over the landing zone (runs no job)
 STATUS = "status"  # `climate-assets status --json` on an instance with many runs
+DROP = "drop"  # a day's files dropped into a running `climate-assets dev` (webserver + daemon)
 
 # The engines a graph workload runs on: the child process gets CLIMATE_ENGINE (see
 # climate_assets/settings.py). DuckDB is the embedded default; Spark is kept for Glue parity.
@@ -47,6 +48,7 @@ START = date(2024, 6, 1)
 # About 100 MB of daily CSV (climate ~46, health ~33, hospital ~156 bytes a location).
 LOCATIONS_100MB = 425_000
 SENSOR_KEYS = 10_000
+DROP_SENSOR_INTERVAL = 5  # CLIMATE_SENSOR_INTERVAL of the drop workload (issue 21)
 STATUS_RUNS = 2_000
 
 FULL: dict[str, Workload] = {
@@ -105,6 +107,16 @@ FULL: dict[str, Workload] = {
             " jobs in the last 7 days (one real run, the others copies of it)",
             runs=STATUS_RUNS,
         ),
+        Workload(
+            "drop",
+            DROP,
+            25,
+            8,
+            START,
+            "drop: 25 locations x 7 days processed, `climate-assets dev` running (sensor interval"
+            f" {DROP_SENSOR_INTERVAL} s), then the 8th day's three files renamed into the landing"
+            " zone; seconds until the day's resilience_scores are in PostgreSQL",
+        ),
     )
 }
 
@@ -118,6 +130,7 @@ QUICK: dict[str, Workload] = {
     "overhead": FULL["overhead"],
     "sensor": Workload("sensor", SENSOR, 2, 34, date(2015, 1, 1), "sensor (quick): 103 keys"),
     "status": Workload("status", STATUS, 3, 1, START, "status (quick): 20 runs", runs=20),
+    "drop": Workload("drop", DROP, 3, 2, START, "drop (quick): 3 locations, day 2 dropped"),
 }
 
 

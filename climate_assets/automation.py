@@ -1,7 +1,9 @@
-"""Declarative automation: derived metrics follow their inputs, Athena tables follow the data.
+"""Declarative automation: derived metrics follow their inputs, Athena tables their definitions.
 
-The arrival sensors materialize the processed datasets as files land; these conditions take it
-from there, evaluated by the automation condition sensor in the daemon:
+The arrival sensor materializes the processed datasets as files land, with a day's derived
+metrics in the same run when its inputs are then complete; these conditions take the rest from
+there (a day completed by separate runs, a manual materialization), evaluated by the automation
+condition sensor in the daemon:
 
 - a day's derived metrics run once, since they last ran, an input of that day (not locations) was
   updated, and
