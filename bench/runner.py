@@ -168,6 +168,10 @@ def run_child(command: list[str], marker: str, log_path: Path, engine: str | Non
     """Run a child process, sampling its tree's memory; wall seconds from spawn to exit. With
     ``engine``, the child's job scripts run on it (``CLIMATE_ENGINE``)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Bytecode is cached as on a user's machine: where PYTHONDONTWRITEBYTECODE is set (this
+    # project's machines), every process would compile dagster and its dependencies again,
+    # about 8 CPU seconds that a user pays once (bench/ANALYSIS.md, issue 21).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if engine:
         env[ENV_ENGINE] = engine
     others_before = process_cpu()
