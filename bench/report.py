@@ -309,6 +309,8 @@ def _workload_detail(name: str, w: dict) -> list[str]:
         return [*lines, "", *_status_detail(w)]
     if w["workload"]["kind"] == "ui-backfill":
         return [*lines, "", *_ui_backfill_detail(w)]
+    if w["workload"]["kind"] == "drop":
+        return [*lines, "", *_drop_detail(w)]
     for engine, part in engine_parts(w).items():
         lines += ["", f"### {name} on the {engine} engine", ""]
         lines += _engine_detail({**part, "workload": w["workload"]})
@@ -323,6 +325,28 @@ def _workload_detail(name: str, w: dict) -> list[str]:
             f" valid rows {f.get('valid_rows')}.",
         ]
     return lines
+
+
+def _drop_detail(w: dict) -> list[str]:
+    """The first successful run's runs: what each was and when it was created, started and
+    ended, in seconds after the last file's rename."""
+    ok = [r for r in w["runs"] if r["exit_code"] == 0]
+    if not ok:
+        run = w["runs"][0] if w["runs"] else {}
+        return [f"Not measured: {run.get('log_tail', 'no run')}"]
+    first = ok[0]
+    reached = ", ".join(f"{t} {s} s" for t, s in first["reached_seconds"].items())
+    rows = [
+        [", ".join(r["assets"]), r["by"], r["status"], r["created"], r["started"], r["ended"]]
+        for r in first["runs"]
+    ]
+    return [
+        f"First run: the day {first['day']} reached {reached} after the last rename.",
+        "",
+        *_table(["run of", "made by", "status", "created", "started", "ended"], rows),
+        "",
+        "Seconds after the last file's rename; *started* is the run worker's RUN_START.",
+    ]
 
 
 def _status_detail(w: dict) -> list[str]:

@@ -26,6 +26,7 @@ DUCKDB_PEAK_MAX_BYTES = 1.5 * GIB
 OVERHEAD_MAX_SECONDS = 1.0  # orchestration per asset, beyond its job
 SENSOR_MAX_SECONDS = 2.0
 STATUS_MAX_SECONDS = 10.0  # the status call (tests/test_status.py: 2,000 runs, < 10 s)
+DROP_MAX_SECONDS = 15.0  # issue 21: a day's files to its resilience_scores through the daemon
 # The Spark medians before the engines: every workload, 3 runs, idle machine (bench/RESULTS.md
 # of 2026-11-25). "No slower" allows the runs' own spread (seed 55.8 to 58.7 s there: 5 %).
 SPARK_BASELINE = Path(__file__).with_name("results") / "20261125T194052Z.json"
@@ -248,7 +249,26 @@ def evaluate(results: dict, baseline: dict[str, float] | None = None) -> list[di
     found_status = found.get("status")
     if found_status:
         out.append(_status_target(found_status))
+    if found.get("drop"):
+        out.append(_drop_target(found["drop"]))
     return out
+
+
+def _drop_target(workload: dict) -> dict:
+    summary = workload.get("summary") or {}
+    seconds = median(summary, "drop_seconds")
+    spread = summary.get("drop_seconds") or {}
+    return _target(
+        "drop: a day's files to its resilience_scores in PostgreSQL",
+        "drop",
+        "duckdb",
+        f"<= {DROP_MAX_SECONDS:g} s from the last file's rename (median)",
+        seconds,
+        None if seconds is None else seconds <= DROP_MAX_SECONDS,
+        ""
+        if seconds is None
+        else f"{_by(seconds, DROP_MAX_SECONDS, 's')}; runs {spread['min']}–{spread['max']} s",
+    )
 
 
 def _status_target(workload: dict) -> dict:

@@ -9,6 +9,7 @@ GRAPH = "graph"  # the whole asset graph through Dagster on the embedded default
 SENSOR = "sensor"  # one tick of the landing sensor over the landing zone (runs no job)
 STATUS = "status"  # `climate-assets status --json` on an instance with many runs
 UI_BACKFILL = "ui-backfill"  # a backfill launched as the UI does, run by `climate-assets dev`
+DROP = "drop"  # a day's files dropped into a running `climate-assets dev` (webserver + daemon)
 
 # The engines a graph workload runs on: the child process gets CLIMATE_ENGINE (see
 # climate_assets/settings.py). DuckDB is the embedded default; Spark is kept for Glue parity.
@@ -53,6 +54,7 @@ START = date(2024, 6, 1)
 # About 100 MB of daily CSV (climate ~46, health ~33, hospital ~156 bytes a location).
 LOCATIONS_100MB = 425_000
 SENSOR_KEYS = 10_000
+DROP_SENSOR_INTERVAL = 5  # CLIMATE_SENSOR_INTERVAL of the drop workload (issue 21)
 STATUS_RUNS = 2_000
 # Spark's driver heap well below the data: about 1 GB of hospital CSV (15 days of 425,000
 # locations, ~156 bytes a location a day) through process-hospital-data with a 512 MiB heap
@@ -138,6 +140,16 @@ FULL: dict[str, Workload] = {
             "UI backfill: two days of the whole graph (Materialize all) through the webserver"
             " and daemon of `climate-assets dev`, launch to completed (25 locations, the demo's)",
         ),
+        Workload(
+            "drop",
+            DROP,
+            25,
+            8,
+            START,
+            "drop: 25 locations x 7 days processed, `climate-assets dev` running (sensor interval"
+            f" {DROP_SENSOR_INTERVAL} s), then the 8th day's three files renamed into the landing"
+            " zone; seconds until the day's resilience_scores are in PostgreSQL",
+        ),
     )
 }
 
@@ -163,6 +175,7 @@ QUICK: dict[str, Workload] = {
     "sensor": Workload("sensor", SENSOR, 2, 34, date(2015, 1, 1), "sensor (quick): 103 keys"),
     "status": Workload("status", STATUS, 3, 1, START, "status (quick): 20 runs", runs=20),
     "ui-backfill": FULL["ui-backfill"],
+    "drop": Workload("drop", DROP, 3, 2, START, "drop (quick): 3 locations, day 2 dropped"),
 }
 
 

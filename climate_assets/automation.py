@@ -1,15 +1,20 @@
-"""Declarative automation: derived metrics follow their inputs, Athena tables follow the data.
+"""Declarative automation: derived metrics follow their inputs, Athena tables their definitions.
 
-The arrival sensors materialize the processed datasets as files land; these conditions take it
-from there, evaluated by the automation condition sensor in the daemon:
+The arrival sensor materializes the processed datasets as files land, with a day's derived
+metrics in the same run when its inputs are then complete; these conditions take the rest from
+there (a day completed by separate runs, a manual materialization), evaluated by the automation
+condition sensor in the daemon:
 
 - a day's derived metrics run once, since they last ran, an input of that day (not locations) was
   updated, and
   none of its inputs (that day's climate, health and hospital partitions, and locations) is
   missing, in progress or has a failed blocking check. Unlike ``AutomationCondition.eager()`` it
   is not limited to the latest day: a late or re-dropped day is recomputed too.
-- an Athena table runs after its dataset was updated by another run (the nightly job already
-  includes the tables, so its updates do not trigger them again).
+- an Athena table runs when its definition changed (its code version: where it reads, the
+  format, the contract's columns, the DDL), or when it was never made and its dataset was
+  updated. New data needs no run: the table reads its dataset's folder (a DuckDB view over a
+  glob, Athena partition projection on AWS), so a published day is visible at once. The nightly
+  job makes every table again (and refreshes its row count in the UI).
 """
 
 from __future__ import annotations
@@ -49,9 +54,12 @@ DERIVED_AUTOMATION = (
 ).with_label("inputs of the day updated, present and checked")
 
 ATHENA_AUTOMATION = (
-    AC.any_deps_match(AC.newly_updated() & ~AC.executed_with_root_target())
-    .since_last_handled()
-    .with_label("dataset updated by another run")
+    (
+        AC.code_version_changed().since_last_handled().with_label("table definition changed")
+        | (AC.missing() & AC.any_deps_updated().since_last_handled()).with_label(
+            "table not made yet, and its dataset was updated"
+        )
+    )
     & ~AC.any_deps_in_progress()
     & ~AC.in_progress()
 )

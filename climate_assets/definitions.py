@@ -15,7 +15,7 @@ from .held_days import held_days_sensor
 from .partitions import daily_partitions
 from .retries import glue_retry_policy
 from .schedules import nightly_schedule
-from .sensors.arrival import arrival_sensors
+from .sensors.arrival import arrival_sensor
 from .settings import Settings
 
 
@@ -35,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         jobs=[whole_graph],
         sensors=[
-            *arrival_sensors(daily, settings.sensor_interval_seconds),
+            arrival_sensor(daily, settings.sensor_interval_seconds),
             automation_sensor(settings.sensor_interval_seconds),
             run_failure_alerts,
             held_days_sensor(whole_graph),

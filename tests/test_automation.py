@@ -20,6 +20,7 @@ from climate_assets.constants import (
     athena_table_key,
 )
 from climate_assets.definitions import build_definitions
+from climate_assets.resources import athena as athena_resource
 from climate_assets.schedules import NIGHTLY_SCHEDULE
 from climate_assets.settings import Settings
 
@@ -27,10 +28,14 @@ DAY = "2024-07-01"
 
 
 @pytest.fixture(scope="module")
-def defs(tmp_path_factory):
+def settings(tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     settings = Settings.from_env()
-    settings = Settings(**{**settings.__dict__, "state_dir": state, "lake_root": state / "lake"})
+    return Settings(**{**settings.__dict__, "state_dir": state, "lake_root": state / "lake"})
+
+
+@pytest.fixture(scope="module")
+def defs(settings):
     return build_definitions(settings)
 
 
@@ -71,58 +76,76 @@ def _requested(result) -> dict[dg.AssetKey, set]:
     return requested
 
 
-def test_derived_metrics_wait_for_the_days_three_inputs_then_athena_follows(defs):
+def _tick(instance, defs, result=None):
+    return dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=result.cursor if result else None
+    )
+
+
+def test_derived_metrics_wait_for_the_days_three_inputs(defs):
     sensor = defs.resolve_sensor_def(AUTOMATION_SENSOR)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     with dg.instance_for_test() as instance:
         # The sensor's first tick sees the graph as it is; updates count from then on.
-        result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        result = _tick(instance, defs)
         assert _requested(result) == {}
         _report(instance, defs, LOCATIONS)
         _report(instance, defs, CLIMATE_DATA, DAY)
         _report(instance, defs, HEALTH_DATA, DAY)
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
-        )
-        requested = _requested(result)
-        # Hospital data of the day is missing: no derived metrics yet; tables of updated data.
-        assert not set(DERIVED_ASSETS) & set(requested)
-        assert set(requested) == {
-            athena_table_key(k) for k in (LOCATIONS, CLIMATE_DATA, HEALTH_DATA)
-        }
+        result = _tick(instance, defs, result)
+        # Hospital data of the day is missing: no derived metrics yet.
+        assert not set(DERIVED_ASSETS) & set(_requested(result))
 
         # Hospital data arrives, but a blocking check of it fails: still no derived metrics.
         _report(instance, defs, HOSPITAL_DATA, DAY, checks_pass=False)
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
-        )
-        assert _requested(result) == {athena_table_key(HOSPITAL_DATA): {None}}
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
-        )
-        assert _requested(result) == {}
+        result = _tick(instance, defs, result)
+        assert not set(DERIVED_ASSETS) & set(_requested(result))
 
         # Fixed and re-dropped: its checks pass, and the day's derived metrics are requested.
         _report(instance, defs, HOSPITAL_DATA, DAY)
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
-        )
+        result = _tick(instance, defs, result)
         requested = _requested(result)
         assert {k: requested[k] for k in DERIVED_ASSETS} == {k: {DAY} for k in DERIVED_ASSETS}
-        assert athena_table_key(HOSPITAL_DATA) in requested
 
         # Handled: the next tick requests nothing again.
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
-        )
+        result = _tick(instance, defs, result)
         assert _requested(result) == {}
 
-        # The nightly refresh of locations updates its table, and recomputes no day's metrics.
+        # The nightly refresh of locations recomputes no day's metrics.
         _report(instance, defs, LOCATIONS)
-        result = dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, cursor=result.cursor
+        result = _tick(instance, defs, result)
+        assert not set(DERIVED_ASSETS) & set(_requested(result))
+
+
+def test_athena_tables_run_when_made_or_redefined_not_when_data_is_added(
+    settings, defs, monkeypatch
+):
+    tables = {athena_table_key(k) for k in (LOCATIONS, CLIMATE_DATA)}
+    with dg.instance_for_test() as instance:
+        result = _tick(instance, defs)
+        _report(instance, defs, LOCATIONS)
+        _report(instance, defs, CLIMATE_DATA, DAY)
+        # Never made, and their datasets have data: made once.
+        result = _tick(instance, defs, result)
+        assert set(_requested(result)) == tables
+        for table in tables:
+            instance.report_runless_asset_event(dg.AssetMaterialization(table))
+
+        # A new day of data, a locations refresh: the tables already see them; no run.
+        _report(instance, defs, CLIMATE_DATA, "2024-07-02")
+        _report(instance, defs, LOCATIONS)
+        result = _tick(instance, defs, result)
+        assert not set(_requested(result)) & tables
+
+        # The tables' DDL changes (a new code version for every table): each is made again once.
+        monkeypatch.setattr(
+            athena_resource, "TABLE_DDL_VERSION", athena_resource.TABLE_DDL_VERSION + 1
         )
-        assert _requested(result) == {athena_table_key(LOCATIONS): {None}}
+        redefined = build_definitions(settings)
+        result = _tick(instance, redefined, result)
+        assert tables <= set(_requested(result))
+        result = _tick(instance, redefined, result)
+        assert not set(_requested(result)) & tables
 
 
 def test_processed_assets_have_no_automation_of_their_own(defs):

@@ -41,7 +41,7 @@ def test_dg_list_defs_and_plain_dagster_commands_use_the_project_instance(tmp_pa
         [sys.executable, "-m", "dagster", "sensor", "list", "-w", "workspace.yaml"], tmp_path
     )
     assert sensors.returncode == 0, sensors.stderr[-3000:]
-    assert "climate_arrival_sensor" in sensors.stdout
+    assert "landing_arrival_sensor" in sensors.stdout
     assert (tmp_path / "pgdata").is_dir()  # the instance's storage: the project's PostgreSQL
 
 

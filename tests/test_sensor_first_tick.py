@@ -1,7 +1,7 @@
-"""The arrival sensors started on a lake that was already processed: nothing runs again.
+"""The arrival sensor started on a lake that was already processed: nothing runs again.
 
 The processed datasets are materialized for real (local Spark, embedded PostgreSQL) on a tiny
-landing zone, as ``climate-assets demo`` would; then each arrival sensor is evaluated the way
+landing zone, as ``climate-assets demo`` would; then the arrival sensor, over each dataset, is evaluated the way
 the daemon evaluates it, with no cursor (a first tick) against the instance the run wrote. Each
 materialization recorded its ``input_files`` (key -> content tag), so the first tick requests no
 run and says how many files were already processed; a file changed afterwards is requested.
@@ -18,7 +18,13 @@ from climate_glue.lake import LocalLake
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
 
 from climate_assets.commands.generate import generate_landing_zone
-from climate_assets.constants import CLIMATE_DATA, HEALTH_DATA, HOSPITAL_DATA, LOCATIONS
+from climate_assets.constants import (
+    CLIMATE_DATA,
+    DERIVED_ASSETS,
+    HEALTH_DATA,
+    HOSPITAL_DATA,
+    LOCATIONS,
+)
 from climate_assets.input_files import INPUT_FILES
 from climate_assets.partitions import daily_partitions
 from climate_assets.resources.lake import LocalLakeResource
@@ -47,7 +53,7 @@ def processed(tmp_path_factory):
 
 
 def _first_tick(instance, lake: LocalLake, dataset):
-    sensor = arrival_sensor(dataset, DAILY if dataset.daily else None, 30)
+    sensor = arrival_sensor(DAILY, 30, [dataset])
     context = dg.build_sensor_context(
         instance=instance, cursor=None, resources={"lake": LocalLakeResource(root=lake.root)}
     )
@@ -87,6 +93,7 @@ def test_a_file_changed_since_its_materialization_is_requested(processed):
         lake.write_bytes(key, original)
     [request] = result.run_requests
     assert request.tags[ASSET_PARTITION_RANGE_START_TAG] == DAYS[1]
-    assert request.asset_selection == [dg.AssetKey(HEALTH.asset)]
+    # Every other input of that day is materialized: the run recomputes its metrics too.
+    assert request.asset_selection == [dg.AssetKey(HEALTH.asset), *DERIVED_ASSETS]
     # Unchanged: the other dataset's first tick still requests nothing.
     assert _first_tick(instance, lake, CLIMATE).run_requests == []

@@ -1,4 +1,4 @@
-"""Arrival sensors on a LocalLake in a temp folder, evaluated the way the daemon evaluates them."""
+"""The arrival sensor on a LocalLake in a temp folder, evaluated the way the daemon evaluates it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 
 import dagster as dg
 import pytest
-from climate_glue.contract import CLIMATE, LOCATIONS, RAW_DATASETS
+from climate_glue.contract import CLIMATE, HEALTH, HOSPITAL, LOCATIONS
 from climate_glue.lake import LocalLake
 from climate_glue.quarantine import read_reason
 from dagster._core.storage.tags import (
@@ -15,12 +15,15 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from climate_assets.constants import DERIVED_ASSETS
 from climate_assets.partitions import daily_partitions
 from climate_assets.resources.lake import LocalLakeResource
 from climate_assets.sensors.arrival import (
+    ARRIVAL_SENSOR,
+    DATASETS_TAG,
     arrival_sensor,
-    arrival_sensors,
     load_cursor,
+    load_sensor_cursor,
     scan_landing,
 )
 
@@ -66,14 +69,68 @@ def ranges(result) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def climate_sensor():
-    return arrival_sensor(CLIMATE, DAILY, 30)
+    return arrival_sensor(DAILY, 30, [CLIMATE])
 
 
-def test_one_sensor_per_raw_dataset_running_by_default():
-    sensors = arrival_sensors(DAILY, 15)
-    assert {s.name for s in sensors} == {f"{name}_arrival_sensor" for name in RAW_DATASETS}
-    assert all(s.default_status == dg.DefaultSensorStatus.RUNNING for s in sensors)
-    assert all(s.minimum_interval_seconds == 15 for s in sensors)
+def test_one_sensor_over_the_landing_zone_running_by_default():
+    sensor = arrival_sensor(DAILY, 15)
+    assert sensor.name == ARRIVAL_SENSOR
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == 15
+
+
+def _day(lake: LocalLake, day: str, *datasets) -> None:
+    """A day's file of each of ``datasets`` (headers only: the sensor does not parse them)."""
+    for dataset in datasets:
+        drop(lake, f"raw/{dataset.name}/date={day}/{dataset.name}.csv", HEADER)
+
+
+def _assets(request) -> set[str]:
+    return {key.to_user_string() for key in request.asset_selection}
+
+
+def test_a_day_dropped_whole_is_one_run_with_its_derived_metrics(lake, instance):
+    sensor = arrival_sensor(DAILY, 30)
+    instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(LOCATIONS.asset)))
+    _day(lake, "2024-07-01", CLIMATE, HEALTH, HOSPITAL)
+    _day(lake, "2024-07-02", CLIMATE, HEALTH, HOSPITAL)
+    result, cursor = tick(sensor, lake, instance, None)
+    [request] = result.run_requests
+    derived = {key.to_user_string() for key in DERIVED_ASSETS}
+    assert _assets(request) == {"climate_data", "health_data", "hospital_data", *derived}
+    assert ranges(result) == [("2024-07-01", "2024-07-02")]
+    assert request.tags[DATASETS_TAG] == "climate+health+hospital"
+    assert set(load_sensor_cursor(cursor)) == {"locations", "climate", "health", "hospital"}
+
+
+def test_derived_metrics_only_when_every_input_of_the_days_will_be_there(lake, instance):
+    sensor = arrival_sensor(DAILY, 30)
+    # No locations materialized yet: the day's run processes its data, no derived metrics.
+    _day(lake, "2024-07-01", CLIMATE, HEALTH, HOSPITAL)
+    result, cursor = tick(sensor, lake, instance, None)
+    [request] = result.run_requests
+    assert _assets(request) == {"climate_data", "health_data", "hospital_data"}
+
+    # Hospital data of a day whose climate and health data are already materialized (and
+    # locations): that run computes the day's metrics too.
+    instance.report_runless_asset_event(dg.AssetMaterialization(dg.AssetKey(LOCATIONS.asset)))
+    for dataset in (CLIMATE, HEALTH):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(dg.AssetKey(dataset.asset), partition="2024-07-02")
+        )
+    _day(lake, "2024-07-02", HOSPITAL)
+    # Climate data of a day with no health data yet: processed alone.
+    _day(lake, "2024-07-04", CLIMATE)
+    result, _ = tick(sensor, lake, instance, cursor)
+    by_range = {
+        (r.tags[ASSET_PARTITION_RANGE_START_TAG], r.tags[ASSET_PARTITION_RANGE_END_TAG]): r
+        for r in result.run_requests
+    }
+    assert _assets(by_range[("2024-07-02", "2024-07-02")]) == {
+        "hospital_data",
+        *(key.to_user_string() for key in DERIVED_ASSETS),
+    }
+    assert _assets(by_range[("2024-07-04", "2024-07-04")]) == {"climate_data"}
 
 
 def test_new_file_same_again_modified_and_restart(lake, instance, climate_sensor):
@@ -97,7 +154,7 @@ def test_new_file_same_again_modified_and_restart(lake, instance, climate_sensor
     # "Restart": a new sensor object and context from the saved cursor string; a file that
     # landed while it was down is found, nothing seen before is requested again.
     drop(lake, *climate("2024-07-02"))
-    restarted = arrival_sensor(CLIMATE, DAILY, 30)
+    restarted = arrival_sensor(DAILY, 30, [CLIMATE])
     after, cursor = tick(restarted, lake, instance, json.loads(json.dumps(cursor)))
     assert ranges(after) == [("2024-07-02", "2024-07-02")]
     quiet, _ = tick(restarted, lake, instance, cursor)
@@ -115,7 +172,7 @@ def test_one_run_per_contiguous_batch_of_days(lake, instance, climate_sensor):
 
 def test_duplicate_drop_into_another_state_makes_the_same_run_key(tmp_path, instance):
     """run_key depends on (key, content) only, so Dagster never launches a duplicate drop twice."""
-    sensor = arrival_sensor(CLIMATE, DAILY, 30)
+    sensor = arrival_sensor(DAILY, 30, [CLIMATE])
     keys = []
     for name in ("a", "b"):
         lake = LocalLake(tmp_path / name)
@@ -144,13 +201,13 @@ def test_key_outside_the_layout_is_quarantined_with_its_reason(
     assert why in result.skip_reason.skip_message and key in result.skip_reason.skip_message
     assert not lake.exists(key)
     record = read_reason(lake, f"quarantine/{key}")
-    assert why in record["reason"] and record["moved_by"] == "sensor climate_arrival_sensor"
+    assert why in record["reason"] and record["moved_by"] == f"sensor {ARRIVAL_SENSOR}"
     assert lake.read_bytes(f"quarantine/{key}") == HEADER.encode()
-    assert load_cursor(cursor) == {}
+    assert load_cursor(load_sensor_cursor(cursor)["climate"]) == {}
 
 
 def test_files_being_written_and_days_outside_the_partitions_are_left_alone(lake, instance):
-    sensor = arrival_sensor(CLIMATE, DAILY, 30)
+    sensor = arrival_sensor(DAILY, 30, [CLIMATE])
     drop(lake, "raw/climate/date=2024-07-01/.climate.csv.partial", HEADER)
     future = "raw/climate/date=2999-01-01/climate.csv"
     drop(lake, future, HEADER)
@@ -158,11 +215,11 @@ def test_files_being_written_and_days_outside_the_partitions_are_left_alone(lake
     assert result.run_requests == []
     assert "outside the partitions" in result.skip_reason.skip_message
     assert lake.exists(future) and lake.exists("raw/climate/date=2024-07-01/.climate.csv.partial")
-    assert load_cursor(cursor) == {}
+    assert load_cursor(load_sensor_cursor(cursor)["climate"]) == {}
 
 
 def test_locations_run_is_unpartitioned(lake, instance):
-    sensor = arrival_sensor(LOCATIONS, None, 30)
+    sensor = arrival_sensor(DAILY, 30, [LOCATIONS])
     drop(lake, "raw/locations/locations.csv", "location_id,name\n")
     drop(lake, "raw/locations/old/locations.csv", "location_id,name\n")
     result, _ = tick(sensor, lake, instance, None)

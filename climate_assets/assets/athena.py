@@ -12,15 +12,19 @@ from climate_glue.contract import (
 
 from ..automation import ATHENA_AUTOMATION
 from ..constants import (
-    DERIVED_ASSETS,
     GROUP_ATHENA,
     GROUP_ATHENA_SHARED,
     OWNERS,
-    PROCESSED_ASSETS,
     athena_shared_table_key,
     athena_table_key,
 )
-from ..resources.athena import ATHENA_DATABASE, SHARED_DATABASE, AthenaTablesResource, TableSpec
+from ..resources.athena import (
+    ATHENA_DATABASE,
+    SHARED_DATABASE,
+    AthenaTablesResource,
+    TableSpec,
+    table_version,
+)
 from ..resources.lake import LakeResource
 
 
@@ -41,15 +45,18 @@ def shared_table_specs() -> list[TableSpec]:
 
 
 def _table_spec(
-    key: dg.AssetKey, asset: dg.AssetKey, group: str, kinds: set[str], description: str
+    key: dg.AssetKey, table: TableSpec, group: str, kinds: set[str], description: str
 ) -> dg.AssetSpec:
     return dg.AssetSpec(
         key,
-        deps=[asset],
+        deps=[dg.AssetKey(table.name)],
         group_name=group,
         kinds=kinds,
         owners=OWNERS,
         automation_condition=ATHENA_AUTOMATION,
+        code_version=table_version(table),
+        # A table whose dataset has no files yet is not made, and stays missing until it is.
+        skippable=True,
         description=description,
     )
 
@@ -58,24 +65,24 @@ def athena_tables_asset(kinds: set[str]) -> dg.AssetsDefinition:
     """The SQL tables; ``kinds`` name where they live (``duckdb`` locally, ``athena`` on AWS)."""
     tables = [
         _table_spec(
-            athena_table_key(asset),
-            asset,
+            athena_table_key(dg.AssetKey(table.name)),
+            table,
             GROUP_ATHENA,
             kinds,
-            f"SQL table {ATHENA_DATABASE}.{asset.path[-1]} over the lake Parquet (true counts).",
+            f"SQL table {ATHENA_DATABASE}.{table.name} over the lake Parquet (true counts).",
         )
-        for asset in (*PROCESSED_ASSETS, *DERIVED_ASSETS)
+        for table in table_specs()
     ]
     shared = [
         _table_spec(
-            athena_shared_table_key(asset),
-            asset,
+            athena_shared_table_key(dg.AssetKey(table.name)),
+            table,
             GROUP_ATHENA_SHARED,
             kinds,
-            f"Shared SQL table {SHARED_DATABASE}.{asset.path[-1]} over the JSON export:"
+            f"Shared SQL table {SHARED_DATABASE}.{table.name} over the JSON export:"
             " health counts of 1 to 10 suppressed.",
         )
-        for asset in DERIVED_ASSETS
+        for table in shared_table_specs()
     ]
 
     @dg.multi_asset(
@@ -96,8 +103,10 @@ def athena_tables_asset(kinds: set[str]) -> dg.AssetsDefinition:
                 continue
             results = athena.create_tables(lake.root_uri(), wanted)
             for spec in wanted:
-                yield dg.MaterializeResult(
-                    asset_key=key_of(dg.AssetKey(spec.name)), metadata=results[spec.name]
-                )
+                key = key_of(dg.AssetKey(spec.name))
+                if results[spec.name].get("created", True):
+                    yield dg.MaterializeResult(asset_key=key, metadata=results[spec.name])
+                else:
+                    context.log.info(f"{key.to_user_string()}: {results[spec.name]['reason']}")
 
     return athena_tables

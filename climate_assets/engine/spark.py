@@ -8,8 +8,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyspark.sql import SparkSession
+if TYPE_CHECKING:  # pyspark is imported when a session starts: only the Spark engine needs it
+    from pyspark.sql import SparkSession
 
 from ..settings import DEFAULT_DRIVER_MEMORY, DEFAULT_SPARK_MASTER
 
@@ -86,6 +88,8 @@ def local_spark_session(
     os.environ["JAVA_HOME"] = find_java_home()
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)

@@ -5,18 +5,19 @@ Pipes channel differ. On the embedded default it is ``LocalGlueClient`` (the rea
 one local Spark session per run) with a temp-file channel. On AWS it is boto3's Glue client on
 the jobs that ``climate-assets deploy`` made, with the Pipes context and messages on S3 and the
 driver's output streamed from CloudWatch Logs (``glue_logs``). What a run used and cost is in
-``glue_cost``.
+``glue_cost``. The Pipes client itself (``glue_pipes``) and dagster-aws are imported when a job
+runs, not when the code location loads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from climate_glue.aws import aws_client
 from climate_glue.runtime import PIPES_MESSAGES_ARGUMENT
-from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector
 from dagster_pipes import decode_param
 from pydantic import PrivateAttr
 
@@ -30,97 +31,10 @@ from ..settings import (
     DEFAULT_PIPES_PREFIX,
     DEFAULT_SPARK_MASTER,
 )
-from .glue_cost import run_metadata
-from .glue_logs import GlueDriverLogReader, driver_log_group
 from .glue_runs import run_tag, runs_in_flight, same_work, wait_until_ended
-from .pipes_readers import FollowingS3MessageReader, PrefixedS3MessageReader, TempFileMessageReader
 
-
-class ClimateGlueClient(PipesGlueClient):
-    """``PipesGlueClient`` whose run metadata is ``glue_cost.run_metadata`` of the job-run
-    record, and which (given a CloudWatch Logs client) streams the driver's output.
-
-    dagster-aws offers no public hook for either, so two of its methods are overridden:
-
-    - ``_extract_dagster_metadata``: the base builds a console link from
-      ``client.meta.region_name``, which only a boto3 client has (the local engine's client is
-      not one), and shows nothing of time or cost. This returns a pure function of the record.
-    - ``_wait_for_job_run_completion``: the driver's log stream is named by the run id, known
-      only once ``start_job_run`` has returned; the base attaches a log reader only when the
-      messages themselves come from CloudWatch, and ours come from S3. The wait is the one
-      point between the start and the end of the run, so the reader is attached there, and
-      the run id is handed to ``on_run`` (which records it) there.
-
-    ``follow`` takes the result of a run that an earlier attempt started (``glue_runs``), as
-    ``run`` does of the run it starts, stopping it too if the Dagster run is terminated.
-    """
-
-    def __init__(
-        self,
-        *args,
-        dpu_hour_price: float = DEFAULT_DPU_HOUR_PRICE,
-        region: str | None = None,
-        logs_client=None,
-        on_run: Callable[[str, str], None] | None = None,
-        **kwargs,
-    ):
-        super().__init__(*args, **kwargs)
-        self._dpu_hour_price = dpu_hour_price
-        self._region = region
-        self._logs_client = logs_client
-        self._on_run = on_run
-
-    def follow(
-        self, context: dg.AssetExecutionContext, job_name: str, run_id: str
-    ) -> dg.PipesClientCompletedInvocation:
-        """The result of Glue run ``run_id``, in flight, read as if this attempt had started it
-        (the message reader must read where that run writes: ``FollowingS3MessageReader``)."""
-        with dg.open_pipes_session(
-            context=context,
-            message_reader=self._message_reader,
-            context_injector=self._context_injector,
-        ) as session:
-            context.log.info(
-                f"Glue job {job_name} run {run_id}, started by an earlier attempt on the same"
-                " partitions, is still running: following it instead of starting another"
-            )
-            try:
-                response = self._wait_for_job_run_completion(job_name, run_id)
-            except dg.DagsterExecutionInterruptedError:
-                if self.forward_termination:
-                    self._terminate_job_run(context=context, job_name=job_name, run_id=run_id)
-                raise
-            job_run = response["JobRun"]
-            if job_run["JobRunState"] != "SUCCEEDED":  # the base's words: retries.py reads them
-                raise RuntimeError(
-                    f"Glue job {job_name} run {run_id} completed with status"
-                    f" {job_run['JobRunState']} :\n{job_run.get('ErrorMessage')}"
-                )
-            context.log.info(f"Glue job {job_name} run {run_id} completed successfully")
-        return dg.PipesClientCompletedInvocation(
-            session, metadata=self._extract_dagster_metadata(response)
-        )
-
-    def _wait_for_job_run_completion(self, job_name: str, run_id: str):
-        if self._on_run is not None:
-            self._on_run(job_name, run_id)
-        reader = self._message_reader
-        if self._logs_client is not None and isinstance(reader, dg.PipesBlobStoreMessageReader):
-            job_run = self._client.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
-            reader.add_log_reader(
-                GlueDriverLogReader(
-                    client=self._logs_client,
-                    log_group=driver_log_group(job_run),
-                    log_stream=run_id,
-                    debug_info=f"driver output of Glue job {job_name} run {run_id}",
-                )
-            )
-        return super()._wait_for_job_run_completion(job_name, run_id)
-
-    def _extract_dagster_metadata(self, response):
-        return run_metadata(
-            response["JobRun"], dpu_hour_price=self._dpu_hour_price, region=self._region
-        )
+if TYPE_CHECKING:  # imported when a job runs: dagster-aws and boto3 are not for the code location
+    from .glue_pipes import ClimateGlueClient
 
 
 class GlueJobRunner(dg.ConfigurableResource):
@@ -175,6 +89,9 @@ class LocalGlueRunner(GlueJobRunner):
     def run(
         self, context: dg.AssetExecutionContext, job_name: str, arguments: Mapping[str, str]
     ) -> dg.PipesClientCompletedInvocation:
+        from .glue_pipes import ClimateGlueClient
+        from .pipes_readers import TempFileMessageReader
+
         pipes = ClimateGlueClient(
             client=self._client,
             context_injector=dg.PipesTempFileContextInjector(),
@@ -242,6 +159,11 @@ class AwsGlueRunner(GlueJobRunner):
     ) -> ClimateGlueClient:
         """The Pipes client of one attempt; ``following``: the Pipes message parameters of a
         run in flight that it follows (where that run writes its messages)."""
+        from dagster_aws.pipes import PipesS3ContextInjector
+
+        from .glue_pipes import ClimateGlueClient
+        from .pipes_readers import FollowingS3MessageReader, PrefixedS3MessageReader
+
         s3 = aws_client("s3", self.region)
         prefix = self.pipes_prefix.strip("/")
         if following is None:

@@ -1,16 +1,21 @@
-"""Arrival sensors: one per raw dataset, watching its landing prefix through the lake resource.
+"""The arrival sensor: one sensor over the landing zone, watching each raw dataset's prefix
+through the lake resource.
 
-A tick lists ``raw/<dataset>/`` (a local folder walk or an S3 paginated listing, behind
-``Lake.list_objects``) and compares it with the cursor, a compact JSON of what the last tick saw
-(per file: size, modification time, content tag). Only files whose size or time changed get their
-content tag computed (the S3 ETag is free; locally the MD5 is read), so a tick over thousands of
-unchanged files reads none of them. A file counts as changed when its tag differs: a duplicate
-drop (same bytes again) makes no run, a changed file does.
+A tick lists ``raw/<dataset>/`` for every dataset (a local folder walk or an S3 paginated
+listing, behind ``Lake.list_objects``) and compares it with the cursor, a compact JSON of what
+the last tick saw (per file: size, modification time, content tag). Only files whose size or time
+changed get their content tag computed (the S3 ETag is free; locally the MD5 is read), so a tick
+over thousands of unchanged files reads none of them. A file counts as changed when its tag
+differs: a duplicate drop (same bytes again) makes no run, a changed file does.
 
-Changed files of one tick make one run per contiguous range of days (the assets have a
-single-run backfill policy, so a range is one Glue job per asset), with a ``run_key`` from the
-sorted (key, tag) pairs of that batch. A key outside the contract's landing layout is moved to
-quarantine with its reason, and the tick says so.
+Changed files of one tick make one run per contiguous range of days with the same datasets
+changed (the assets have a single-run backfill policy, so a range is one Glue job per asset):
+a day's climate, health and hospital files dropped together are one run. That run also computes
+the day's derived metrics when every input of every day in it will then be there (the datasets
+it does not process already materialized, locations too); otherwise the automation sensor
+requests them once the inputs are complete. Locations, which have no days, are a run of their
+own. Each run has a ``run_key`` from the sorted (key, tag) pairs of its files. A key outside the
+contract's landing layout is moved to quarantine with its reason, and the tick says so.
 """
 
 from __future__ import annotations
@@ -31,20 +36,19 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 
+from ..constants import DERIVED_ASSETS, LOCATIONS
 from ..input_files import consumed_files
 from ..resources.lake import LakeResource
 
 CSV_SUFFIX = ".csv"
 CURSOR_VERSION = 1
+SENSOR_CURSOR_VERSION = 2  # {"v": 2, "datasets": {name: a dataset's cursor (version 1)}}
 # Per file in the cursor: [size, modified, tag].
 Seen = dict[str, list]
-# Run tag of an arrival sensor's runs: the daemon runs one per dataset at a time (dagster.yaml).
-DATASET_TAG = "climate/dataset"
-
-
-def sensor_name(dataset: Dataset) -> str:
-    """``climate_arrival_sensor`` for raw/climate, and so on."""
-    return f"{dataset.name}_arrival_sensor"
+ARRIVAL_SENSOR = "landing_arrival_sensor"
+# Run tag of the arrival sensor's runs: the datasets they process, joined by "+". The daemon
+# runs one run per value at a time (dagster.yaml); pools keep each Glue job to one step at a time.
+DATASETS_TAG = "climate/datasets"
 
 
 def dataset_prefix(dataset: Dataset) -> str:
@@ -123,6 +127,7 @@ class Batch:
     start: str | None
     end: str | None
     files: list[tuple[str, str]]  # (key, tag), sorted
+    datasets: tuple[str, ...] = ()  # the raw datasets whose files these are, sorted
 
     @property
     def run_key(self) -> str:
@@ -138,6 +143,7 @@ class Scan:
     """What one tick found: run batches, quarantined keys, keys waiting, and the new cursor."""
 
     batches: list[Batch] = field(default_factory=list)
+    changed: dict[str | None, list[tuple[str, str]]] = field(default_factory=dict)  # by day
     quarantined: list[tuple[str, str]] = field(default_factory=list)  # (key, reason)
     waiting: list[str] = field(default_factory=list)  # a day outside the partitions (yet)
     unchanged: int = 0
@@ -207,14 +213,36 @@ def scan_landing(
             scan.unchanged += 1  # touched, or dropped again with the same bytes
             continue
         changed.setdefault(day, []).append((key, tag))
+    names = (dataset.name,)
     if dataset.daily:
         for start, end in contiguous_ranges(d for d in changed if d is not None):
             in_range = [f for d, fs in changed.items() if d and start <= d <= end for f in fs]
-            scan.batches.append(Batch(start, end, sorted(in_range)))
+            scan.batches.append(Batch(start, end, sorted(in_range), names))
     elif changed:
-        scan.batches.append(Batch(None, None, sorted(f for fs in changed.values() for f in fs)))
+        files = sorted(f for fs in changed.values() for f in fs)
+        scan.batches.append(Batch(None, None, files, names))
+    scan.changed = changed
     scan.cursor = dump_cursor(dataset, seen)
     return scan
+
+
+def combined_batches(scans: dict[Dataset, Scan]) -> list[Batch]:
+    """One batch per contiguous range of days with the same datasets changed; locations (no
+    days) one of their own. A day dropped whole (climate, health, hospital) is one batch."""
+    batches = [b for dataset, scan in scans.items() if not dataset.daily for b in scan.batches]
+    by_day: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for dataset, scan in scans.items():
+        if dataset.daily:
+            for day, files in scan.changed.items():
+                by_day.setdefault(day, {})[dataset.name] = files
+    days_of: dict[tuple[str, ...], list[str]] = {}
+    for day, files_by_dataset in by_day.items():
+        days_of.setdefault(tuple(sorted(files_by_dataset)), []).append(day)
+    for names, days in days_of.items():
+        for start, end in contiguous_ranges(days):
+            files = [f for d in days if start <= d <= end for fs in by_day[d].values() for f in fs]
+            batches.append(Batch(start, end, sorted(files), names))
+    return sorted(batches, key=lambda b: (b.start or "", b.datasets))
 
 
 def seeded_cursor(dataset: Dataset, consumed: dict[str, str]) -> str | None:
@@ -248,65 +276,109 @@ def skip_message(dataset: Dataset, scan: Scan) -> str:
     return "; ".join(parts)
 
 
-def arrival_sensor(
-    dataset: Dataset,
-    partitions_def: dg.TimeWindowPartitionsDefinition | None,
-    interval_seconds: int,
-) -> dg.SensorDefinition:
-    """The sensor for one raw dataset, launching its processed asset (the contract's name)."""
-    name = sensor_name(dataset)
-    asset_key = dg.AssetKey(dataset.asset)
+def load_sensor_cursor(cursor: str | None) -> dict[str, str | None]:
+    """Dataset name -> that dataset's cursor string (None: that dataset's first tick)."""
+    if not cursor:
+        return {}
+    data = json.loads(cursor)
+    return {name: json.dumps(value) for name, value in data["datasets"].items()}
 
-    @dg.sensor(
-        name=name,
-        target=[asset_key],
-        minimum_interval_seconds=interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Materializes {asset_key.to_user_string()} when files land under "
-        f"{dataset_prefix(dataset)}/ (new or changed content); quarantines keys outside the layout.",
-    )
-    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
-        first = last = None
-        if partitions_def is not None:
-            first = partitions_def.get_first_partition_key()
-            last = partitions_def.get_last_partition_key()
-        cursor = context.cursor
-        first_tick = not cursor
-        if first_tick:  # no cursor yet: start from what materializations already consumed
-            cursor = seeded_cursor(dataset, consumed_files(context.instance, asset_key))
-        scan = scan_landing(lake.open(), dataset, cursor, first, last, moved_by=f"sensor {name}")
+
+def dump_sensor_cursor(cursors: dict[str, str]) -> str:
+    datasets = {name: json.loads(value) for name, value in cursors.items()}
+    return json.dumps({"v": SENSOR_CURSOR_VERSION, "datasets": datasets}, separators=(",", ":"))
+
+
+def inputs_complete(
+    instance: dg.DagsterInstance, batch: Batch, partitions_def: dg.TimeWindowPartitionsDefinition
+) -> bool:
+    """Whether every input of the derived metrics is there for every day of ``batch`` once its
+    run has processed it: the daily datasets it does not process already materialized for those
+    days, and locations materialized."""
+    if batch.start is None or instance.get_latest_materialization_event(LOCATIONS) is None:
+        return False
+    days = partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(batch.start, batch.end))
+    for dataset in RAW_DATASETS.values():
+        if not dataset.daily or dataset.name in batch.datasets:
+            continue
+        key = dg.AssetKey(dataset.asset)
+        status = instance.get_status_by_partition(key, days, partitions_def) or {}
+        if any(status.get(day) != dg.AssetPartitionStatus.MATERIALIZED for day in days):
+            return False
+    return True
+
+
+def run_request(batch: Batch, with_derived: bool) -> dg.RunRequest:
+    """The run of one batch: its datasets' processed assets (and the derived metrics)."""
+    assets = [dg.AssetKey(RAW_DATASETS[name].asset) for name in batch.datasets]
+    if with_derived:
+        assets += DERIVED_ASSETS
+    tags = {"climate/arrival_files": str(len(batch.files)), DATASETS_TAG: "+".join(batch.datasets)}
+    if batch.start is not None:
+        tags[ASSET_PARTITION_RANGE_START_TAG] = batch.start
+        tags[ASSET_PARTITION_RANGE_END_TAG] = batch.end
+    return dg.RunRequest(run_key=batch.run_key, asset_selection=assets, tags=tags)
+
+
+def scan_all(
+    context: dg.SensorEvaluationContext,
+    lake: Lake,
+    datasets: list[Dataset],
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+    name: str,
+) -> dict[Dataset, Scan]:
+    """Each dataset's scan from its part of the cursor; a dataset without one (the first tick)
+    starts from what materializations already consumed."""
+    first = partitions_def.get_first_partition_key()
+    last = partitions_def.get_last_partition_key()
+    cursors = load_sensor_cursor(context.cursor)
+    scans = {}
+    for dataset in datasets:
+        cursor = cursors.get(dataset.name)
+        if cursor is None:
+            asset = dg.AssetKey(dataset.asset)
+            cursor = seeded_cursor(dataset, consumed_files(context.instance, asset))
+        bounds = (first, last) if dataset.daily else (None, None)
+        scan = scan_landing(lake, dataset, cursor, *bounds, moved_by=f"sensor {name}")
         for key, reason in scan.quarantined:
             context.log.warning(f"quarantined {key}: {reason}")
-        if first_tick:
-            context.log.info(
-                f"first tick: {scan.unchanged} file(s) under {dataset_prefix(dataset)}/ already "
-                f"processed in their current content by earlier materializations; "
-                f"{sum(len(b.files) for b in scan.batches)} new or changed"
-            )
-        requests = []
-        for batch in scan.batches:
-            tags = {"climate/arrival_files": str(len(batch.files)), DATASET_TAG: dataset.name}
-            if batch.start is not None:
-                tags[ASSET_PARTITION_RANGE_START_TAG] = batch.start
-                tags[ASSET_PARTITION_RANGE_END_TAG] = batch.end
-            requests.append(
-                dg.RunRequest(run_key=batch.run_key, asset_selection=[asset_key], tags=tags)
-            )
+        scans[dataset] = scan
+    return scans
+
+
+def arrival_sensor(
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+    interval_seconds: int,
+    datasets: Iterable[Dataset] = tuple(RAW_DATASETS.values()),
+) -> dg.SensorDefinition:
+    """The sensor over the landing zone of ``datasets`` (all four raw datasets by default)."""
+    datasets = list(datasets)
+    daily = [d for d in datasets if d.daily]
+    targets = [dg.AssetKey(d.asset) for d in datasets] + (list(DERIVED_ASSETS) if daily else [])
+
+    @dg.sensor(
+        name=ARRIVAL_SENSOR,
+        target=targets,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Materializes the processed datasets whose files landed under raw/ (new or"
+        " changed content), one run per range of days, with the derived metrics of days whose"
+        " inputs are then complete; quarantines keys outside the layout.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
+        first_tick = not context.cursor
+        scans = scan_all(context, lake.open(), datasets, partitions_def, ARRIVAL_SENSOR)
+        cursor = dump_sensor_cursor({d.name: scan.cursor for d, scan in scans.items()})
+        requests = [
+            run_request(b, bool(daily) and inputs_complete(context.instance, b, partitions_def))
+            for b in combined_batches(scans)
+        ]
         if requests:
-            return dg.SensorResult(run_requests=requests, cursor=scan.cursor)
-        reason = skip_message(dataset, scan)
+            return dg.SensorResult(run_requests=requests, cursor=cursor)
+        reason = "; ".join(skip_message(d, scan) for d, scan in scans.items())
         if first_tick:
-            reason = f"first tick: {scan.unchanged} file(s) already processed; {reason}"
-        return dg.SensorResult(skip_reason=reason, cursor=scan.cursor)
+            done = sum(scan.unchanged for scan in scans.values())
+            reason = f"first tick: {done} file(s) already processed; {reason}"
+        return dg.SensorResult(skip_reason=reason, cursor=cursor)
 
     return _sensor
-
-
-def arrival_sensors(
-    partitions_def: dg.TimeWindowPartitionsDefinition, interval_seconds: int
-) -> list[dg.SensorDefinition]:
-    """One arrival sensor per raw dataset, each launching the processed asset of its dataset."""
-    return [
-        arrival_sensor(dataset, partitions_def if dataset.daily else None, interval_seconds)
-        for dataset in RAW_DATASETS.values()
-    ]

@@ -1,0 +1,270 @@
+"""The ``drop`` workload: one day's files dropped into a running ``climate-assets dev``.
+
+``python -m bench.drop --state DIR --out FILE`` (the runner calls it in a process of its own):
+
+1. from a generated landing zone (``--landing``, the runner's cached one) puts locations and the
+   first ``--days`` days in the lake and processes them (the whole graph in one run, as the demo
+   does);
+2. starts ``climate-assets dev`` on that state with ``CLIMATE_SENSOR_INTERVAL=--interval`` and
+   waits until every sensor has ticked and no run is queued or running;
+3. renames the next day's three files into ``raw/<dataset>/date=D/`` one after the other (atomic
+   renames, as an upload tool does), and polls PostgreSQL until that day has rows in every
+   processed table and in ``resilience_scores``.
+
+Measured: seconds from the last rename to each table's first rows of the day (``drop_seconds``
+is ``resilience_scores``), and each run the daemon made for the drop: created, started, ended.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+
+from climate_glue.contract import RAW_DATASETS, WAREHOUSE_SCHEMA
+from climate_glue.lake import LocalLake
+from psycopg import errors, sql
+
+from climate_assets.resources.warehouse import LocalWarehouse
+from climate_assets.settings import PROJECT_ROOT
+
+DAILY = [d for d in RAW_DATASETS.values() if d.daily]
+# What "the day reached PostgreSQL" means: every processed table, then the last derived one.
+TABLES = [*(d.asset for d in DAILY), "resilience_scores"]
+LOCATION = "climate_assets"
+RUNS_QUERY = (
+    "{ runsOrError { ... on Runs { results { runId status creationTime startTime endTime"
+    " assetSelection { path } tags { key value } } } } }"
+)
+SENSORS_QUERY = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { locationOrLoadError {"
+    " ... on RepositoryLocation { repositories { sensors { name"
+    " sensorState { ticks(limit: 1) { timestamp } } } } } } } } } }"
+)
+IN_FLIGHT = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"}
+READY_SECONDS = 600  # dev up, sensors ticked, the first ticks' runs done
+DROP_SECONDS = 300  # from the last rename to the day's resilience scores
+
+
+class Dev:
+    """``climate-assets dev`` in its own session, its GraphQL endpoint, a clean stop."""
+
+    def __init__(self, state: Path, interval: int, log: Path):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.state, self.log = state, log
+        env = {
+            **os.environ,
+            "CLIMATE_STATE_DIR": str(state),
+            "CLIMATE_SENSOR_INTERVAL": str(interval),
+        }
+        for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ALERT_TOPIC_ARN"):
+            env.pop(name, None)
+        with log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(self.port),
+                 "--host", "127.0.0.1"],
+                cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    def graphql(self, query: str) -> dict:
+        body = json.dumps({"query": query}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/graphql", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)["data"]
+
+    def runs(self) -> list[dict]:
+        return self.graphql(RUNS_QUERY)["runsOrError"]["results"]
+
+    def sensor_ticks(self) -> dict[str, float | None]:
+        entries = self.graphql(SENSORS_QUERY)["workspaceOrError"]["locationEntries"]
+        ticks = {}
+        for entry in entries:
+            for repository in (entry["locationOrLoadError"] or {}).get("repositories", []):
+                for sensor in repository["sensors"]:
+                    last = sensor["sensorState"]["ticks"]
+                    ticks[sensor["name"]] = last[0]["timestamp"] if last else None
+        return ticks
+
+    def stop(self) -> None:
+        """Ctrl-C for the whole session, as in a terminal; then nothing is left."""
+        group = os.getpgid(self.process.pid)
+        os.killpg(group, signal.SIGINT)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _until(what: str, check, seconds: float, every: float):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            value = check()
+        except OSError:  # the webserver is not up yet
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit(f"drop: gave up after {seconds:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+def prepare(state: Path, scratch: Path, days: int, start: date) -> str:
+    """The landing zone with locations and the first ``days`` days of ``scratch``, processed.
+    Returns the day after them, the one to drop."""
+    shutil.rmtree(state, ignore_errors=True)
+    dropped = (start + timedelta(days=days)).isoformat()
+    for path in sorted((scratch / "raw").rglob("*.csv")):
+        relative = path.relative_to(scratch)
+        if f"date={dropped}" not in str(relative):
+            target = state / "lake" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    end = start + timedelta(days=days - 1)
+    command = [
+        sys.executable, "-m", "bench.pipeline", "--state", str(state), "--start",
+        start.isoformat(), "--end", end.isoformat(), "--out", str(state / "bench-prepare.json"),
+    ]  # fmt: skip
+    with (state / "bench-prepare.log").open("w") as log:
+        subprocess.run(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, check=True)
+    return dropped
+
+
+def idle(dev: Dev, sensors_needed: int) -> bool:
+    ticks = dev.sensor_ticks()
+    ticked = [name for name, at in ticks.items() if at is not None]
+    return len(ticked) >= sensors_needed and not any(
+        run["status"] in IN_FLIGHT for run in dev.runs()
+    )
+
+
+def drop_day(state: Path, scratch: Path, day: str) -> float:
+    """Rename the day's files into the landing zone; the time of the last rename."""
+    staging = state / "lake" / "_drop"
+    staging.mkdir(parents=True, exist_ok=True)
+    lake = LocalLake(state / "lake")
+    moves = []
+    for dataset in DAILY:
+        for path in sorted((scratch / f"raw/{dataset.name}/date={day}").iterdir()):
+            staged = staging / f"{dataset.name}-{path.name}"
+            shutil.copy(path, staged)  # same filesystem: the rename below is atomic
+            target = Path(lake.root) / path.relative_to(scratch)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            moves.append((staged, target))
+    for staged, target in moves:
+        os.rename(staged, target)
+    return time.time()
+
+
+def rows_of_day(state: Path, day: str) -> dict[str, int]:
+    counts = {}
+    with LocalWarehouse(embedded_pgdata=str(state / "pgdata")).connect() as conn:
+        for table in TABLES:
+            query = sql.SQL("SELECT count(*) FROM {}.{} WHERE date = %s").format(
+                sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(table)
+            )
+            try:
+                counts[table] = conn.execute(query, (day,)).fetchone()[0]
+            except errors.UndefinedTable:
+                conn.rollback()
+                counts[table] = 0
+    return counts
+
+
+def watch(state: Path, day: str, dropped_at: float) -> dict[str, float]:
+    """Seconds from the drop to each table's first rows of the day."""
+    reached: dict[str, float] = {}
+    deadline = time.monotonic() + DROP_SECONDS
+    while len(reached) < len(TABLES):
+        now = time.time()
+        for table, count in rows_of_day(state, day).items():
+            if count and table not in reached:
+                reached[table] = round(now - dropped_at, 2)
+        if time.monotonic() > deadline:
+            missing = sorted(set(TABLES) - set(reached))
+            raise SystemExit(f"drop: {day} did not reach {missing} in {DROP_SECONDS}s")
+        time.sleep(0.2)
+    return reached
+
+
+def drop_runs(dev: Dev, dropped_at: float) -> list[dict]:
+    """The runs made after the drop: what, and created -> started -> ended relative to it."""
+
+    def at(stamp):
+        return None if stamp is None else round(stamp - dropped_at, 2)
+
+    found = []
+    for run in dev.runs():
+        if run["creationTime"] < dropped_at - 1:
+            continue
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        found.append(
+            {
+                "assets": sorted("/".join(a["path"]) for a in run["assetSelection"] or []),
+                "status": run["status"],
+                "by": tags.get("dagster/sensor_name", ""),
+                "created": at(run["creationTime"]),
+                "started": at(run["startTime"]),
+                "ended": at(run["endTime"]),
+            }
+        )
+    return sorted(found, key=lambda r: r["created"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.drop")
+    parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--landing", required=True, type=Path, help="a generated lake root")
+    parser.add_argument("--days", type=int, default=7, help="days processed before the drop")
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 6, 1))
+    parser.add_argument("--interval", type=int, default=5, help="CLIMATE_SENSOR_INTERVAL")
+    args = parser.parse_args(argv)
+    state, scratch = args.state / "state", args.landing
+    day = prepare(state, scratch, args.days, args.start)
+    dev = Dev(state, args.interval, args.state / "dev.log")
+    try:
+        started = time.monotonic()
+        sensors = _until("the code location", lambda: len(dev.sensor_ticks()), READY_SECONDS, 1)
+        _until("every sensor's first tick, no run in flight", lambda: idle(dev, sensors),
+               READY_SECONDS, 1)  # fmt: skip
+        ready_seconds = round(time.monotonic() - started, 1)
+        time.sleep(args.interval)  # a quiet moment: the drop lands at a random point of a tick
+        dropped_at = drop_day(state, scratch, day)
+        reached = watch(state, day, dropped_at)
+        runs = drop_runs(dev, dropped_at)
+    finally:
+        dev.stop()
+    result = {
+        "day": day,
+        "interval_seconds": args.interval,
+        "drop_seconds": reached["resilience_scores"],
+        "reached_seconds": reached,
+        "runs": runs,
+        "dev_ready_seconds": ready_seconds,
+    }
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
