@@ -69,6 +69,8 @@ def _check(args: argparse.Namespace) -> int:
 def _upload(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from climate_glue.lake import NotInLakeError
+
     from ..environments import resources_for
     from .upload import UploadError, upload
 
@@ -76,7 +78,7 @@ def _upload(args: argparse.Namespace) -> int:
     lake = resources_for(Settings.from_env())["lake"].process_config_and_initialize().open()
     try:
         keys = upload(lake, Path(args.file), args.dataset)
-    except (UploadError, OSError) as exc:
+    except (UploadError, NotInLakeError, OSError) as exc:
         print(f"upload failed: {exc}", file=sys.stderr)
         return 1
     print(f"Wrote {len(keys)} file(s) into the landing zone of {lake.root}:")

@@ -9,7 +9,8 @@ drop (same bytes again) makes no run, a changed file does.
 
 Changed files of one tick make one run per contiguous range of days (the assets have a
 single-run backfill policy, so a range is one Glue job per asset), with a ``run_key`` from the
-sorted (key, tag) pairs of that batch. A key outside the contract's landing layout is moved to
+sorted (key, tag) pairs of that batch. A key outside the contract's landing layout, and an entry
+that is not a regular file (a symbolic link is moved as itself, never followed), is moved to
 quarantine with its reason, and the tick says so.
 """
 
@@ -159,6 +160,14 @@ def contiguous_ranges(days: Iterable[str]) -> list[tuple[str, str]]:
     return ranges
 
 
+def _quarantine(lake: Lake, key: str, problem: str, moved_by: str, scan: Scan) -> None:
+    try:
+        quarantine(lake, key, problem, moved_by)
+    except (OSError, ValueError) as exc:
+        problem = f"{problem} (could not move it to quarantine: {exc})"
+    scan.quarantined.append((key, problem))
+
+
 def scan_landing(
     lake: Lake,
     dataset: Dataset,
@@ -176,18 +185,17 @@ def scan_landing(
     scan = Scan()
     seen: Seen = {}
     changed: dict[str | None, list[tuple[str, str]]] = {}
-    objects: list[LakeObject] = lake.list_objects(dataset_prefix(dataset) + "/")
+    listing = lake.listing(dataset_prefix(dataset) + "/")
+    for stray in listing.strays:  # a link or special file: moved as itself, never followed
+        _quarantine(lake, stray.key, stray.reason, moved_by, scan)
+    objects: list[LakeObject] = listing.objects
     for obj in objects:
         key = obj.key
         if is_in_flight(key):
             continue
         problem = layout_problem(dataset, key)
         if problem is not None:
-            try:
-                quarantine(lake, key, problem, moved_by)
-            except (OSError, ValueError) as exc:
-                problem = f"{problem} (could not move it to quarantine: {exc})"
-            scan.quarantined.append((key, problem))
+            _quarantine(lake, key, problem, moved_by, scan)
             continue
         day = partition_of(dataset, key)
         if day is not None and (

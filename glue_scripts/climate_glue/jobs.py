@@ -38,7 +38,16 @@ from .engines import Engine, Frame
 from .lake import Lake, open_lake
 from .publish import StagedOutput, discard_staging, hive_partition, stage, stage_nothing
 from .quarantine import quarantine
-from .raw import RawFile, RawFileError, RawFilesError, file_problem, list_raw_files, read_header
+from .raw import (
+    MissingPartitionError,
+    RawFile,
+    RawFileError,
+    RawFilesError,
+    file_problem,
+    landing_strays,
+    list_raw_files,
+    read_header,
+)
 from .rules import rejected_rows, valid_rows, validate
 from .runtime import Job, run_concurrently
 from .warehouse import StagedTable, resolve_dsn, stage_load
@@ -235,13 +244,18 @@ def _quarantine_all(lake: Lake, errors: list[RawFileError], run_id: str, log) ->
 
 
 def read_files(
-    job: Job, lake: Lake, dataset: Dataset, keys_by_day: dict[str | None, list[str]]
+    job: Job,
+    lake: Lake,
+    dataset: Dataset,
+    keys_by_day: dict[str | None, list[str]],
+    strays: list[RawFileError] = (),
 ) -> tuple[list[RawFile], Frame]:
     """Check every file's header, then read all rows in one scan (which also checks every row's
-    field count and encoding). Files that cannot be read as the contract says are quarantined
-    with their reason, and the job fails naming each, before anything is written."""
+    field count and encoding). Files that cannot be read as the contract says, and ``strays``
+    (entries that are not regular files, never read), are quarantined with their reason, and
+    the job fails naming each, before anything is written."""
     files: list[RawFile] = []
-    errors: list[RawFileError] = []
+    errors: list[RawFileError] = list(strays)
     for day, keys in keys_by_day.items():
         for key in keys:
             try:
@@ -303,8 +317,14 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
     quality = checks.QualityConfig.from_json(args.quality)
 
     with timings.stage("read"):
-        keys_by_day = list_raw_files(lake, dataset, days)
-        files, raw = read_files(job, lake, dataset, keys_by_day)
+        strays = landing_strays(lake, dataset, days)
+        try:
+            keys_by_day = list_raw_files(lake, dataset, days)
+        except MissingPartitionError:
+            if not strays:
+                raise
+            keys_by_day = {}  # a day of nothing but links: they are what the job reports
+        files, raw = read_files(job, lake, dataset, keys_by_day, strays)
         known = None
         if dataset.references_locations:
             known = read_processed(
