@@ -45,8 +45,9 @@ def run_checks(
 
     from ..constants import WHOLE_GRAPH_JOB
     from ..definitions import build_definitions
+    from ..failures import step_failure_cause
     from ..settings import ENV_LAKE_ROOT, ENV_STATE_DIR, Settings
-    from .demo import QUIET_CONSOLE, landing_dates
+    from .demo import landing_dates, quiet_console
     from .generate import generate_landing_zone
 
     state = Path(state_dir or tempfile.mkdtemp(prefix="climate-check-")).resolve()
@@ -78,7 +79,7 @@ def run_checks(
                     ASSET_PARTITION_RANGE_END_TAG: days[-1].isoformat(),
                 },
                 raise_on_error=False,
-                run_config=QUIET_CONSOLE,
+                run_config=quiet_console(),
             )
     finally:
         for name, value in previous.items():
@@ -100,8 +101,8 @@ def run_checks(
         )
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            message = event.event_specific_data.error.message.strip().splitlines()
-            echo(f"  STEP FAILED  {event.step_key}: {' '.join(message)[:600]}")
+            cause = step_failure_cause(event.event_specific_data)
+            echo(f"  STEP FAILED  {event.step_key}: {cause}")
     ok = result.success and failed == 0
     echo(
         f"{len(evaluations)} check(s), {failed} failed; run {'succeeded' if result.success else 'FAILED'}"

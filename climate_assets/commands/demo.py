@@ -33,13 +33,19 @@ from psycopg import sql
 
 from ..constants import WHOLE_GRAPH_JOB
 from ..definitions import build_definitions
+from ..failures import step_failure_cause
 from ..recovery import process_tags, reap_dead_runs
 from ..resources.warehouse import LocalWarehouse
-from ..settings import ENV_MAX_REJECT_RATE, Settings
+from ..settings import ENV_MAX_REJECT_RATE, Settings, debug_requested
 from .generate import generate_landing_zone
 
-# Progress is echoed from the run's events; the console logger only shows warnings and errors.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+def quiet_console() -> dict:
+    """Run config for an in-process run whose progress and failures are echoed from its events:
+    Dagster's console logger (its error records carry stack traces) shows only with
+    ``--debug`` / CLIMATE_DEBUG=1, then warnings and errors."""
+    level = "WARNING" if debug_requested() else "CRITICAL"
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 def landing_dates(lake: LocalLake) -> list[date]:
@@ -139,7 +145,7 @@ def run_whole_graph(
                 run_id=run_id,
                 tags=tags,
                 raise_on_error=False,
-                run_config=QUIET_CONSOLE,
+                run_config=quiet_console(),
             )
         except BaseException as exc:  # shown after the progress loop
             result["error"] = exc
@@ -170,8 +176,7 @@ def run_whole_graph(
                 took = elapsed - step_started.get(step, elapsed)
                 echo(f"[{elapsed:6.1f}s] finished  {step} ({took:.1f}s)")
             elif event.event_type_value == "STEP_FAILURE":
-                message = event.event_specific_data.error.message.strip().splitlines()
-                outcome.errors.append(f"{step}: {' '.join(message)[:800]}")
+                outcome.errors.append(f"{step}: {step_failure_cause(event.event_specific_data)}")
                 echo(f"[{elapsed:6.1f}s] FAILED    {step}")
             elif event.event_type_value == "ASSET_CHECK_EVALUATION":
                 evaluation = event.event_specific_data

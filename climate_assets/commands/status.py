@@ -28,6 +28,7 @@ from dagster._core.storage.tags import (
 )
 
 from ..constants import DERIVED_ASSETS, PROCESSED_ASSETS
+from ..failures import step_failure_cause
 from ..settings import Settings
 from .jobs import JOB_ASSETS
 
@@ -469,6 +470,18 @@ def _instigators(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[tup
     return found
 
 
+def _step_causes(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Each failed step of a run with its cause in one line (the job's own message)."""
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.STEP_FAILURE, limit=5
+    ).records
+    return [
+        f"{r.event_log_entry.step_key}: "
+        f"{step_failure_cause(r.event_log_entry.dagster_event.step_failure_data)}"
+        for r in records
+    ]
+
+
 def alarms(
     instance: dg.DagsterInstance,
     defs: dg.Definitions,
@@ -494,12 +507,14 @@ def alarms(
         if part:
             first, _, last = part.partition("..")
             rerun += f" --from {first} --to {last or first}"
+        causes = "; ".join(_step_causes(instance, run.run_id))
         found.append(
             Alarm(
                 "failed run",
-                f"run {run.run_id} ({run.job_name}, {part or 'unpartitioned'}) failed",
-                f"read the failed step's error in the UI (Runs > {run.run_id[:8]}), fix the "
-                f"cause, then re-run: {rerun}",
+                f"run {run.run_id} ({run.job_name}, {part or 'unpartitioned'}) failed"
+                + (f": {causes}" if causes else ""),
+                f"fix the cause (the step's whole error is in the UI, Runs > {run.run_id[:8]}),"
+                f" then re-run: {rerun}",
             )
         )
 
