@@ -91,3 +91,16 @@ def step_failure_cause(data) -> str:
     if match:
         message = message[match.end() :]
     return _phrase(innermost.cls_name, message.splitlines()[0] if message else "")
+
+
+def step_failure_held(data) -> bool:
+    """Whether a failed step is data held back (a blocking check held a day, a file was
+    quarantined, another data fault): the pipeline working, not a failure to run."""
+    error = data.error
+    while error is not None:
+        if error.cls_name == CHECK_FAILED_ERROR:
+            return True
+        error = error.cause
+    user = data.user_failure_data
+    fault = user.metadata.get("fault") if user is not None else None
+    return fault is not None and str(fault.value).startswith("data fault")

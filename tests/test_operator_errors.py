@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -51,12 +52,12 @@ def test_held_day_and_quarantined_file_say_why_without_a_stack_trace(tmp_path):
     env = _env(state)
 
     held = _materialize(env, "locations,climate_data", D1)
-    assert held.returncode != 0
+    assert held.returncode == 1  # data held back, not "could not run"
     assert "  climate_data: held back by blocking check(s) climate_data: reject_rate" in held.stdout
     _no_traces(held)
 
     quarantined = _materialize(env, "climate_data", D2)
-    assert quarantined.returncode != 0
+    assert quarantined.returncode == 1
     assert (
         f"  climate_data: quarantined: raw/climate/date={D2}/zz.csv: empty file (no header row)"
         in quarantined.stdout
@@ -124,8 +125,101 @@ def test_a_full_lake_disk_is_named_in_materialize_and_status(tmp_path, small_dis
         f"climate_data: the lake's disk is full (No space left on device) while staging {D1};"
         " nothing was published; free space, then re-run"
     )
-    assert full.returncode != 0
+    assert full.returncode == 3  # could not run
     assert f"  {line}" in full.stdout, full.stdout + full.stderr
     _no_traces(full)
     status = run_cli(env, "status")
     assert f"failed: {line}" in status.stdout, status.stdout
+
+
+# --------------------------------------------------------------------------- could not run
+
+
+def _one_line(done: subprocess.CompletedProcess, command: str) -> str:
+    assert done.returncode == 3, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"climate-assets {command}: "), lines[0]
+    _no_traces(done)
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["demo", "status", "materialize", "check", "dev"])
+def test_unreachable_postgres_is_one_line_naming_host_port_and_setting(tmp_path, command):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = _env(tmp_path / "state")
+    env["CLIMATE_WAREHOUSE_URL"] = f"postgresql://postgres@127.0.0.1:{port}/operator_none"
+    env["CLIMATE_RETRY_MAX"] = "0"
+    args = {"check": ["check", "--state-dir", str(tmp_path / "check")]}.get(command, [command])
+    done = run_cli(env, *args, timeout=300)
+    if command == "check":  # an ephemeral instance: the run starts, its first step cannot
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert (
+            f'STEP FAILED  locations: OperationalError: connection failed: connection to server at "127.0.0.1", port {port} failed: Connection refused'
+            in done.stdout
+        )
+        _no_traces(done)
+        return
+    line = _one_line(done, command)
+    assert (
+        f"PostgreSQL at 127.0.0.1:{port} (database operator_none, set by CLIMATE_WAREHOUSE_URL)"
+        in line
+    )
+    assert "Connection refused" in line and "start the server" in line
+
+    debug = run_cli({**env, "CLIMATE_DEBUG": "1"}, *args, timeout=300)
+    assert "Traceback" in debug.stderr
+
+
+def test_a_read_only_lake_is_one_line_in_upload_generate_and_export(tmp_path):
+    mount = tmp_path / "ro"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        env = _env(tmp_path / "state", mount / "lake")
+        source = tmp_path / "climate.csv"
+        source.write_text(
+            f"location_id,date,temp_max_c,temp_min_c,precipitation_mm\nL1,{D1},3,1,0\n"
+        )
+        expected = f"{mount}/lake is not writable (Read-only file system): fix its permissions"
+        for args in (
+            ["upload", str(source), "--dataset", "climate"],
+            ["generate", "--days", "1", "--locations", "2"],
+        ):
+            assert expected in _one_line(run_cli(env, *args, timeout=300), args[0])
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_aws_credentials_and_bucket_missing_are_one_line(tmp_path):
+    from tests.aws_support import moto_server
+
+    source = tmp_path / "climate.csv"
+    source.write_text(f"location_id,date,temp_max_c,temp_min_c,precipitation_mm\nL1,{D1},3,1,0\n")
+    env = _env(tmp_path / "state")
+    env.update(
+        CLIMATE_ENV="aws",
+        AWS_REGION="us-east-1",
+        CLIMATE_LAKE_BUCKET="operator-no-such-bucket",
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(name, None)
+    upload = ["upload", str(source), "--dataset", "climate"]
+    line = _one_line(run_cli(env, *upload, timeout=300), "upload")
+    assert "AWS credentials or region not found (Unable to locate credentials)" in line
+
+    with moto_server():
+        moto_env = {**env, **{k: os.environ[k] for k in os.environ if k.startswith("AWS_")}}
+        moto_env.pop("AWS_SHARED_CREDENTIALS_FILE", None)
+        line = _one_line(run_cli(moto_env, *upload, timeout=300), "upload")
+    assert "S3 bucket operator-no-such-bucket does not exist" in line
+    assert "CLIMATE_LAKE_BUCKET" in line

@@ -33,9 +33,8 @@ from psycopg import sql
 
 from ..constants import WHOLE_GRAPH_JOB
 from ..definitions import build_definitions
-from ..failures import step_failure_cause
+from ..failures import step_failure_cause, step_failure_held
 from ..recovery import process_tags, reap_dead_runs
-from ..resources.warehouse import LocalWarehouse
 from ..settings import ENV_MAX_REJECT_RATE, Settings, debug_requested
 from .generate import generate_landing_zone
 
@@ -68,6 +67,7 @@ class RunOutcome:
     seconds: float
     materializations: dict[str, dict] = field(default_factory=dict)  # last metadata per asset
     errors: list[str] = field(default_factory=list)
+    could_not_run: bool = False  # a step failed for another reason than data held back
     failed_checks: list[FailedCheck] = field(default_factory=list)  # blocking ones
 
 
@@ -177,6 +177,7 @@ def run_whole_graph(
                 echo(f"[{elapsed:6.1f}s] finished  {step} ({took:.1f}s)")
             elif event.event_type_value == "STEP_FAILURE":
                 outcome.errors.append(f"{step}: {step_failure_cause(event.event_specific_data)}")
+                outcome.could_not_run |= not step_failure_held(event.event_specific_data)
                 echo(f"[{elapsed:6.1f}s] FAILED    {step}")
             elif event.event_type_value == "ASSET_CHECK_EVALUATION":
                 evaluation = event.event_specific_data
@@ -202,12 +203,25 @@ def run_whole_graph(
     if "error" in result:
         raise result["error"]
     outcome.success = result["value"].success
+    outcome.could_not_run |= not outcome.success and not outcome.errors
     return outcome
+
+
+def exit_code(outcome: RunOutcome) -> int:
+    """0 published; 1 data held back (a held day, a quarantined file); 3 could not run."""
+    from .errors import EXIT_COULD_NOT_RUN, EXIT_HELD_BACK, EXIT_OK
+
+    if outcome.success:
+        return EXIT_OK
+    return EXIT_COULD_NOT_RUN if outcome.could_not_run else EXIT_HELD_BACK
 
 
 def warehouse_counts(settings: Settings) -> dict[str, int]:
     """Rows per table in the warehouse schema."""
-    warehouse = LocalWarehouse(embedded_pgdata=str(settings.pgdata))
+    from ..environments import resources_for
+
+    # The environment's warehouse (CLIMATE_WAREHOUSE_URL's server when set), as the run used it.
+    warehouse = resources_for(settings)["warehouse"].process_config_and_initialize()
     tables = [d.asset for d in RAW_DATASETS.values()] + [d.asset for d in DERIVED]
     counts = {}
     with warehouse.connect() as conn:

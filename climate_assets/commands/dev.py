@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from ..instance import instance_environment, server_admin_dsn
+from ..instance import dagster_storage_url, instance_environment
 from ..resources.warehouse import embedded_server_pid, stop_embedded_server
 from ..settings import PROJECT_ROOT, Settings
 
@@ -32,7 +32,9 @@ def run_dev(settings: Settings, dg_args: list[str], out=sys.stdout) -> int:
     """Run ``dg dev`` until it exits or is stopped; return its exit code."""
     embedded = not settings.warehouse_url
     started_here = embedded and embedded_server_pid(settings.pgdata) is None
-    server_admin_dsn(settings)  # start the embedded server, if it is the one in use
+    # Start the embedded server (if it is the one in use) and reach the instance's database
+    # here, so an unreachable server is one line from the CLI, not a traceback from dg dev.
+    dagster_storage_url(settings)
     command = dev_command(dg_args)
     print(
         "Starting the Dagster webserver and daemon on this project's instance: dg dev "

@@ -172,12 +172,31 @@ def derive_around_held_days(
         )
 
 
+def queued_exit_code(
+    instance: dg.DagsterInstance, run_id: str, final: str, echo: Callable[[str], None]
+) -> int:
+    """Each failed step's cause, and the exit code: 0, 1 data held back, 3 could not run."""
+    from ..failures import step_failure_cause, step_failure_held
+    from .errors import EXIT_COULD_NOT_RUN, EXIT_HELD_BACK, EXIT_OK
+
+    if final == "SUCCESS":
+        return EXIT_OK
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
+    held = bool(records)
+    for record in records:
+        data = record.event_log_entry.dagster_event.step_failure_data
+        echo(f"  {record.event_log_entry.step_key}: {step_failure_cause(data)}")
+        held &= step_failure_held(data)
+    return EXIT_HELD_BACK if held else EXIT_COULD_NOT_RUN
+
+
 def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -> int:
     """The command; ``echo`` prints a line (the CLI passes ``print``)."""
     import os
 
     from ..instance import instance_environment
-    from .demo import run_whole_graph
+    from .demo import exit_code, run_whole_graph
+    from .errors import EXIT_COULD_NOT_RUN
 
     settings = Settings.from_env()
     selection = parse_selection(args.select)
@@ -199,7 +218,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
                 run_id, launched = launch_queued(url, selection, tags)
             except LaunchError as exc:
                 echo(f"materialize failed: {exc}")
-                return 1
+                return EXIT_COULD_NOT_RUN
             echo(
                 f"Queued run {run_id} of {what} for {start} .. {end} (daemon at {url}): "
                 f"{launched.lower()}"
@@ -208,7 +227,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
             if args.no_wait:
                 return 0
             final = follow(url, run_id, echo)
-            return 0 if final == "SUCCESS" else 1
+            return queued_exit_code(instance, run_id, final, echo)
         echo(f"Materializing {what} for {start} .. {end} in this process (no daemon running)")
         outcome = run_whole_graph(
             settings,
@@ -226,4 +245,4 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
     )
     for error in outcome.errors:
         echo(f"  {error}")
-    return 0 if outcome.success else 1
+    return exit_code(outcome)
