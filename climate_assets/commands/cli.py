@@ -305,6 +305,12 @@ def parser() -> argparse.ArgumentParser:
     materialize.add_argument(
         "--no-wait", action="store_true", help="queued: return once the run is submitted"
     )
+    materialize.add_argument(
+        "--accept",
+        help="accept held judgement checks for this run: asset:check[@YYYY-MM-DD],... "
+        "(row_count, reject_rate; contract section 5)",
+    )
+    materialize.add_argument("--reason", help="why the accepted days are right (recorded)")
     materialize.set_defaults(handler=_materialize)
 
     export = commands.add_parser(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import dagster as dg
+from climate_glue.checks import ACCEPTABLE_CHECKS, CHECK_REJECT_RATE, CHECK_ROW_COUNT
 from climate_glue.contract import (
     CURATED_PREFIX,
     DERIVED,
@@ -31,6 +32,7 @@ from dagster._core.storage.tags import (
 )
 from psycopg import sql
 
+from ..assets.checks import ACCEPT_REASON_TAG, ACCEPT_TAG
 from ..constants import WHOLE_GRAPH_JOB
 from ..definitions import build_definitions
 from ..failures import step_failure_cause, step_failure_held
@@ -102,13 +104,50 @@ def describe_failed_check(failed: FailedCheck, settings: Settings) -> list[str]:
             )
     for sample in (meta.get("sample_rejects") or meta.get("sample_keys") or [])[:3]:
         lines.append(f"    e.g. {sample}")
+    lines += _band_lines(failed.check, meta)
     setting = CHECK_SETTINGS.get(failed.check)
     if setting:
         value = meta.get("max_reject_rate", settings.max_reject_rate)
         lines.append(f"    threshold: {setting}={value} (raise it, or fix the files, and re-run)")
-    else:
+    elif failed.check not in ACCEPTABLE_CHECKS:
         lines.append("    threshold: the data contract (see the check's description in the UI)")
+    if failed.check in ACCEPTABLE_CHECKS:
+        lines += _accept_lines(failed, days)
     return lines
+
+
+def _band_lines(check: str, meta: dict) -> list[str]:
+    """The band a judgement check's failing days fell outside of."""
+    failing = meta.get("failing_days")
+    if check == CHECK_ROW_COUNT and isinstance(failing, dict):
+        runs = meta.get("history_materializations")
+        band = meta.get("allowed_rows_per_day")
+        return [
+            f"    {day}: rows {rows:,} outside {band} (half to twice the median of the last"
+            f" {runs} runs)"
+            for day, rows in sorted(failing.items())
+        ]
+    if check == CHECK_REJECT_RATE:
+        rates = meta.get("reject_rate_by_day") or {}
+        limit = meta.get("max_reject_rate")
+        return [
+            f"    {day}: reject rate {rates.get(day, meta.get('reject_rate'))} above {limit}"
+            for day in (failing or [])
+        ]
+    return []
+
+
+def _accept_lines(failed: FailedCheck, days: list) -> list[str]:
+    """How to accept the held days if the change is right (contract section 5)."""
+    entry = f"{failed.asset}:{failed.check}"
+    first, last = (min(days), max(days)) if days else ("DAY", "DAY")
+    return [
+        "    if the change is right, accept it (on the record, with a reason):",
+        f"      climate-assets materialize --select {failed.asset} --from {first} --to {last}"
+        f" --accept {entry} --reason '...'",
+        f"      or in the UI's launchpad, run tags {ACCEPT_TAG}={entry} and"
+        f" {ACCEPT_REASON_TAG}=<why>",
+    ]
 
 
 def _metadata_values(materialization) -> dict:
@@ -122,9 +161,10 @@ def run_whole_graph(
     end: date,
     echo: Callable[[str], None] = print,
     asset_selection: Sequence[dg.AssetKey] | None = None,
+    extra_tags: dict[str, str] | None = None,
 ) -> RunOutcome:
     """Materialize every asset (or ``asset_selection``) for days start..end in one run, echoing
-    progress as it goes."""
+    progress as it goes; ``extra_tags`` (an acceptance, say) go on the run."""
     defs = build_definitions(settings)
     job = defs.resolve_job_def(WHOLE_GRAPH_JOB)
     run_id = str(uuid.uuid4())
@@ -132,6 +172,7 @@ def run_whole_graph(
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
         **process_tags(),  # so that a later run can tell if this one was killed
+        **(extra_tags or {}),
     }
     for dead in reap_dead_runs(instance):  # killed runs: failed, their pool slots freed
         echo(f"Run {dead} was killed before it ended: marked failed")

@@ -143,6 +143,26 @@ def follow(
     return last_status or "UNKNOWN"
 
 
+def accept_tags(accept: str | None, reason: str | None) -> dict[str, str]:
+    """Run tags that accept held judgement checks (``climate_assets.assets.checks``), with the
+    reason and who launched it (user@host)."""
+    import getpass
+    import socket
+
+    from ..assets.checks import ACCEPT_REASON_TAG, ACCEPT_TAG, ACCEPTED_BY_TAG, parse_accept
+
+    if not accept:
+        return {}
+    parse_accept(accept)  # refuse a rule check or a malformed entry before launching
+    if not (reason or "").strip():
+        raise ValueError("--accept needs --reason: why the held days are right")
+    return {
+        ACCEPT_TAG: accept,
+        ACCEPT_REASON_TAG: reason.strip(),
+        ACCEPTED_BY_TAG: f"{getpass.getuser()}@{socket.gethostname()}",
+    }
+
+
 def parse_selection(text: str | None) -> list[dg.AssetKey] | None:
     if not text:
         return None
@@ -195,7 +215,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
     import os
 
     from ..instance import instance_environment
-    from .demo import exit_code, run_whole_graph
+    from .demo import describe_failed_check, exit_code, run_whole_graph
     from .errors import EXIT_COULD_NOT_RUN
 
     settings = Settings.from_env()
@@ -208,7 +228,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
     if end < start:
         echo("--to is before --from")
         return 2
-    tags = range_tags(start, end)
+    tags = {**range_tags(start, end), **accept_tags(args.accept, args.reason)}
     what = ", ".join(k.to_user_string() for k in selection) if selection else "the whole graph"
     os.environ.update(instance_environment())
     with dg.DagsterInstance.get() as instance:
@@ -236,6 +256,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
             end,
             echo=echo,
             asset_selection=selection,
+            extra_tags=accept_tags(args.accept, args.reason),
         )
         if not outcome.success:
             derive_around_held_days(settings, instance, outcome.run_id, echo)
@@ -245,4 +266,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
     )
     for error in outcome.errors:
         echo(f"  {error}")
+    for failed in outcome.failed_checks:
+        for line in describe_failed_check(failed, settings):
+            echo(line)
     return exit_code(outcome)

@@ -212,6 +212,12 @@ def _held_metadata(verdict: Audit) -> dict:
     }
 
 
+def _accepted_metadata(results: list[checks.CheckResult]) -> dict:
+    """What an operator accepted in this run (check -> days, by whom, why), on the record."""
+    accepted = {r.name: r.metadata["accepted"] for r in results if "accepted" in r.metadata}
+    return {"accepted": {"raw_value": accepted, "type": "json"}} if accepted else {}
+
+
 def _report_checks(job: Job, asset: str, results: list[checks.CheckResult]) -> None:
     """Report check results through Pipes (after the asset's materialization)."""
     failed = [r.name for r in results if not r.passed]
@@ -418,6 +424,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             [stage_processed, stage_rejects, measure_checks], engine.concurrent_parts
         )
     (processed_output, table), (measures, check_results) = processed, measured
+    check_results = quality.accept(dataset.asset, check_results)  # contract section 5
     verdict = audit([(dataset.asset, r) for r in check_results], days)
     if not verdict.passed:
         log.error(verdict.describe(dataset.asset))
@@ -441,6 +448,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             "rows_per_day": checks.rows_per_day(measures),
             "rows_rejected": outcome.rejected,
             **_held_metadata(verdict),
+            **_accepted_metadata(check_results),
             "rejects_by_rule": {"raw_value": outcome.rejects_by_rule, "type": "json"},
             "duplicates_dropped": outcome.duplicates_dropped,
             "source_files": len(files),
@@ -526,10 +534,13 @@ def calculate_derived_metrics(job: Job) -> None:
                     [d.isoformat() for d in days],
                 )
                 results[name].measures = measures
-                results[name].check_results = checks.evaluate(
-                    measures,
-                    checks.check_names(specs[name]),
-                    history=quality.row_history.get(name, []),
+                results[name].check_results = quality.accept(
+                    name,
+                    checks.evaluate(
+                        measures,
+                        checks.check_names(specs[name]),
+                        history=quality.row_history.get(name, []),
+                    ),
                 )
 
         return part
@@ -607,6 +618,7 @@ def calculate_derived_metrics(job: Job) -> None:
                 "engine": engine.name,
                 "rows": results[name].table.rows,
                 **_held_metadata(verdict),
+                **_accepted_metadata(results[name].check_results),
                 "rows_per_day": checks.rows_per_day(results[name].measures),
                 "lake_path": _url(lake.spark_path(f"{CURATED_PREFIX}/{name}")),
                 "csv_export": _url(lake.spark_path(f"{EXPORTS_PREFIX}/csv/{name}")),
