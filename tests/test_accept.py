@@ -39,6 +39,19 @@ def test_rule_checks_cannot_be_accepted_and_a_reason_is_required():
     }
 
 
+def _row_count_evaluations(instance) -> list:
+    """climate_data's row_count evaluations, newest first."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(CLIMATE, "row_count"), limit=10
+    )
+    return [
+        h.event.dagster_event.event_specific_data
+        for h in history
+        if h.event is not None
+        and h.event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+
+
 def test_a_held_day_is_accepted_on_the_record_and_counts_in_history(tmp_path, monkeypatch):
     state = tmp_path / "state"
     lake = state / "lake"
@@ -90,16 +103,7 @@ def test_a_held_day_is_accepted_on_the_record_and_counts_in_history(tmp_path, mo
         for r in newest_first:
             by_day.setdefault(r.partition_key, []).append(r.asset_materialization.metadata)
         assert by_day[D2][0]["accepted"].value == {"row_count": record}
-        history = instance.event_log_storage.get_asset_check_execution_history(
-            dg.AssetCheckKey(CLIMATE, "row_count"), limit=10
-        )
-        evaluated = [
-            h.event.dagster_event.event_specific_data
-            for h in history
-            if h.event is not None
-            and h.event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-        ]
-        latest, accepted_check = evaluated[:2]
+        latest, accepted_check = _row_count_evaluations(instance)[:2]
     assert accepted_check.passed
     assert accepted_check.metadata["accepted"].value == record
     # D3's history: D1's 4 rows and the accepted D2's 1 (the held run of D2 is not history).

@@ -119,16 +119,21 @@ def _ctrl_c_stops_everything(tmp_path, env_extra: dict[str, str], before_stop=No
         assert dev.wait(timeout=5) == 0, log.read_text()  # Ctrl-C is the normal way to stop
         assert not pid_file.exists(), "the embedded PostgreSQL did not shut down cleanly"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
-        for process in seen.values():
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        if pid_file.exists():  # stop a server left behind, fast
-            try:
-                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
-            except (ProcessLookupError, ValueError):
-                pass
+        _clean_up(group, seen.values(), pid_file)
+
+
+def _clean_up(group: int, processes, pid_file) -> None:
+    """Whatever a failed test left: the session, every process seen, the server (fast)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        except (ProcessLookupError, ValueError):
+            pass
 
 
 def test_ctrl_c_stops_every_process_of_dev_and_the_embedded_postgres(tmp_path):

@@ -82,15 +82,7 @@ def run_dev(settings: Settings, dg_args: list[str], out=sys.stdout) -> int:
                     _kill_group(child)
         _kill_group(child)  # anything dg dev left behind in its session
         started.kill()  # and anything that left the session (a run worker)
-        if stop_requested:  # stopped as asked; a kill after the grace period is part of that
-            if code != 0:
-                print(
-                    f"dg dev did not stop within {STOP_GRACE_SECONDS:g}s of Ctrl-C: the rest"
-                    " was killed",
-                    file=out,
-                    flush=True,
-                )
-            code = 0
+        code = _exit_code(code, bool(stop_requested), out)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -99,6 +91,19 @@ def run_dev(settings: Settings, dg_args: list[str], out=sys.stdout) -> int:
         if started_here:
             stop_embedded_server(settings.pgdata, timeout=POSTGRES_STOP_SECONDS)
     return code
+
+
+def _exit_code(code: int, stop_requested: bool, out) -> int:
+    """0 for a stop asked for (a kill after the grace period is part of it), else dg dev's."""
+    if not stop_requested:
+        return code
+    if code != 0:
+        print(
+            f"dg dev did not stop within {STOP_GRACE_SECONDS:g}s of Ctrl-C: the rest was killed",
+            file=out,
+            flush=True,
+        )
+    return 0
 
 
 class _Descendants:
