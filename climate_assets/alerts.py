@@ -18,6 +18,7 @@ from dagster._core.storage.tags import (
     PARTITION_NAME_TAG,
 )
 
+from .failures import step_failure_cause
 from .retries import classify
 
 FAILURE_SENSOR = "climate_run_failure_alerts"
@@ -110,14 +111,16 @@ def failure_alert(context: dg.RunFailureSensorContext) -> FailureAlert:
     retries = retry_counts(context.instance, run.run_id)
     errors = []
     for event in context.get_step_failure_events():
-        error = event.step_failure_data.error
+        data = event.step_failure_data
+        error = data.error
         while error is not None and error.cause is not None:  # the user code's own error
             error = error.cause
         text = " ".join((error.message if error else "unknown error").split())
         retried = retries.get(event.step_key, 0)
         how = f"retried {retried} time(s), then failed" if retried else "not retried"
         fault = classify(text).describe()
-        errors.append(f"{event.step_key} ({fault}; {how}): {text[:ERROR_EXCERPT]}")
+        cause = step_failure_cause(data)[:ERROR_EXCERPT]
+        errors.append(f"{event.step_key} ({fault}; {how}): {cause}")
     if not errors:
         errors.append(" ".join((context.failure_event.message or "run failed").split()))
     if not assets:  # a job run without an explicit selection: the failed steps name the assets

@@ -1,7 +1,10 @@
 """The project's Dagster instance: dagster.yaml at the project root, storage in PostgreSQL.
 
-The instance lives on the same PostgreSQL server as the warehouse, in its own database
-(``dagster``): the embedded server by default, the server of CLIMATE_WAREHOUSE_URL when set.
+The instance lives on the same PostgreSQL server as the warehouse, in a database of its own
+that belongs to the warehouse database it serves: ``<warehouse database>_dagster`` on the
+server of CLIMATE_WAREHOUSE_URL (``climate`` -> ``climate_dagster``), so two deployments on one
+server (dev and prod on one RDS, say) never see each other's runs, sensor cursors or check
+history; ``dagster`` on the embedded server, which serves one deployment (its state folder).
 ``ProjectPostgresStorage`` (named in dagster.yaml) finds that server itself, so every Dagster
 command run in the project (``dg dev``, ``dg check defs``, plain ``dagster`` commands, the daemon,
 run workers) uses the same instance; ``.env`` at the project root gives them ``DAGSTER_HOME``.
@@ -18,7 +21,9 @@ from .dagster_fixes import fix_time_window_subset_inequality
 from .resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
 from .settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
 
-DAGSTER_DATABASE = "dagster"
+DAGSTER_DATABASE = "dagster"  # on the embedded server
+INSTANCE_SUFFIX = "_dagster"  # on CLIMATE_WAREHOUSE_URL's server: <warehouse database>_dagster
+MAX_IDENTIFIER = 63  # PostgreSQL's longest name
 
 
 def _with_database(url: str, database: str) -> str:
@@ -60,14 +65,23 @@ def server_admin_dsn(settings: Settings) -> str:
     return admin
 
 
+def instance_database(settings: Settings, admin_dsn: str) -> str:
+    """The database of the deployment's Dagster instance (see the module's docstring)."""
+    if not settings.warehouse_url:
+        return DAGSTER_DATABASE
+    warehouse = psycopg.conninfo.conninfo_to_dict(admin_dsn).get("dbname") or "postgres"
+    return f"{warehouse[: MAX_IDENTIFIER - len(INSTANCE_SUFFIX)]}{INSTANCE_SUFFIX}"
+
+
 def dagster_storage_url(settings: Settings) -> str:
     admin = server_admin_dsn(settings)
-    ensure_database(admin, DAGSTER_DATABASE)
-    return sqlalchemy_url(_with_database(admin, DAGSTER_DATABASE))
+    database = instance_database(settings, admin)
+    ensure_database(admin, database)
+    return sqlalchemy_url(_with_database(admin, database))
 
 
 class ProjectPostgresStorage(DagsterPostgresStorage):
-    """dagster-postgres storage in the ``dagster`` database of the project's server."""
+    """dagster-postgres storage in the instance's database on the project's server."""
 
     @classmethod
     def config_type(cls):

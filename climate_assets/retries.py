@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from .failures import cause_line, error_text
 from .settings import DEFAULT_RETRY_DELAY_SECONDS, DEFAULT_RETRY_MAX
 
 TRANSIENT = "transient"
@@ -90,20 +91,6 @@ class Fault:
         return f"{label}: {self.reason}"
 
 
-def error_text(error: BaseException | str) -> str:
-    """The error as text: ``Type: message`` of the exception and of each cause in its chain."""
-    if isinstance(error, str):
-        return error
-    parts = []
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts.append(f"{type(current).__name__}: {current}")
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
-
-
 def error_types(text: str) -> list[str]:
     """Exception type names in ``text``: the job's (from a Glue ErrorMessage) and each
     ``Type: message`` line's, last dotted part only."""
@@ -159,8 +146,10 @@ def retry_only_transient(context: dg.AssetExecutionContext) -> Iterator[None]:
         if fault.retryable:
             context.log.warning(f"{fault.describe()}; the step will be retried:\n{text[:2000]}")
             raise
+        # The description is the cause in one line (what the demo, status and alerts show);
+        # the whole chain stays in the metadata and in the step's error.
         raise dg.Failure(
-            description=f"{fault.describe()} (not retried)\n{text}",
-            metadata={"fault": fault.describe()},
+            description=cause_line(exc),
+            metadata={"fault": f"{fault.describe()} (not retried)", "error": text[:4000]},
             allow_retries=False,
         ) from exc

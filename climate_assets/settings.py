@@ -32,6 +32,15 @@ ENV_MAX_REJECT_RATE = "CLIMATE_MAX_REJECT_RATE"
 # spark (local PySpark, for Glue parity). AWS Glue Spark jobs always run the Spark engine.
 ENV_ENGINE = "CLIMATE_ENGINE"
 
+# Any value but "" or "0" asks every command for Python tracebacks (as `--debug` does).
+ENV_DEBUG = "CLIMATE_DEBUG"
+
+
+def debug_requested() -> bool:
+    """Whether tracebacks and Dagster's own error records were asked for."""
+    return os.environ.get(ENV_DEBUG, "") not in ("", "0")
+
+
 # Which environment: "local" (the embedded default) or "aws".
 ENV_CLIMATE_ENV = "CLIMATE_ENV"
 ENV_LOCAL = "local"

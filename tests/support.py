@@ -143,6 +143,28 @@ class Published:
             return list(csv.reader(handle))
 
 
+def run_cli(env: dict[str, str], *args: str, timeout: float = 900):
+    """Run the CLI; its output goes through files, not pipes: a process it leaves running (the
+    embedded PostgreSQL, if pgserver does not stop it) would hold a pipe open and hang the read
+    after the CLI itself has exited (seen once in CI: the demo exited 0, the read waited 900 s)."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        done = subprocess.run(
+            [sys.executable, "-m", "climate_assets.commands.cli", *args],
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+            timeout=timeout,
+        )
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(done.args, done.returncode, out.read(), err.read())
+
+
 def materialize_days(state_dir, start: str, end: str, asset_selection=None, instance=None):
     """Run the whole-graph job (or a selection of it) in-process for days start..end, with the
     project's resources on ``state_dir`` (on ``instance``, else a temporary one); return the

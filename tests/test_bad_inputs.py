@@ -355,6 +355,25 @@ def test_keys_with_dotdot_are_refused_and_never_moved(case):
     ) == {DAY: [f"raw/hospital/date={DAY}/a..b.csv"]}
 
 
+def test_a_symbolic_link_is_quarantined_and_its_target_never_read(case, tmp_path):
+    """Contract section 1: only regular files inside the landing zone are read. A link to a
+    well-formed CSV elsewhere fails the day naming the link; the link (not its target) moves
+    to quarantine, and nothing of the target reaches the lake or PostgreSQL."""
+    target = tmp_path / "elsewhere.csv"
+    target.write_text(f"{CLIMATE_HEADER}\nSECRET,{DAY},30,20,0,50,3,40\n")
+    key = case.key("climate")
+    before = case.snapshot("climate")
+    case.raw("climate").symlink_to(target)
+    with pytest.raises(RawFilesError) as failure:
+        case.run("climate")
+    assert str(failure.value).startswith(f"{key}: a symbolic link (to {target})")
+    assert case.snapshot("climate") == before
+    assert (case.lake / "quarantine" / key).is_symlink()
+    assert target.read_text().startswith(CLIMATE_HEADER)  # in place, unchanged
+    assert "SECRET" not in str(case.table("climate"))
+    (case.lake / "quarantine" / key).unlink()
+
+
 # --------------------------------------------------------------------------- RFC 4180
 
 

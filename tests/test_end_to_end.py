@@ -13,7 +13,6 @@ import csv
 import json
 import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
-from tests.support import materialize_days
+from tests.support import materialize_days, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -40,23 +39,7 @@ DATA_COLUMNS = {
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """Run the CLI; its output goes through files, not pipes: a process it leaves running (the
-    embedded PostgreSQL, if pgserver does not stop it) would hold a pipe open and hang the read
-    after the CLI itself has exited (seen once in CI: the demo exited 0, the read waited 900 s)."""
-    import tempfile
-
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        done = subprocess.run(
-            [sys.executable, "-m", "climate_assets.commands.cli", *args],
-            env=env,
-            stdout=out,
-            stderr=err,
-            text=True,
-            timeout=900,
-        )
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(done.args, done.returncode, out.read(), err.read())
+    return run_cli(env, *args)
 
 
 def _append_rows(path: Path, rows: list[str]) -> None:

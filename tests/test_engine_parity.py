@@ -34,7 +34,7 @@ from dagster._core.storage.tags import (
 )
 from psycopg import sql
 
-from climate_assets.commands.demo import QUIET_CONSOLE
+from climate_assets.commands.demo import quiet_console
 from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import WHOLE_GRAPH_JOB
 from climate_assets.definitions import build_definitions
@@ -146,7 +146,7 @@ def _run_graph(engine: str, landing: Path, state: Path) -> dg.ExecuteInProcessRe
                 ASSET_PARTITION_RANGE_END_TAG: END.isoformat(),
             },
             raise_on_error=False,
-            run_config=QUIET_CONSOLE,
+            run_config=quiet_console(),
         )
 
 

@@ -66,3 +66,73 @@ def test_graph_loads_into_an_external_server_without_showing_its_password(
     captured = capfd.readouterr()
     assert PASSWORD not in event_log
     assert PASSWORD not in captured.out + captured.err
+
+
+@pytest.fixture
+def two_deployments():
+    """Two warehouse databases on one server (named for this test's author), dropped after,
+    with the instance databases the deployments create beside them."""
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no external PostgreSQL at {ADMIN_URL}: {exc}")
+    suffix = uuid.uuid4().hex[:6]
+    names = [f"operator_a_{suffix}", f"operator_b_{suffix}"]
+    with admin:
+        for name in names:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        urls = []
+        for name in names:
+            params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
+            params.update(dbname=name)
+            urls.append(psycopg.conninfo.make_conninfo(**params))
+        yield names, urls
+        for name in names + [f"{n}_dagster" for n in names]:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def test_two_deployments_on_one_server_never_see_each_others_runs(
+    two_deployments, tmp_path, monkeypatch
+):
+    """Each deployment's Dagster instance lives in <warehouse database>_dagster: a run of one
+    is not a run of the other, and neither inherits the other's history."""
+    import dagster as dg
+
+    from climate_assets.constants import LOCATIONS
+    from climate_assets.instance import instance_environment
+
+    names, urls = two_deployments
+    for name, value in instance_environment().items():
+        monkeypatch.setenv(name, value)
+
+    def deployment(index: int):
+        state = tmp_path / names[index]
+        monkeypatch.setenv("CLIMATE_STATE_DIR", str(state))
+        monkeypatch.setenv("CLIMATE_WAREHOUSE_URL", urls[index])
+        return state
+
+    state_a = deployment(0)
+    generate_landing_zone(state_a / "lake", locations=3, days=1, start=date(2024, 1, 15), seed=3)
+    with dg.DagsterInstance.get() as instance:
+        result, _ = materialize_days(state_a, "2024-01-15", "2024-01-15", [LOCATIONS], instance)
+        assert result.success
+        runs_a = {r.run_id for r in instance.get_runs()}
+    assert runs_a == {result.run_id}
+
+    state_b = deployment(1)
+    generate_landing_zone(state_b / "lake", locations=5, days=1, start=date(2024, 1, 15), seed=4)
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_runs() == []  # nothing of deployment A
+        assert instance.fetch_materializations(LOCATIONS, limit=5).records == []
+        result_b, _ = materialize_days(state_b, "2024-01-15", "2024-01-15", [LOCATIONS], instance)
+        assert result_b.success
+        assert {r.run_id for r in instance.get_runs()} == {result_b.run_id}
+
+    deployment(0)
+    with dg.DagsterInstance.get() as instance:
+        assert {r.run_id for r in instance.get_runs()} == runs_a  # nothing of deployment B
+    with psycopg.connect(ADMIN_URL) as conn:
+        databases = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+    assert {f"{n}_dagster" for n in names} <= databases

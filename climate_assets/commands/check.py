@@ -34,8 +34,9 @@ def _summary(metadata: dict) -> str:
 
 def run_checks(
     lake_root: Path | None, state_dir: Path | None, echo: Callable[[str], None] = print
-) -> bool:
-    """Materialize the graph over the landing zone with every check; True when all passed."""
+) -> int:
+    """Materialize the graph over the landing zone with every check; the exit code: 0 all
+    passed, 1 a check failed (or a day was held back), 3 a step could not run."""
     import dagster as dg
     from climate_glue.lake import LocalLake
     from dagster._core.storage.tags import (
@@ -45,8 +46,10 @@ def run_checks(
 
     from ..constants import WHOLE_GRAPH_JOB
     from ..definitions import build_definitions
+    from ..failures import step_failure_cause, step_failure_held
     from ..settings import ENV_LAKE_ROOT, ENV_STATE_DIR, Settings
-    from .demo import QUIET_CONSOLE, landing_dates
+    from .demo import landing_dates, quiet_console
+    from .errors import EXIT_COULD_NOT_RUN, EXIT_HELD_BACK, EXIT_OK
     from .generate import generate_landing_zone
 
     state = Path(state_dir or tempfile.mkdtemp(prefix="climate-check-")).resolve()
@@ -63,7 +66,7 @@ def run_checks(
     days = landing_dates(LocalLake(lake))
     if not days:
         echo(f"No landing zone under {lake}/raw: nothing to check")
-        return False
+        return EXIT_HELD_BACK
     previous = {name: os.environ.get(name) for name in (ENV_STATE_DIR, ENV_LAKE_ROOT)}
     os.environ[ENV_STATE_DIR] = str(state)
     os.environ[ENV_LAKE_ROOT] = str(lake)
@@ -78,7 +81,7 @@ def run_checks(
                     ASSET_PARTITION_RANGE_END_TAG: days[-1].isoformat(),
                 },
                 raise_on_error=False,
-                run_config=QUIET_CONSOLE,
+                run_config=quiet_console(),
             )
     finally:
         for name, value in previous.items():
@@ -98,12 +101,15 @@ def run_checks(
             f"  {status:<12} {evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             f"  {_summary(metadata)}"
         )
+    could_not_run = False
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            message = event.event_specific_data.error.message.strip().splitlines()
-            echo(f"  STEP FAILED  {event.step_key}: {' '.join(message)[:600]}")
-    ok = result.success and failed == 0
+            cause = step_failure_cause(event.event_specific_data)
+            could_not_run |= not step_failure_held(event.event_specific_data)
+            echo(f"  STEP FAILED  {event.step_key}: {cause}")
     echo(
         f"{len(evaluations)} check(s), {failed} failed; run {'succeeded' if result.success else 'FAILED'}"
     )
-    return ok
+    if could_not_run:
+        return EXIT_COULD_NOT_RUN
+    return EXIT_OK if result.success and failed == 0 else EXIT_HELD_BACK

@@ -14,6 +14,7 @@ DEMO_LOCATIONS = 25
 DEMO_DAYS = 14
 DEMO_START = "2024-07-01"
 DEMO_SEED = 7
+DEBUG_HELP = "show the Python traceback of a failure (as CLIMATE_DEBUG=1 does)"
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -40,7 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from ..instance import instance_environment
-    from .demo import ensure_landing_zone, run_whole_graph, summary
+    from .demo import ensure_landing_zone, exit_code, run_whole_graph, summary
 
     settings = Settings.from_env()
     start = date.fromisoformat(args.start)
@@ -53,7 +54,7 @@ def _demo(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         outcome = run_whole_graph(settings, instance, days[0], days[-1])
     print(summary(settings, outcome, days[0], days[-1]))
-    return 0 if outcome.success else 1
+    return exit_code(outcome)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -63,11 +64,13 @@ def _check(args: argparse.Namespace) -> int:
 
     lake = Path(args.lake_root) if args.lake_root else None
     state = Path(args.state_dir) if args.state_dir else None
-    return 0 if run_checks(lake, state) else 1
+    return run_checks(lake, state)
 
 
 def _upload(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from climate_glue.lake import NotInLakeError
 
     from ..environments import resources_for
     from .upload import UploadError, upload
@@ -76,7 +79,7 @@ def _upload(args: argparse.Namespace) -> int:
     lake = resources_for(Settings.from_env())["lake"].process_config_and_initialize().open()
     try:
         keys = upload(lake, Path(args.file), args.dataset)
-    except (UploadError, OSError) as exc:
+    except (UploadError, NotInLakeError) as exc:
         print(f"upload failed: {exc}", file=sys.stderr)
         return 1
     print(f"Wrote {len(keys)} file(s) into the landing zone of {lake.root}:")
@@ -317,6 +320,12 @@ def parser() -> argparse.ArgumentParser:
     materialize.add_argument(
         "--no-wait", action="store_true", help="queued: return once the run is submitted"
     )
+    materialize.add_argument(
+        "--accept",
+        help="accept held judgement checks for this run: asset:check[@YYYY-MM-DD],... "
+        "(row_count, reject_rate; contract section 5)",
+    )
+    materialize.add_argument("--reason", help="why the accepted days are right (recorded)")
     materialize.set_defaults(handler=_materialize)
 
     export = commands.add_parser(
@@ -333,7 +342,33 @@ def parser() -> argparse.ArgumentParser:
         help="keep small counts (only for assets whose contract allows internal use)",
     )
     export.set_defaults(handler=_export)
+    root.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    for command in commands.choices.values():
+        # SUPPRESS: `climate-assets --debug demo` keeps the root's value.
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     return root
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Every command, in one handler: an exception that escapes it is one line on stderr (what
+    failed, where, what to do) and exit code 3; the traceback only with --debug/CLIMATE_DEBUG."""
+    import traceback
+
+    from ..settings import ENV_DEBUG, debug_requested
+    from .errors import EXIT_COULD_NOT_RUN, failure_line
+
+    if args.debug:
+        os.environ[ENV_DEBUG] = "1"  # for the run's console logger and child processes
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print(f"climate-assets {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug_requested():
+            traceback.print_exc()
+        print(failure_line(args.command, exc), file=sys.stderr)
+        return EXIT_COULD_NOT_RUN
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -342,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     if extra and args.command != "dev":
         cli.error(f"unrecognized arguments: {' '.join(extra)}")
     args.dagster_args = extra
-    return args.handler(args)
+    return run_command(args)
 
 
 if __name__ == "__main__":

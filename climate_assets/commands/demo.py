@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import dagster as dg
+from climate_glue.checks import ACCEPTABLE_CHECKS, CHECK_REJECT_RATE, CHECK_ROW_COUNT
 from climate_glue.contract import (
     CURATED_PREFIX,
     DERIVED,
@@ -31,15 +32,21 @@ from dagster._core.storage.tags import (
 )
 from psycopg import sql
 
+from ..assets.checks import ACCEPT_REASON_TAG, ACCEPT_TAG
 from ..constants import WHOLE_GRAPH_JOB
 from ..definitions import build_definitions
+from ..failures import step_failure_cause, step_failure_held
 from ..recovery import process_tags, reap_dead_runs
-from ..resources.warehouse import LocalWarehouse
-from ..settings import ENV_MAX_REJECT_RATE, Settings
+from ..settings import ENV_MAX_REJECT_RATE, Settings, debug_requested
 from .generate import generate_landing_zone
 
-# Progress is echoed from the run's events; the console logger only shows warnings and errors.
-QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+def quiet_console() -> dict:
+    """Run config for an in-process run whose progress and failures are echoed from its events:
+    Dagster's console logger (its error records carry stack traces) shows only with
+    ``--debug`` / CLIMATE_DEBUG=1, then warnings and errors."""
+    level = "WARNING" if debug_requested() else "CRITICAL"
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 def landing_dates(lake: LocalLake) -> list[date]:
@@ -62,6 +69,7 @@ class RunOutcome:
     seconds: float
     materializations: dict[str, dict] = field(default_factory=dict)  # last metadata per asset
     errors: list[str] = field(default_factory=list)
+    could_not_run: bool = False  # a step failed for another reason than data held back
     failed_checks: list[FailedCheck] = field(default_factory=list)  # blocking ones
 
 
@@ -96,13 +104,50 @@ def describe_failed_check(failed: FailedCheck, settings: Settings) -> list[str]:
             )
     for sample in (meta.get("sample_rejects") or meta.get("sample_keys") or [])[:3]:
         lines.append(f"    e.g. {sample}")
+    lines += _band_lines(failed.check, meta)
     setting = CHECK_SETTINGS.get(failed.check)
     if setting:
         value = meta.get("max_reject_rate", settings.max_reject_rate)
         lines.append(f"    threshold: {setting}={value} (raise it, or fix the files, and re-run)")
-    else:
+    elif failed.check not in ACCEPTABLE_CHECKS:
         lines.append("    threshold: the data contract (see the check's description in the UI)")
+    if failed.check in ACCEPTABLE_CHECKS:
+        lines += _accept_lines(failed, days)
     return lines
+
+
+def _band_lines(check: str, meta: dict) -> list[str]:
+    """The band a judgement check's failing days fell outside of."""
+    failing = meta.get("failing_days")
+    if check == CHECK_ROW_COUNT and isinstance(failing, dict):
+        runs = meta.get("history_materializations")
+        band = meta.get("allowed_rows_per_day")
+        return [
+            f"    {day}: rows {rows:,} outside {band} (half to twice the median of the last"
+            f" {runs} runs)"
+            for day, rows in sorted(failing.items())
+        ]
+    if check == CHECK_REJECT_RATE:
+        rates = meta.get("reject_rate_by_day") or {}
+        limit = meta.get("max_reject_rate")
+        return [
+            f"    {day}: reject rate {rates.get(day, meta.get('reject_rate'))} above {limit}"
+            for day in (failing or [])
+        ]
+    return []
+
+
+def _accept_lines(failed: FailedCheck, days: list) -> list[str]:
+    """How to accept the held days if the change is right (contract section 5)."""
+    entry = f"{failed.asset}:{failed.check}"
+    first, last = (min(days), max(days)) if days else ("DAY", "DAY")
+    return [
+        "    if the change is right, accept it (on the record, with a reason):",
+        f"      climate-assets materialize --select {failed.asset} --from {first} --to {last}"
+        f" --accept {entry} --reason '...'",
+        f"      or in the UI's launchpad, run tags {ACCEPT_TAG}={entry} and"
+        f" {ACCEPT_REASON_TAG}=<why>",
+    ]
 
 
 def _metadata_values(materialization) -> dict:
@@ -116,9 +161,10 @@ def run_whole_graph(
     end: date,
     echo: Callable[[str], None] = print,
     asset_selection: Sequence[dg.AssetKey] | None = None,
+    extra_tags: dict[str, str] | None = None,
 ) -> RunOutcome:
     """Materialize every asset (or ``asset_selection``) for days start..end in one run, echoing
-    progress as it goes."""
+    progress as it goes; ``extra_tags`` (an acceptance, say) go on the run."""
     defs = build_definitions(settings)
     job = defs.resolve_job_def(WHOLE_GRAPH_JOB)
     run_id = str(uuid.uuid4())
@@ -126,6 +172,7 @@ def run_whole_graph(
         ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
         **process_tags(),  # so that a later run can tell if this one was killed
+        **(extra_tags or {}),
     }
     for dead in reap_dead_runs(instance):  # killed runs: failed, their pool slots freed
         echo(f"Run {dead} was killed before it ended: marked failed")
@@ -139,7 +186,7 @@ def run_whole_graph(
                 run_id=run_id,
                 tags=tags,
                 raise_on_error=False,
-                run_config=QUIET_CONSOLE,
+                run_config=quiet_console(),
             )
         except BaseException as exc:  # shown after the progress loop
             result["error"] = exc
@@ -170,8 +217,8 @@ def run_whole_graph(
                 took = elapsed - step_started.get(step, elapsed)
                 echo(f"[{elapsed:6.1f}s] finished  {step} ({took:.1f}s)")
             elif event.event_type_value == "STEP_FAILURE":
-                message = event.event_specific_data.error.message.strip().splitlines()
-                outcome.errors.append(f"{step}: {' '.join(message)[:800]}")
+                outcome.errors.append(f"{step}: {step_failure_cause(event.event_specific_data)}")
+                outcome.could_not_run |= not step_failure_held(event.event_specific_data)
                 echo(f"[{elapsed:6.1f}s] FAILED    {step}")
             elif event.event_type_value == "ASSET_CHECK_EVALUATION":
                 evaluation = event.event_specific_data
@@ -197,12 +244,25 @@ def run_whole_graph(
     if "error" in result:
         raise result["error"]
     outcome.success = result["value"].success
+    outcome.could_not_run |= not outcome.success and not outcome.errors
     return outcome
+
+
+def exit_code(outcome: RunOutcome) -> int:
+    """0 published; 1 data held back (a held day, a quarantined file); 3 could not run."""
+    from .errors import EXIT_COULD_NOT_RUN, EXIT_HELD_BACK, EXIT_OK
+
+    if outcome.success:
+        return EXIT_OK
+    return EXIT_COULD_NOT_RUN if outcome.could_not_run else EXIT_HELD_BACK
 
 
 def warehouse_counts(settings: Settings) -> dict[str, int]:
     """Rows per table in the warehouse schema."""
-    warehouse = LocalWarehouse(embedded_pgdata=str(settings.pgdata))
+    from ..environments import resources_for
+
+    # The environment's warehouse (CLIMATE_WAREHOUSE_URL's server when set), as the run used it.
+    warehouse = resources_for(settings)["warehouse"].process_config_and_initialize()
     tables = [d.asset for d in RAW_DATASETS.values()] + [d.asset for d in DERIVED]
     counts = {}
     with warehouse.connect() as conn:

@@ -49,6 +49,7 @@ from climate_glue.contract import (
     RAW_PREFIX,
     Dataset,
 )
+from climate_glue.lake import LocalLake
 
 __all__ = ["GeneratedLandingZone", "generate_landing_zone"]
 
@@ -601,9 +602,9 @@ def _write(root: Path, dataset: Dataset, day: date | None, columns: Mapping[str,
         folder = f"{folder}/date={day.isoformat()}"
     key = f"{folder}/{dataset.name}.csv"
     values = [_as_list(columns[name]) for name in dataset.column_names]
-    path = root.joinpath(*key.split("/"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    # Through the lake: a link where a file or folder goes is refused or replaced, never
+    # written through, and a file appears complete or not at all.
+    with LocalLake(root).writing(key, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(dataset.column_names)
         writer.writerows(zip(*values, strict=True))

@@ -143,6 +143,26 @@ def follow(
     return last_status or "UNKNOWN"
 
 
+def accept_tags(accept: str | None, reason: str | None) -> dict[str, str]:
+    """Run tags that accept held judgement checks (``climate_assets.assets.checks``), with the
+    reason and who launched it (user@host)."""
+    import getpass
+    import socket
+
+    from ..assets.checks import ACCEPT_REASON_TAG, ACCEPT_TAG, ACCEPTED_BY_TAG, parse_accept
+
+    if not accept:
+        return {}
+    parse_accept(accept)  # refuse a rule check or a malformed entry before launching
+    if not (reason or "").strip():
+        raise ValueError("--accept needs --reason: why the held days are right")
+    return {
+        ACCEPT_TAG: accept,
+        ACCEPT_REASON_TAG: reason.strip(),
+        ACCEPTED_BY_TAG: f"{getpass.getuser()}@{socket.gethostname()}",
+    }
+
+
 def parse_selection(text: str | None) -> list[dg.AssetKey] | None:
     if not text:
         return None
@@ -172,12 +192,31 @@ def derive_around_held_days(
         )
 
 
+def queued_exit_code(
+    instance: dg.DagsterInstance, run_id: str, final: str, echo: Callable[[str], None]
+) -> int:
+    """Each failed step's cause, and the exit code: 0, 1 data held back, 3 could not run."""
+    from ..failures import step_failure_cause, step_failure_held
+    from .errors import EXIT_COULD_NOT_RUN, EXIT_HELD_BACK, EXIT_OK
+
+    if final == "SUCCESS":
+        return EXIT_OK
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
+    held = bool(records)
+    for record in records:
+        data = record.event_log_entry.dagster_event.step_failure_data
+        echo(f"  {record.event_log_entry.step_key}: {step_failure_cause(data)}")
+        held &= step_failure_held(data)
+    return EXIT_HELD_BACK if held else EXIT_COULD_NOT_RUN
+
+
 def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -> int:
     """The command; ``echo`` prints a line (the CLI passes ``print``)."""
     import os
 
     from ..instance import instance_environment
-    from .demo import run_whole_graph
+    from .demo import describe_failed_check, exit_code, run_whole_graph
+    from .errors import EXIT_COULD_NOT_RUN
 
     settings = Settings.from_env()
     selection = parse_selection(args.select)
@@ -189,7 +228,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
     if end < start:
         echo("--to is before --from")
         return 2
-    tags = range_tags(start, end)
+    tags = {**range_tags(start, end), **accept_tags(args.accept, args.reason)}
     what = ", ".join(k.to_user_string() for k in selection) if selection else "the whole graph"
     os.environ.update(instance_environment())
     with dg.DagsterInstance.get() as instance:
@@ -199,7 +238,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
                 run_id, launched = launch_queued(url, selection, tags)
             except LaunchError as exc:
                 echo(f"materialize failed: {exc}")
-                return 1
+                return EXIT_COULD_NOT_RUN
             echo(
                 f"Queued run {run_id} of {what} for {start} .. {end} (daemon at {url}): "
                 f"{launched.lower()}"
@@ -208,7 +247,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
             if args.no_wait:
                 return 0
             final = follow(url, run_id, echo)
-            return 0 if final == "SUCCESS" else 1
+            return queued_exit_code(instance, run_id, final, echo)
         echo(f"Materializing {what} for {start} .. {end} in this process (no daemon running)")
         outcome = run_whole_graph(
             settings,
@@ -217,6 +256,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
             end,
             echo=echo,
             asset_selection=selection,
+            extra_tags=accept_tags(args.accept, args.reason),
         )
         if not outcome.success:
             derive_around_held_days(settings, instance, outcome.run_id, echo)
@@ -226,4 +266,7 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
     )
     for error in outcome.errors:
         echo(f"  {error}")
-    return 0 if outcome.success else 1
+    for failed in outcome.failed_checks:
+        for line in describe_failed_check(failed, settings):
+            echo(line)
+    return exit_code(outcome)

@@ -28,6 +28,7 @@ from dagster._core.storage.tags import (
 )
 
 from ..constants import DERIVED_ASSETS, PROCESSED_ASSETS
+from ..failures import step_failure_cause
 from ..settings import Settings
 from .jobs import JOB_ASSETS
 
@@ -36,6 +37,7 @@ WINDOWS = {"24h": DAY, "7d": 7 * DAY}
 TREND_RUNS = 30  # marks in the duration chart
 RECORD_LIMIT = 5000  # materializations per asset per 7 days (a range run records one per day)
 RUN_LIMIT = 200  # runs in progress, failed runs of the last 24 h
+CAUSES_SHOWN = 10  # failed runs whose steps' causes an alarm names
 CHECK_HISTORY = 20  # executions per blocking check looked at for held-back days
 FRESH_BY_HOUR_UTC = 9  # yesterday's partition is due by 09:00 UTC (assets/freshness.py)
 DAEMON_HEARTBEAT_SECONDS = 300
@@ -469,6 +471,18 @@ def _instigators(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[tup
     return found
 
 
+def _step_causes(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """Each failed step of a run with its cause in one line (the job's own message)."""
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.STEP_FAILURE, limit=5
+    ).records
+    return [
+        f"{r.event_log_entry.step_key}: "
+        f"{step_failure_cause(r.event_log_entry.dagster_event.step_failure_data)}"
+        for r in records
+    ]
+
+
 def alarms(
     instance: dg.DagsterInstance,
     defs: dg.Definitions,
@@ -487,19 +501,22 @@ def alarms(
         ),
         limit=RUN_LIMIT,
     )
-    for run in failed:
+    for index, run in enumerate(failed):
         part = _partitions_of(run.tags)
         assets = ",".join(sorted(k.to_user_string() for k in run.asset_selection or ()))
         rerun = "climate-assets materialize" + (f" --select {assets}" if assets else "")
         if part:
             first, _, last = part.partition("..")
             rerun += f" --from {first} --to {last or first}"
+        # The causes of the newest failed runs (one query each; older ones: in the UI).
+        causes = "; ".join(_step_causes(instance, run.run_id)) if index < CAUSES_SHOWN else ""
         found.append(
             Alarm(
                 "failed run",
-                f"run {run.run_id} ({run.job_name}, {part or 'unpartitioned'}) failed",
-                f"read the failed step's error in the UI (Runs > {run.run_id[:8]}), fix the "
-                f"cause, then re-run: {rerun}",
+                f"run {run.run_id} ({run.job_name}, {part or 'unpartitioned'}) failed"
+                + (f": {causes}" if causes else ""),
+                f"fix the cause (the step's whole error is in the UI, Runs > {run.run_id[:8]}),"
+                f" then re-run: {rerun}",
             )
         )
 

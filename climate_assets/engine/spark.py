@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pyspark is imported when a session starts: only the Spark engine needs it
     from pyspark.sql import SparkSession
 
-from ..settings import DEFAULT_DRIVER_MEMORY, DEFAULT_SPARK_MASTER
+from ..settings import DEFAULT_DRIVER_MEMORY, DEFAULT_SPARK_MASTER, debug_requested
 
 SUPPORTED_JAVA = (17, 11)  # Spark 3.5 runs on 8/11/17; 21 breaks Arrow, 25 cannot start it
 
@@ -83,7 +83,11 @@ def local_spark_session(
     interpreter's environment, or they find no psycopg/pyarrow. ``java_options`` come after
     JVM_OPTIONS, so they override them (e.g. ``-XX:TieredStopAtLevel=4`` for the full JIT).
     """
-    jvm_options = f"{JVM_OPTIONS} -Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()} {java_options}"
+    level = "error" if debug_requested() else "fatal"  # Spark's own error records: on request
+    jvm_options = (
+        f"{JVM_OPTIONS} -Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"
+        f" -Dclimate.spark.level={level} {java_options}"
+    )
     jvm_options = jvm_options.strip()
     os.environ["JAVA_HOME"] = find_java_home()
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -108,5 +112,5 @@ def local_spark_session(
     for key, value in LOCAL_FILESYSTEM_CONF.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
+    session.sparkContext.setLogLevel(level.upper())
     return session

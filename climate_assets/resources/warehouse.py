@@ -115,6 +115,7 @@ def stop_embedded_server(pgdata: str | Path, timeout: float = 10.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)
+    return True
 
 
 def _postgres_in(pgdata: str) -> list:

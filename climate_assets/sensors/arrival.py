@@ -15,7 +15,8 @@ the day's derived metrics when every input of every day in it will then be there
 it does not process already materialized, locations too); otherwise the automation sensor
 requests them once the inputs are complete. Locations, which have no days, are a run of their
 own. Each run has a ``run_key`` from the sorted (key, tag) pairs of its files. A key outside the
-contract's landing layout is moved to quarantine with its reason, and the tick says so.
+contract's landing layout, and an entry that is not a regular file (a symbolic link is moved as
+itself, never followed), is moved to quarantine with its reason, and the tick says so.
 """
 
 from __future__ import annotations
@@ -165,6 +166,14 @@ def contiguous_ranges(days: Iterable[str]) -> list[tuple[str, str]]:
     return ranges
 
 
+def _quarantine(lake: Lake, key: str, problem: str, moved_by: str, scan: Scan) -> None:
+    try:
+        quarantine(lake, key, problem, moved_by)
+    except (OSError, ValueError) as exc:
+        problem = f"{problem} (could not move it to quarantine: {exc})"
+    scan.quarantined.append((key, problem))
+
+
 def scan_landing(
     lake: Lake,
     dataset: Dataset,
@@ -182,18 +191,17 @@ def scan_landing(
     scan = Scan()
     seen: Seen = {}
     changed: dict[str | None, list[tuple[str, str]]] = {}
-    objects: list[LakeObject] = lake.list_objects(dataset_prefix(dataset) + "/")
+    listing = lake.listing(dataset_prefix(dataset) + "/")
+    for stray in listing.strays:  # a link or special file: moved as itself, never followed
+        _quarantine(lake, stray.key, stray.reason, moved_by, scan)
+    objects: list[LakeObject] = listing.objects
     for obj in objects:
         key = obj.key
         if is_in_flight(key):
             continue
         problem = layout_problem(dataset, key)
         if problem is not None:
-            try:
-                quarantine(lake, key, problem, moved_by)
-            except (OSError, ValueError) as exc:
-                problem = f"{problem} (could not move it to quarantine: {exc})"
-            scan.quarantined.append((key, problem))
+            _quarantine(lake, key, problem, moved_by, scan)
             continue
         day = partition_of(dataset, key)
         if day is not None and (

@@ -46,6 +46,9 @@ CHECK_DESCRIPTIONS = {
     CHECK_SCHEMA: "Raw files have the contract's columns and no others (schema drift warns).",
 }
 WARN_CHECKS = frozenset({CHECK_SCHEMA})
+# Checks whose threshold is a judgement: an operator may accept them for named days (contract
+# section 5). Rule checks cannot be accepted: their rows are rejects.
+ACCEPTABLE_CHECKS = frozenset({CHECK_ROW_COUNT, CHECK_REJECT_RATE})
 
 DEFAULT_MAX_REJECT_RATE = 0.01
 # Row count against history: fail below half or above twice the recent median rows per day.
@@ -84,10 +87,20 @@ class QualityConfig:
 
     max_reject_rate: float = DEFAULT_MAX_REJECT_RATE
     row_history: dict[str, list[float]] = field(default_factory=dict)
+    # Accepted exceptions: "asset:check" -> the days accepted (None: every day of the run).
+    accepted: dict[str, list[str] | None] = field(default_factory=dict)
+    accept_reason: str = ""
+    accepted_by: str = ""
 
     def to_json(self) -> str:
         return json.dumps(
-            {"max_reject_rate": self.max_reject_rate, "row_history": self.row_history}
+            {
+                "max_reject_rate": self.max_reject_rate,
+                "row_history": self.row_history,
+                "accepted": self.accepted,
+                "accept_reason": self.accept_reason,
+                "accepted_by": self.accepted_by,
+            }
         )
 
     @classmethod
@@ -100,7 +113,40 @@ class QualityConfig:
             row_history={
                 k: [float(v) for v in vs] for k, vs in data.get("row_history", {}).items()
             },
+            accepted=dict(data.get("accepted", {})),
+            accept_reason=data.get("accept_reason", ""),
+            accepted_by=data.get("accepted_by", ""),
         )
+
+    def accept(self, asset: str, results: list[CheckResult]) -> list[CheckResult]:
+        """Apply the accepted exceptions to ``asset``'s results: a failed judgement check whose
+        failing days are all accepted passes, with ``accepted`` (days, by whom, why) in its
+        metadata; days not accepted still fail it."""
+        for result in results:
+            entry = f"{asset}:{result.name}"
+            if result.passed or entry not in self.accepted or result.name not in ACCEPTABLE_CHECKS:
+                continue
+            days = self.accepted[entry]
+            failing = result.metadata.get("failing_days") or {}
+            taken = [d for d in failing if days is None or d in days]
+            if failing and not taken:
+                continue
+            result.metadata["accepted"] = {
+                "days": sorted(taken) if failing else "all",
+                "by": self.accepted_by,
+                "reason": self.accept_reason,
+            }
+            left = (
+                {d: failing[d] for d in failing if d not in taken}
+                if isinstance(failing, dict)
+                else [d for d in failing if d not in taken]
+            )
+            if left:
+                result.metadata["failing_days"] = left
+            else:
+                result.metadata.pop("failing_days", None)
+                result.passed = True
+        return results
 
 
 # --------------------------------------------------------------------------- which checks

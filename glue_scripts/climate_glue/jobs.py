@@ -38,7 +38,16 @@ from .engines import Engine, Frame
 from .lake import Lake, open_lake
 from .publish import StagedOutput, discard_staging, hive_partition, stage, stage_nothing
 from .quarantine import quarantine
-from .raw import RawFile, RawFileError, RawFilesError, file_problem, list_raw_files, read_header
+from .raw import (
+    MissingPartitionError,
+    RawFile,
+    RawFileError,
+    RawFilesError,
+    file_problem,
+    landing_strays,
+    list_raw_files,
+    read_header,
+)
 from .rules import rejected_rows, valid_rows, validate
 from .runtime import Job, run_concurrently
 from .warehouse import StagedTable, resolve_dsn, stage_load
@@ -203,6 +212,12 @@ def _held_metadata(verdict: Audit) -> dict:
     }
 
 
+def _accepted_metadata(results: list[checks.CheckResult]) -> dict:
+    """What an operator accepted in this run (check -> days, by whom, why), on the record."""
+    accepted = {r.name: r.metadata["accepted"] for r in results if "accepted" in r.metadata}
+    return {"accepted": {"raw_value": accepted, "type": "json"}} if accepted else {}
+
+
 def _report_checks(job: Job, asset: str, results: list[checks.CheckResult]) -> None:
     """Report check results through Pipes (after the asset's materialization)."""
     failed = [r.name for r in results if not r.passed]
@@ -235,13 +250,18 @@ def _quarantine_all(lake: Lake, errors: list[RawFileError], run_id: str, log) ->
 
 
 def read_files(
-    job: Job, lake: Lake, dataset: Dataset, keys_by_day: dict[str | None, list[str]]
+    job: Job,
+    lake: Lake,
+    dataset: Dataset,
+    keys_by_day: dict[str | None, list[str]],
+    strays: list[RawFileError] = (),
 ) -> tuple[list[RawFile], Frame]:
     """Check every file's header, then read all rows in one scan (which also checks every row's
-    field count and encoding). Files that cannot be read as the contract says are quarantined
-    with their reason, and the job fails naming each, before anything is written."""
+    field count and encoding). Files that cannot be read as the contract says, and ``strays``
+    (entries that are not regular files, never read), are quarantined with their reason, and
+    the job fails naming each, before anything is written."""
     files: list[RawFile] = []
-    errors: list[RawFileError] = []
+    errors: list[RawFileError] = list(strays)
     for day, keys in keys_by_day.items():
         for key in keys:
             try:
@@ -303,8 +323,14 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
     quality = checks.QualityConfig.from_json(args.quality)
 
     with timings.stage("read"):
-        keys_by_day = list_raw_files(lake, dataset, days)
-        files, raw = read_files(job, lake, dataset, keys_by_day)
+        strays = landing_strays(lake, dataset, days)
+        try:
+            keys_by_day = list_raw_files(lake, dataset, days)
+        except MissingPartitionError:
+            if not strays:
+                raise
+            keys_by_day = {}  # a day of nothing but links: they are what the job reports
+        files, raw = read_files(job, lake, dataset, keys_by_day, strays)
         known = None
         if dataset.references_locations:
             known = read_processed(
@@ -398,6 +424,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             [stage_processed, stage_rejects, measure_checks], engine.concurrent_parts
         )
     (processed_output, table), (measures, check_results) = processed, measured
+    check_results = quality.accept(dataset.asset, check_results)  # contract section 5
     verdict = audit([(dataset.asset, r) for r in check_results], days)
     if not verdict.passed:
         log.error(verdict.describe(dataset.asset))
@@ -421,6 +448,7 @@ def process_dataset(job: Job, dataset: Dataset) -> None:
             "rows_per_day": checks.rows_per_day(measures),
             "rows_rejected": outcome.rejected,
             **_held_metadata(verdict),
+            **_accepted_metadata(check_results),
             "rejects_by_rule": {"raw_value": outcome.rejects_by_rule, "type": "json"},
             "duplicates_dropped": outcome.duplicates_dropped,
             "source_files": len(files),
@@ -506,10 +534,13 @@ def calculate_derived_metrics(job: Job) -> None:
                     [d.isoformat() for d in days],
                 )
                 results[name].measures = measures
-                results[name].check_results = checks.evaluate(
-                    measures,
-                    checks.check_names(specs[name]),
-                    history=quality.row_history.get(name, []),
+                results[name].check_results = quality.accept(
+                    name,
+                    checks.evaluate(
+                        measures,
+                        checks.check_names(specs[name]),
+                        history=quality.row_history.get(name, []),
+                    ),
                 )
 
         return part
@@ -587,6 +618,7 @@ def calculate_derived_metrics(job: Job) -> None:
                 "engine": engine.name,
                 "rows": results[name].table.rows,
                 **_held_metadata(verdict),
+                **_accepted_metadata(results[name].check_results),
                 "rows_per_day": checks.rows_per_day(results[name].measures),
                 "lake_path": _url(lake.spark_path(f"{CURATED_PREFIX}/{name}")),
                 "csv_export": _url(lake.spark_path(f"{EXPORTS_PREFIX}/csv/{name}")),

@@ -15,7 +15,9 @@ import errno
 import hashlib
 import os
 import shutil
-from dataclasses import dataclass
+import stat
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -34,6 +36,52 @@ class LakeObject:
     etag: str | None  # the content tag when the listing has it for free (S3), else None
 
 
+@dataclass(frozen=True)
+class Stray:
+    """An entry of the lake that is not a regular file inside it (a symbolic link, a FIFO, a
+    device): never read, written or moved through; the landing zone quarantines it."""
+
+    key: str
+    reason: str
+
+
+@dataclass
+class Listing:
+    """What a listing found under a prefix: regular files, and entries that are not."""
+
+    objects: list[LakeObject] = field(default_factory=list)
+    strays: list[Stray] = field(default_factory=list)
+
+
+class NotInLakeError(ValueError):
+    """A key whose path passes through a symbolic link (or is not a regular file): reading,
+    writing or moving through it could reach outside the lake."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+def link_reason(path: Path) -> str:
+    """Why a symbolic link is not read, naming where it points."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return (
+        f"a symbolic link (to {target}): only regular files inside the lake are read; "
+        "the link was not followed"
+    )
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a device or other special file"
+
+
 class Lake(Protocol):
     """What jobs, sensors and commands need of the lake; a local folder or an S3 prefix."""
 
@@ -44,6 +92,8 @@ class Lake(Protocol):
     def list_keys(self, prefix: str) -> list[str]: ...
 
     def list_objects(self, prefix: str) -> list[LakeObject]: ...
+
+    def listing(self, prefix: str) -> Listing: ...
 
     def content_tag(self, key: str) -> str: ...
 
@@ -92,78 +142,125 @@ class LocalLake:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = str(Path(root).resolve())
 
-    def path(self, key: str) -> Path:
+    def path(self, key: str, last_may_be_link: bool = False) -> Path:
+        """The file of ``key``; refused if it passes through a symbolic link below the root
+        (the lake never follows one: it could lead anywhere on the machine). ``move`` may rename
+        a link itself (``last_may_be_link``), which does not follow it."""
         key = key.strip("/")
-        if ".." in Path(key).parts:
+        parts = Path(key).parts
+        if ".." in parts:
             raise ValueError(f"lake key {key!r} must not contain '..'")
+        current = Path(self.root)
+        for depth, part in enumerate(parts, start=1):
+            current = current / part
+            if not current.is_symlink():
+                continue
+            if depth == len(parts) and last_may_be_link:
+                break
+            raise NotInLakeError("/".join(parts[:depth]), link_reason(current))
         return Path(self.root, key)
 
     def spark_path(self, key: str) -> str:
         # Not Path.as_uri(): it percent-encodes "=" and Hadoop paths take the text as it is.
         return f"file://{self.path(key)}"
 
-    def list_keys(self, prefix: str) -> list[str]:
-        """Every file under ``prefix`` (recursively), as keys, sorted."""
-        base = self.path(prefix)
+    def listing(self, prefix: str) -> Listing:
+        """Regular files under ``prefix`` (recursively) and, apart, every entry that is not one
+        (a symbolic link, to a file or a folder, is reported and never followed), sorted."""
+        found = Listing()
+        try:
+            base = self.path(prefix)
+        except NotInLakeError as exc:
+            found.strays.append(Stray(exc.key, exc.reason))
+            return found
         if not base.is_dir():
-            return []
-        root = Path(self.root)
-        return sorted(str(p.relative_to(root)) for p in base.rglob("*") if p.is_file())
+            return found
+        for folder, dirs, files in os.walk(base):  # never descends into a linked folder
+            for name in sorted(dirs + files):
+                path = Path(folder, name)
+                key = str(path.relative_to(self.root))
+                info = path.lstat()
+                if stat.S_ISLNK(info.st_mode):
+                    found.strays.append(Stray(key, link_reason(path)))
+                elif stat.S_ISREG(info.st_mode):
+                    found.objects.append(LakeObject(key, info.st_size, info.st_mtime, None))
+                elif not stat.S_ISDIR(info.st_mode):
+                    found.strays.append(Stray(key, f"not a regular file ({_kind(info.st_mode)})"))
+        found.objects.sort(key=lambda o: o.key)
+        found.strays.sort(key=lambda s: s.key)
+        return found
+
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every regular file under ``prefix`` (recursively), as keys, sorted."""
+        return [o.key for o in self.listing(prefix).objects]
 
     def list_objects(self, prefix: str) -> list[LakeObject]:
-        """Every file under ``prefix`` with its size and modification time, sorted by key."""
-        base = self.path(prefix)
-        if not base.is_dir():
-            return []
-        root = Path(self.root)
-        objects = []
-        for path in base.rglob("*"):
-            stat = path.stat()
-            if path.is_file():
-                key = str(path.relative_to(root))
-                objects.append(LakeObject(key, stat.st_size, stat.st_mtime, None))
-        return sorted(objects, key=lambda o: o.key)
+        """Every regular file under ``prefix`` with its size and modification time, sorted."""
+        return self.listing(prefix).objects
+
+    @contextmanager
+    def _reading(self, key: str):
+        # O_NOFOLLOW: a file swapped for a link since it was listed is refused, not followed.
+        fd = os.open(self.path(key), os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            yield handle
 
     def content_tag(self, key: str) -> str:
         """The MD5 of the file's bytes in hex (what S3 reports as the ETag of a simple upload)."""
         digest = hashlib.md5(usedforsecurity=False)
-        with open(self.path(key), "rb") as handle:
+        with self._reading(key) as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         return digest.hexdigest()
 
     def read_bytes(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
+        with self._reading(key) as handle:
+            return handle.read()
+
+    @contextmanager
+    def writing(self, key: str, mode: str = "wb", **options):
+        """A handle whose file appears under ``key`` complete, when the block ends, or not at
+        all. It replaces whatever entry had the key (a link is replaced, not written through)."""
+        target = self.path(key, last_may_be_link=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        try:
+            with open(fd, mode, **options) as handle:
+                yield handle
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write a whole file; it appears under its key complete or not at all."""
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.write_bytes(data)
-        os.replace(partial, target)
+        with self.writing(key) as handle:
+            handle.write(data)
 
     def move(self, src: str, dst: str) -> None:
-        """Move one file to another key (replacing what is there)."""
+        """Move one entry to another key (replacing what is there). A link is moved as itself,
+        never through."""
         target = self.path(dst)
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self.path(src), target)
+        os.replace(self.path(src, last_may_be_link=True), target)
 
     def list_dirs(self, prefix: str) -> list[str]:
         base = self.path(prefix)
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if p.is_dir())
+        return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.is_symlink())
 
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
 
     def read_head(self, key: str, size: int) -> bytes:
-        with open(self.path(key), "rb") as handle:
+        with self._reading(key) as handle:
             return handle.read(size)
 
     def size(self, key: str) -> int:
-        return self.path(key).stat().st_size
+        return self.path(key).lstat().st_size
 
     def publish(self, staged: str, live: str) -> None:
         """Move the staged folder to ``live``, replacing what was there atomically.
@@ -276,6 +373,10 @@ class S3Lake:
     def list_keys(self, prefix: str) -> list[str]:
         """Every object under ``prefix``, as keys, sorted."""
         return sorted(self._relative(item["Key"]) for item in self._objects(prefix))
+
+    def listing(self, prefix: str) -> Listing:
+        """Every object under ``prefix``; S3 has no links or special files, so no strays."""
+        return Listing(self.list_objects(prefix))
 
     def list_objects(self, prefix: str) -> list[LakeObject]:
         """Every object under ``prefix`` with size, modification time and ETag, sorted by key."""

@@ -68,6 +68,18 @@ def _landing_keys(lake: Lake, prefix: str) -> list[str]:
     return keys
 
 
+def landing_strays(lake: Lake, dataset: Dataset, days: list[date] | None) -> list[RawFileError]:
+    """Entries of the requested partitions that are not regular files inside the lake (a
+    symbolic link, to a file or a folder; a FIFO): each is quarantined, its target never read."""
+    prefixes = (
+        [partition_prefix(dataset, d) for d in days or []]
+        if dataset.daily
+        else [partition_prefix(dataset)]
+    )
+    strays = {s.key: s.reason for p in prefixes for s in lake.listing(p).strays}
+    return [RawFileError(key, reason) for key, reason in sorted(strays.items())]
+
+
 def list_raw_files(
     lake: Lake, dataset: Dataset, days: list[date] | None
 ) -> dict[str | None, list[str]]:

@@ -10,6 +10,7 @@ session, so ``getOrCreate`` returns it and no JVM starts per job.
 from __future__ import annotations
 
 import argparse
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -120,10 +121,12 @@ class Timings:
 
     seconds: dict[str, float] = field(default_factory=dict)
     busy: dict[str, float] = field(default_factory=dict)
+    current: str | None = None  # the stage last entered: where a failure happened
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def stage(self, name: str):
         """One stage of the job, timed as a context manager."""
+        self.current = name
         return self._timed(self.seconds, name)
 
     def part(self, name: str):
@@ -170,9 +173,64 @@ class Job:
     timings: Timings
 
 
+class EnvironmentFaultError(RuntimeError):
+    """The job could not run for a reason outside the data (a full disk): its message says
+    what, where and what to do, and is the line the operator sees (not the engine's chain)."""
+
+
+# What each stage does, for "while <doing> <days>"; a failure before publishing published nothing.
+STAGE_WORDS = {
+    "read": "reading",
+    "validate": "validating",
+    "outputs": "staging",
+    "publish_postgres": "publishing to PostgreSQL",
+    "publish_lake": "publishing the lake partitions",
+}
+PUBLISHING = ("publish_postgres", "publish_lake")
+DISK_FULL = re.compile(r"No space left on device|\bENOSPC\b|could not extend file", re.IGNORECASE)
+
+
+def _chain_text(exc: BaseException) -> str:
+    parts, current = [], exc
+    while current is not None and len(parts) < 10:
+        parts.append(f"{type(current).__name__}: {current}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+def environment_fault(exc: BaseException, job: Job) -> EnvironmentFaultError | None:
+    """The operator's line for a fault of the machine rather than of the data, if it is one."""
+    text = _chain_text(exc)
+    if not DISK_FULL.search(text):
+        return None
+    where = (
+        "PostgreSQL's disk"
+        if "could not extend file" in text or "DiskFull" in text
+        else "the lake's disk"
+    )
+    args = job.args
+    days = ""
+    if args.start_date is not None:
+        days = args.start_date.isoformat()
+        if args.end_date != args.start_date:
+            days += f"..{args.end_date.isoformat()}"
+    stage = job.timings.current
+    doing = STAGE_WORDS.get(stage, "running")
+    outcome = (
+        "publishing was interrupted: free space, then re-run these days"
+        if stage in PUBLISHING
+        else "nothing was published; free space, then re-run"
+    )
+    return EnvironmentFaultError(
+        f"{where} is full (No space left on device) while {doing} {days}".rstrip() + f"; {outcome}"
+    )
+
+
 @contextmanager
 def run_job(argv: list[str]) -> Iterator[Job]:
-    """Parse arguments, open Pipes, open the engine; report failures through Pipes."""
+    """Parse arguments, open Pipes, open the engine; a fault of the machine (a full disk)
+    fails the job with one line that says so (``EnvironmentFaultError``), the engine's error as its
+    cause."""
     args = parse_args(argv)
     with _pipes(args) as pipes:
         engine = open_engine(args.engine)
@@ -186,5 +244,10 @@ def run_job(argv: list[str]) -> Iterator[Job]:
         )
         try:
             yield job
+        except Exception as exc:
+            fault = environment_fault(exc, job)
+            if fault is None:
+                raise
+            raise fault from exc
         finally:
             engine.close()
