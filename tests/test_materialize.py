@@ -16,47 +16,23 @@ import pytest
 
 from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.settings import PROJECT_ROOT
-from tests.test_daemon_ui import (
-    CHROMEDRIVER,
-    CHROMIUM,
-    STARTUP_SECONDS,
-    Dev,
-    _free_port,
-    _loaded,
-    _stop,
-)
+from tests.dev_support import CHROMEDRIVER, CHROMIUM, OWN_STATE_ONLY, Dev
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def dev(tmp_path_factory):
+def dev(tmp_path_factory, start_dev):
     root = tmp_path_factory.mktemp("materialize")
     state = root / "state"
     generate_landing_zone(root / "scratch", locations=3, days=1, start=date(2024, 7, 1), seed=5)
     shutil.copytree(root / "scratch/raw/locations", state / "lake/raw/locations")
-    env = {
-        **os.environ,
-        "CLIMATE_STATE_DIR": str(state),
-        "CLIMATE_SPARK_MASTER": "local[2]",
-        "CLIMATE_SPARK_DRIVER_MEMORY": "1g",
-    }
-    for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ALERT_TOPIC_ARN"):
-        env.pop(name, None)
-    running = Dev(state, root / "scratch", _free_port(), root / "dev.log")
-    with running.log.open("w") as log:
-        running.process = subprocess.Popen(
-            [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(running.port),
-             "--host", "127.0.0.1"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        running.wait_for("the code location to load", lambda: _loaded(running), STARTUP_SECONDS)
-        running.env = env
-        yield running
-    finally:
-        _stop(running)
+    settings = {"CLIMATE_SPARK_MASTER": "local[2]", "CLIMATE_SPARK_DRIVER_MEMORY": "1g"}
+    running = start_dev(state, root / "scratch", root / "dev.log", settings)
+    running.env = {**os.environ, "CLIMATE_STATE_DIR": str(state), **settings}
+    for name in OWN_STATE_ONLY:  # the commands run against dev's own state, as dev does
+        running.env.pop(name, None)
+    return running
 
 
 def _cli(dev: Dev, *args: str) -> subprocess.CompletedProcess:
