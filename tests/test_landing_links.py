@@ -48,7 +48,7 @@ def _reason(lake: LocalLake, key: str) -> dict:
 
 
 def _tick(lake: LocalLake):
-    sensor = arrival_sensor(CLIMATE, daily_partitions("2024-01-01"), 30)
+    sensor = arrival_sensor(daily_partitions("2024-01-01"), 30, [CLIMATE])
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
             instance=instance, cursor=None, resources={"lake": LocalLakeResource(root=lake.root)}
