@@ -21,12 +21,9 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -40,7 +37,6 @@ from climate_assets.settings import PROJECT_ROOT
 DAILY = [d for d in RAW_DATASETS.values() if d.daily]
 # What "the day reached PostgreSQL" means: every processed table, then the last derived one.
 TABLES = [*(d.asset for d in DAILY), "resilience_scores"]
-LOCATION = "climate_assets"
 RUNS_QUERY = (
     "{ runsOrError { ... on Runs { results { runId status creationTime startTime endTime"
     " assetSelection { path } tags { key value } } } } }"
@@ -55,76 +51,19 @@ READY_SECONDS = 600  # dev up, sensors ticked, the first ticks' runs done
 DROP_SECONDS = 300  # from the last rename to the day's resilience scores
 
 
-class Dev:
-    """``climate-assets dev`` in its own session, its GraphQL endpoint, a clean stop."""
-
-    def __init__(self, state: Path, interval: int, log: Path):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.state, self.log = state, log
-        env = {
-            **os.environ,
-            "CLIMATE_STATE_DIR": str(state),
-            "CLIMATE_SENSOR_INTERVAL": str(interval),
-        }
-        for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ALERT_TOPIC_ARN"):
-            env.pop(name, None)
-        with log.open("w") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(self.port),
-                 "--host", "127.0.0.1"],
-                cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
-
-    def graphql(self, query: str) -> dict:
-        body = json.dumps({"query": query}).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/graphql", body, {"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)["data"]
-
-    def runs(self) -> list[dict]:
-        return self.graphql(RUNS_QUERY)["runsOrError"]["results"]
-
-    def sensor_ticks(self) -> dict[str, float | None]:
-        entries = self.graphql(SENSORS_QUERY)["workspaceOrError"]["locationEntries"]
-        ticks = {}
-        for entry in entries:
-            for repository in (entry["locationOrLoadError"] or {}).get("repositories", []):
-                for sensor in repository["sensors"]:
-                    last = sensor["sensorState"]["ticks"]
-                    ticks[sensor["name"]] = last[0]["timestamp"] if last else None
-        return ticks
-
-    def stop(self) -> None:
-        """Ctrl-C for the whole session, as in a terminal; then nothing is left."""
-        group = os.getpgid(self.process.pid)
-        os.killpg(group, signal.SIGINT)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+def _runs(dev) -> list[dict]:
+    return dev.graphql(RUNS_QUERY)["runsOrError"]["results"]
 
 
-def _until(what: str, check, seconds: float, every: float):
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            value = check()
-        except OSError:  # the webserver is not up yet
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit(f"drop: gave up after {seconds:.0f}s waiting for {what}")
-        time.sleep(every)
+def _sensor_ticks(dev) -> dict[str, float | None]:
+    entries = dev.graphql(SENSORS_QUERY)["workspaceOrError"]["locationEntries"]
+    ticks = {}
+    for entry in entries:
+        for repository in (entry["locationOrLoadError"] or {}).get("repositories", []):
+            for sensor in repository["sensors"]:
+                last = sensor["sensorState"]["ticks"]
+                ticks[sensor["name"]] = last[0]["timestamp"] if last else None
+    return ticks
 
 
 def prepare(state: Path, scratch: Path, days: int, start: date) -> str:
@@ -148,12 +87,11 @@ def prepare(state: Path, scratch: Path, days: int, start: date) -> str:
     return dropped
 
 
-def idle(dev: Dev, sensors_needed: int) -> bool:
-    ticks = dev.sensor_ticks()
-    ticked = [name for name, at in ticks.items() if at is not None]
-    return len(ticked) >= sensors_needed and not any(
-        run["status"] in IN_FLIGHT for run in dev.runs()
-    )
+def idle(dev) -> bool:
+    """Every sensor has ticked and no run is queued or running."""
+    ticks = _sensor_ticks(dev)
+    ticked = all(at is not None for at in ticks.values())
+    return bool(ticks) and ticked and not any(run["status"] in IN_FLIGHT for run in _runs(dev))
 
 
 def drop_day(state: Path, scratch: Path, day: str) -> float:
@@ -205,14 +143,14 @@ def watch(state: Path, day: str, dropped_at: float) -> dict[str, float]:
     return reached
 
 
-def drop_runs(dev: Dev, dropped_at: float) -> list[dict]:
+def drop_runs(dev, dropped_at: float) -> list[dict]:
     """The runs made after the drop: what, and created -> started -> ended relative to it."""
 
     def at(stamp):
         return None if stamp is None else round(stamp - dropped_at, 2)
 
     found = []
-    for run in dev.runs():
+    for run in _runs(dev):
         if run["creationTime"] < dropped_at - 1:
             continue
         tags = {t["key"]: t["value"] for t in run["tags"]}
@@ -240,19 +178,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     state, scratch = args.state / "state", args.landing
     day = prepare(state, scratch, args.days, args.start)
-    dev = Dev(state, args.interval, args.state / "dev.log")
+    # The tests' driver of `climate-assets dev` (start, GraphQL, Ctrl-C stop), as bench.ui_backfill.
+    from tests.dev_support import Dev, free_port, start, stop
+
+    dev = Dev(state, scratch, free_port(), args.state / "dev.log")
     try:
         started = time.monotonic()
-        sensors = _until("the code location", lambda: len(dev.sensor_ticks()), READY_SECONDS, 1)
-        _until("every sensor's first tick, no run in flight", lambda: idle(dev, sensors),
-               READY_SECONDS, 1)  # fmt: skip
+        start(dev, {"CLIMATE_SENSOR_INTERVAL": str(args.interval)})
+        dev.wait_for(
+            "every sensor's first tick, no run in flight", lambda: idle(dev), READY_SECONDS
+        )
         ready_seconds = round(time.monotonic() - started, 1)
         time.sleep(args.interval)  # a quiet moment: the drop lands at a random point of a tick
         dropped_at = drop_day(state, scratch, day)
         reached = watch(state, day, dropped_at)
         runs = drop_runs(dev, dropped_at)
     finally:
-        dev.stop()
+        stop(dev)
     result = {
         "day": day,
         "interval_seconds": args.interval,
