@@ -107,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("CLIMATE_WAREHOUSE_URL", None)
     import dagster as dg
 
-    from climate_assets.commands.demo import run_whole_graph
     from climate_assets.instance import instance_environment
     from climate_assets.settings import Settings
+    from climate_cli.demo import run_whole_graph
 
     os.environ.update(instance_environment())
     settings = Settings.from_env()

@@ -96,7 +96,7 @@ def versions() -> dict:
     postgres = Path(pgserver.__file__).parent / "pginstall" / "bin" / "postgres"
     found["postgres"] = _command_version([str(postgres), "--version"])
     try:  # only the Spark engine needs Java: a DuckDB-only machine may have none
-        from climate_assets.engine.spark import find_java_home
+        from climate_assets.local_glue.spark import find_java_home
 
         java = str(Path(find_java_home(), "bin", "java"))
     except Exception:
@@ -111,7 +111,7 @@ def versions() -> dict:
 
 def ensure_landing_zone(workload: Workload, data_dir: Path) -> dict:
     """The workload's landing zone, generated once and cached (generation is deterministic)."""
-    from climate_assets.commands.generate import generate_landing_zone
+    from climate_cli.generate import generate_landing_zone
 
     root = data_dir / workload.data_name
     done = root / "generated.json"

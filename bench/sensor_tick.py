@@ -1,6 +1,6 @@
 """One tick of the landing sensor over a landing zone, timed: ``python -m bench.sensor_tick``.
 
-It evaluates each arrival sensor of the code location (``climate_assets/sensors/arrival.py``)
+It evaluates each arrival sensor of the code location (``climate_assets/defs/automation/arrival_sensor.py``)
 the way the daemon does, with the location's resources: first with a fresh cursor, so the tick
 sees every key, then with the cursor that tick returned (the steady state: nothing new).
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -37,12 +38,12 @@ def measure(state: str) -> dict:
     os.environ["CLIMATE_STATE_DIR"] = state
     os.environ.pop("CLIMATE_LAKE_ROOT", None)
     os.environ.pop("CLIMATE_WAREHOUSE_URL", None)
-    try:
-        importlib.import_module("climate_assets.sensors")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("climate_assets.sensors"):
-            return {"status": NOT_PRESENT}
-        raise
+    # The arrival sensor's module: defs/automation/ since the layout by domain, sensors/ before.
+    if not any(
+        importlib.util.find_spec(name) is not None
+        for name in ("climate_assets.defs.automation", "climate_assets.sensors")
+    ):
+        return {"status": NOT_PRESENT}
     import dagster as dg
 
     from climate_assets.definitions import build_definitions

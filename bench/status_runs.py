@@ -41,10 +41,10 @@ def build(state: str, day: date, runs: int, hours: float) -> dict:
     _local(state)
     import dagster as dg
 
-    from climate_assets.commands.demo import run_whole_graph
-    from climate_assets.commands.jobs import JOB_ASSETS
     from climate_assets.instance import instance_environment
     from climate_assets.settings import Settings
+    from climate_cli.demo import run_whole_graph
+    from climate_cli.glue_jobs import JOB_ASSETS
 
     os.environ.update(instance_environment())
     settings = Settings.from_env()
@@ -112,8 +112,8 @@ def time_status(state: str) -> dict:
     ``status`` call (definitions, every query), the rest (instance, embedded PostgreSQL start,
     printing)."""
     _local(state)
-    from climate_assets.commands import cli
-    from climate_assets.commands import status as status_module
+    from climate_cli import cli
+    from climate_cli import status as status_module
 
     imported = time.perf_counter() - STARTED
     calls: list[float] = []

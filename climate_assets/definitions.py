@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .alerts import alerts_resource, run_failure_alerts
-from .assets.athena import athena_tables_asset
-from .assets.derived import derived_metrics_asset
-from .assets.processed import processed_assets
-from .automation import automation_sensor
-from .constants import WHOLE_GRAPH_JOB
-from .environments import engine_kind_for, executor_for, resources_for, table_kinds_for
-from .held_days import held_days_sensor
-from .partitions import daily_partitions
-from .retries import glue_retry_policy
-from .schedules import nightly_schedule
-from .sensors.arrival import arrival_sensor
-from .settings import Settings
+from climate_assets.constants import WHOLE_GRAPH_JOB
+from climate_assets.defs.athena.assets import athena_tables_asset
+from climate_assets.defs.automation.alerts import alerts_resource, run_failure_alerts
+from climate_assets.defs.automation.arrival_sensor import arrival_sensor
+from climate_assets.defs.automation.conditions import automation_sensor
+from climate_assets.defs.automation.held_days import held_days_sensor
+from climate_assets.defs.automation.schedules import nightly_schedule
+from climate_assets.defs.derived.assets import derived_metrics_asset
+from climate_assets.defs.processed.assets import processed_assets
+from climate_assets.environments import (
+    engine_kind_for,
+    executor_for,
+    resources_for,
+    table_kinds_for,
+)
+from climate_assets.partitions import daily_partitions
+from climate_assets.settings import Settings
+from climate_assets.steps.retries import glue_retry_policy
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .resources.athena import DuckDBAthena, GlueCatalogAthena
-from .resources.glue import AwsGlueRunner, LocalGlueRunner
-from .resources.lake import LocalLakeResource, S3LakeResource
-from .resources.quality import QualityThresholds
-from .resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
-from .settings import (
+from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena
+from climate_assets.resources.glue import AwsGlueRunner, LocalGlueRunner
+from climate_assets.resources.lake import LocalLakeResource, S3LakeResource
+from climate_assets.resources.quality import QualityThresholds
+from climate_assets.resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
+from climate_assets.settings import (
     ENV_ATHENA_RESULTS,
     ENV_AWS,
     ENV_AWS_REGION,

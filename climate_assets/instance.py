@@ -17,9 +17,9 @@ from climate_glue.warehouse import resolve_dsn
 from dagster import Field
 from dagster_postgres import DagsterPostgresStorage
 
-from .dagster_fixes import fix_time_window_subset_inequality
-from .resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
-from .settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
+from climate_assets.dagster_compat import fix_time_window_subset_inequality
+from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
+from climate_assets.settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
 
 DAGSTER_DATABASE = "dagster"  # on the embedded server
 INSTANCE_SUFFIX = "_dagster"  # on CLIMATE_WAREHOUSE_URL's server: <warehouse database>_dagster

@@ -106,7 +106,7 @@ STACK_VARIABLES = (
     ENV_ALERT_TOPIC_ARN,
 )
 
-# Retries of transient faults (climate_assets/retries.py) and the write lease of an asset.
+# Retries of transient faults (climate_assets/steps/retries.py) and the write lease of an asset.
 ENV_RETRY_MAX = "CLIMATE_RETRY_MAX"
 ENV_RETRY_DELAY = "CLIMATE_RETRY_DELAY_SECONDS"
 ENV_LEASE_TIMEOUT = "CLIMATE_LEASE_TIMEOUT_SECONDS"

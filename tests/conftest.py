@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from climate_glue.engines import open_engine
 
-from climate_assets.engine.spark import local_spark_session
+from climate_assets.local_glue.spark import local_spark_session
 
 
 @pytest.fixture

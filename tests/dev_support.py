@@ -102,7 +102,7 @@ def start(dev: Dev, env: dict[str, str]) -> None:
         environment.pop(name, None)
     with dev.log.open("w") as log:
         dev.process = subprocess.Popen(
-            [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(dev.port),
+            [sys.executable, "-m", "climate_cli.cli", "dev", "-p", str(dev.port),
              "--host", "127.0.0.1"],
             cwd=PROJECT_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -129,8 +129,8 @@ def worker(runs: Path, run_id: str) -> None:
 def materialize(state: Path, runs: Path, secret_id: str, pipes_bucket: str) -> int:
     import dagster as dg
 
-    from climate_assets.assets.processed import processed_assets
     from climate_assets.constants import LOCATIONS
+    from climate_assets.defs.processed.assets import processed_assets
     from climate_assets.partitions import daily_partitions
     from climate_assets.resources.glue import AwsGlueRunner
     from climate_assets.resources.lake import LocalLakeResource

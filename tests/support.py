@@ -153,7 +153,7 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 900):
 
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         done = subprocess.run(
-            [sys.executable, "-m", "climate_assets.commands.cli", *args],
+            [sys.executable, "-m", "climate_cli.cli", *args],
             env=env,
             stdout=out,
             stderr=err,

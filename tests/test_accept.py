@@ -13,8 +13,8 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from climate_assets.assets.checks import AcceptError, acceptance, parse_accept
-from climate_assets.commands.generate import generate_landing_zone
+from climate_assets.defs.quality.checks import AcceptError, acceptance, parse_accept
+from climate_cli.generate import generate_landing_zone
 from tests.support import run_cli
 
 pytestmark = pytest.mark.e2e

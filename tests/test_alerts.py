@@ -14,7 +14,7 @@ from dagster._core.storage.tags import (
 )
 from moto import mock_aws
 
-from climate_assets.alerts import (
+from climate_assets.defs.automation.alerts import (
     FAILURE_SENSOR,
     LogAlerts,
     SnsAlerts,
@@ -90,8 +90,10 @@ def test_failure_is_published_to_the_sns_topic(failed_run):
 def test_without_a_topic_the_failure_is_logged(failed_run, caplog):
     assert isinstance(alerts_resource(None), LogAlerts)
     assert isinstance(alerts_resource("arn:aws:sns:eu-west-1:123456789012:t"), SnsAlerts)
-    with caplog.at_level(logging.ERROR, logger="climate_assets.alerts"):
+    with caplog.at_level(logging.ERROR, logger="climate_assets.defs.automation.alerts"):
         _invoke(failed_run, LogAlerts())
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "climate_assets.alerts")
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if r.name == "climate_assets.defs.automation.alerts"
+    )
     assert "climate-assets run failed: climate_data [2024-07-01..2024-07-03]" in logged
     assert "missing required column(s): date" in logged

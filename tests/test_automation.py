@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from climate_assets.automation import AUTOMATION_SENSOR
 from climate_assets.constants import (
     CLIMATE_DATA,
     DERIVED_ASSETS,
@@ -20,8 +19,9 @@ from climate_assets.constants import (
     athena_table_key,
 )
 from climate_assets.definitions import build_definitions
+from climate_assets.defs.automation.conditions import AUTOMATION_SENSOR
+from climate_assets.defs.automation.schedules import NIGHTLY_SCHEDULE
 from climate_assets.resources import athena as athena_resource
-from climate_assets.schedules import NIGHTLY_SCHEDULE
 from climate_assets.settings import Settings
 
 DAY = "2024-07-01"

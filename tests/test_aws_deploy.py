@@ -10,10 +10,10 @@ from importlib.metadata import version
 
 import pytest
 
-from climate_assets.commands.cli import main
-from climate_assets.commands.deploy import DeployConfig, deploy, job_differences
 from climate_assets.constants import GLUE_JOB_SCRIPTS
 from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
+from climate_cli.cli import main
+from climate_cli.deploy import DeployConfig, deploy, job_differences
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
 
 SCRIPTS_BUCKET = "climate-scripts"

@@ -37,20 +37,17 @@ from dagster._core.storage.tags import (
 )
 from psycopg import sql
 
-from climate_assets.assets.athena import table_specs
-from climate_assets.assets.derived import derived_metrics_asset
-from climate_assets.assets.processed import processed_assets
-from climate_assets.commands.cli import main
-from climate_assets.commands.deploy import DeployConfig, deploy
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import (
     GLUE_JOB_SCRIPTS,
     JOB_PROCESS_HEALTH,
     JOB_PROCESS_HOSPITAL,
     JOB_PROCESS_LOCATIONS,
 )
-from climate_assets.engine.glue_client import LocalGlueClient
-from climate_assets.engine.spark import local_spark_session
+from climate_assets.defs.athena.assets import table_specs
+from climate_assets.defs.derived.assets import derived_metrics_asset
+from climate_assets.defs.processed.assets import processed_assets
+from climate_assets.local_glue.glue_client import LocalGlueClient
+from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.partitions import daily_partitions
 from climate_assets.queries import named_queries
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena, TableSpec
@@ -60,6 +57,9 @@ from climate_assets.resources.lake import LocalLakeResource
 from climate_assets.resources.quality import QualityThresholds
 from climate_assets.resources.warehouse import LocalWarehouse, SecretsManagerWarehouse
 from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
+from climate_cli.cli import main
+from climate_cli.deploy import DeployConfig, deploy
+from climate_cli.generate import generate_landing_zone
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
 from tests.support import external_database, materialize_days
 

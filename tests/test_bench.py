@@ -13,8 +13,8 @@ import pytest
 
 from bench import breakdown
 from bench.floor_duckdb import run_floor
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.settings import PROJECT_ROOT
+from climate_cli.generate import generate_landing_zone
 
 DAY = date(2024, 7, 1)
 

@@ -181,9 +181,9 @@ def test_check_names_per_asset_and_quality_config_round_trip():
 
 
 def test_every_dated_asset_has_the_daily_freshness_policy_and_nothing_else_does():
-    from climate_assets.assets.freshness import DAILY_FRESHNESS
     from climate_assets.constants import CLIMATE_DATA, DERIVED_ASSETS, HEALTH_DATA, HOSPITAL_DATA
     from climate_assets.definitions import build_definitions
+    from climate_assets.defs.quality.freshness import DAILY_FRESHNESS
     from climate_assets.settings import Settings
 
     defs = build_definitions(Settings.from_env())

@@ -22,9 +22,9 @@ import dagster as dg
 import psycopg
 import pytest
 
-from climate_assets.commands.generate import generate_landing_zone
-from climate_assets.lease import LeaseHeldError, lease
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
+from climate_assets.steps.lease import LeaseHeldError, lease
+from climate_cli.generate import generate_landing_zone
 
 DAY = "2024-01-15"
 

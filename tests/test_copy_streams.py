@@ -26,7 +26,7 @@ from climate_glue.warehouse import (
 )
 from psycopg import sql
 
-from climate_assets.engine.spark import local_spark_session
+from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.settings import ENV_COPY_STREAMS, Settings
 
 pytestmark = [pytest.mark.spark, pytest.mark.external_postgres]

@@ -25,7 +25,7 @@ a table's COMMIT and before or during the swap leaves that table "after" and (so
 next "before". The climate cases assert exactly which state each part is in; the derived ones,
 that each part is before or after, and which tables are.
 
-Then the next run, as the product's launch does it locally (``climate_assets.assets.launch``):
+Then the next run, as the product's launch does it locally (``climate_assets.steps.launch``):
 the warehouse resource starts or attaches the embedded server (one killed outright is started
 again, its stale ``postmaster.pid`` handled), the staging folders of runs no longer running are
 removed, and the job runs with a new run id (it drops the dead run's PostgreSQL staging table
@@ -69,14 +69,14 @@ from climate_glue.lake import LocalLake
 from climate_glue.publish import date_partition, hive_partition
 from psycopg import sql
 
-from climate_assets.commands.generate import generate_landing_zone
-from climate_assets.recovery import remove_stale_staging
 from climate_assets.resources.warehouse import (
     LocalWarehouse,
     embedded_server_pid,
     stop_embedded_server,
 )
 from climate_assets.settings import GLUE_SCRIPTS_DIR, PROJECT_ROOT
+from climate_assets.steps.recovery import remove_stale_staging
+from climate_cli.generate import generate_landing_zone
 from tests.support import SCRIPTS
 
 pytestmark = pytest.mark.e2e

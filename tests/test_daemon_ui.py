@@ -30,9 +30,9 @@ import pytest
 from climate_glue.contract import DAILY_DATASETS, DERIVED, LINEAGE_COLUMNS, WAREHOUSE_SCHEMA
 from psycopg import sql
 
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import DERIVED_ASSETS, GROUP_CURATED, PROCESSED_ASSETS
 from climate_assets.settings import PROJECT_ROOT
+from climate_cli.generate import generate_landing_zone
 from tests.dev_support import (
     CHROMEDRIVER,
     CHROMIUM,

@@ -75,7 +75,7 @@ def _ctrl_c_stops_everything(tmp_path, env_extra: dict[str, str], before_stop=No
     log = tmp_path / "dev.log"
     with log.open("w") as out:
         dev = subprocess.Popen(
-            [sys.executable, "-m", "climate_assets.commands.cli", "dev", "-p", str(port),
+            [sys.executable, "-m", "climate_cli.cli", "dev", "-p", str(port),
              "--host", "127.0.0.1"],
             cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -145,7 +145,7 @@ def test_ctrl_c_stops_dev_after_sensor_runs_with_run_workers_included(tmp_path):
     others are queued or running, Ctrl-C still stops everything within STOP_SECONDS."""
     from datetime import date
 
-    from climate_assets.commands.generate import generate_landing_zone
+    from climate_cli.generate import generate_landing_zone
 
     generate_landing_zone(
         tmp_path / "state/lake", locations=3, days=2, start=date(2024, 7, 1), seed=5

@@ -34,12 +34,12 @@ from dagster._core.storage.tags import (
 )
 from psycopg import sql
 
-from climate_assets.commands.demo import quiet_console
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import WHOLE_GRAPH_JOB
 from climate_assets.definitions import build_definitions
-from climate_assets.engine.spark import local_spark_session
+from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.settings import GLUE_SCRIPTS_DIR, Settings
+from climate_cli.demo import quiet_console
+from climate_cli.generate import generate_landing_zone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 

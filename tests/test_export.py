@@ -11,11 +11,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from climate_assets.commands.cli import main
-from climate_assets.commands.demo import run_whole_graph
-from climate_assets.commands.export import ExportError, export
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.settings import Settings
+from climate_cli.cli import main
+from climate_cli.demo import run_whole_graph
+from climate_cli.export import ExportError, export
+from climate_cli.generate import generate_landing_zone
 
 pytestmark = pytest.mark.e2e
 

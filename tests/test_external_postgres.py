@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from climate_assets.commands.generate import generate_landing_zone
+from climate_cli.generate import generate_landing_zone
 from tests.support import materialize_days
 
 pytestmark = [pytest.mark.external_postgres, pytest.mark.e2e]

@@ -37,8 +37,8 @@ from climate_glue.raw import RawFilesError
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
+from climate_cli.generate import generate_landing_zone
 from tests.support import DAY, TABLES, Published, csv_fields_unlimited
 
 pytestmark = pytest.mark.e2e

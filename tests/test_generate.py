@@ -20,7 +20,7 @@ from climate_glue.contract import (
     Dataset,
 )
 
-from climate_assets.commands.generate import GeneratedLandingZone, generate_landing_zone
+from climate_cli.generate import GeneratedLandingZone, generate_landing_zone
 
 DOUBLE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 WHOLE = re.compile(r"^[+-]?\d+$")
@@ -368,7 +368,7 @@ def test_handles_a_run_over_year_end(tmp_path: Path) -> None:
 
 def test_past_every_county_code_come_places(tmp_path: Path) -> None:
     """Benchmark volumes: locations past the county codes are places within counties."""
-    from climate_assets.commands.generate import MAX_COUNTIES
+    from climate_cli.generate import MAX_COUNTIES
 
     count = MAX_COUNTIES + 1500
     result = generate_landing_zone(tmp_path, count, 1, date(2024, 7, 1), seed=6)

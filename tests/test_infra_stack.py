@@ -34,15 +34,12 @@ import psycopg
 import pytest
 import yaml
 
-from climate_assets.assets.athena import shared_table_specs, table_specs
-from climate_assets.assets.processed import processed_assets
-from climate_assets.commands.cli import main
-from climate_assets.commands.deploy import DeployConfig, iam_policies
-from climate_assets.commands.env import variable_name
 from climate_assets.constants import GLUE_JOB_SCRIPTS, JOB_PROCESS_LOCATIONS
-from climate_assets.engine.glue_client import LocalGlueClient
-from climate_assets.engine.spark import local_spark_session
+from climate_assets.defs.athena.assets import shared_table_specs, table_specs
+from climate_assets.defs.processed.assets import processed_assets
 from climate_assets.environments import resources_for
+from climate_assets.local_glue.glue_client import LocalGlueClient
+from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.partitions import daily_partitions
 from climate_assets.resources.lake import LocalLakeResource
 from climate_assets.settings import (
@@ -55,6 +52,9 @@ from climate_assets.settings import (
     AwsSettings,
     Settings,
 )
+from climate_cli.cli import main
+from climate_cli.deploy import DeployConfig, iam_policies
+from climate_cli.env import variable_name
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
 from tests.support import external_database
 from tests.test_aws_glue_run import STAND_INS, StandInAwsGlueRunner, StandInGlue
@@ -452,7 +452,7 @@ def test_deploy_on_the_stack_then_a_glue_run_through_pipes(
         assert job["Connections"] == {"Connections": ["climate-assets-dev-rds"]}
         assert job["Command"]["ScriptLocation"] == f"s3://{bucket}/glue/{script}"
 
-    from climate_assets.commands.generate import generate_landing_zone
+    from climate_cli.generate import generate_landing_zone
 
     lake = tmp_path / "lake"  # local Spark reads no s3://: the lake stays a folder
     generate_landing_zone(lake, locations=3, days=1, start=date(2024, 1, 15), seed=3)

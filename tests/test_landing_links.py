@@ -16,11 +16,11 @@ from climate_glue.contract import CLIMATE
 from climate_glue.lake import LocalLake, NotInLakeError
 from climate_glue.quarantine import REASON_SUFFIX
 
-from climate_assets.commands.cli import main
-from climate_assets.commands.generate import generate_landing_zone
+from climate_assets.defs.automation.arrival_sensor import arrival_sensor
 from climate_assets.partitions import daily_partitions
 from climate_assets.resources.lake import LocalLakeResource
-from climate_assets.sensors.arrival import arrival_sensor
+from climate_cli.cli import main
+from climate_cli.generate import generate_landing_zone
 
 HEADER = "location_id,date,temp_max_c,temp_min_c,precipitation_mm\n"
 DAY = "2024-07-01"

@@ -14,8 +14,8 @@ from datetime import date
 
 import pytest
 
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.settings import PROJECT_ROOT
+from climate_cli.generate import generate_landing_zone
 from tests.dev_support import CHROMEDRIVER, CHROMIUM, OWN_STATE_ONLY, Dev
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +37,7 @@ def dev(tmp_path_factory, start_dev):
 
 def _cli(dev: Dev, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "climate_assets.commands.cli", *args],
+        [sys.executable, "-m", "climate_cli.cli", *args],
         cwd=PROJECT_ROOT,
         env=dev.env,
         capture_output=True,

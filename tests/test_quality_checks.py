@@ -14,9 +14,9 @@ from datetime import date
 import pyarrow.parquet as pq
 import pytest
 
-from climate_assets.commands import cli
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import CLIMATE_DATA, HEALTH_RISKS, HOSPITAL_DATA
+from climate_cli import cli
+from climate_cli.generate import generate_landing_zone
 from tests.support import materialize_days
 
 pytestmark = pytest.mark.e2e
@@ -130,7 +130,7 @@ def test_a_failing_blocking_check_publishes_nothing_of_its_day(tmp_path):
     import dagster as dg
 
     from climate_assets.constants import DERIVED_ASSETS
-    from climate_assets.held_days import held_days_sensor
+    from climate_assets.defs.automation.held_days import held_days_sensor
 
     state, lake = tmp_path, tmp_path / "lake"
     generate_landing_zone(lake, locations=3, days=2, start=date(2024, 7, 1), seed=9)

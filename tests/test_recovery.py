@@ -16,16 +16,16 @@ import psutil
 import pytest
 from climate_glue.lake import LocalLake
 
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import LOCATIONS
-from climate_assets.recovery import (
+from climate_assets.resources.warehouse import LocalWarehouse
+from climate_assets.steps.recovery import (
     HOST_TAG,
     PID_TAG,
     process_tags,
     reap_dead_runs,
     remove_stale_staging,
 )
-from climate_assets.resources.warehouse import LocalWarehouse
+from climate_cli.generate import generate_landing_zone
 from tests.support import materialize_days
 
 START_AND_DIE = textwrap.dedent(

@@ -8,7 +8,7 @@ import pytest
 from climate_glue.lake import LocalLake
 from climate_glue.warehouse import resolve_dsn
 
-from climate_assets.engine.glue_client import LocalGlueClient
+from climate_assets.local_glue.glue_client import LocalGlueClient
 
 
 def test_job_reference_names_the_variable_not_the_url(monkeypatch, tmp_path):

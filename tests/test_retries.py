@@ -20,11 +20,11 @@ import dagster as dg
 import psycopg
 import pytest
 
-from climate_assets.alerts import FAILURE_SENSOR, LogAlerts, run_failure_alerts
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import CLIMATE_DATA, LOCATIONS
+from climate_assets.defs.automation.alerts import FAILURE_SENSOR, LogAlerts, run_failure_alerts
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
-from climate_assets.retries import DATA, TRANSIENT, UNKNOWN, classify, glue_retry_policy
+from climate_assets.steps.retries import DATA, TRANSIENT, UNKNOWN, classify, glue_retry_policy
+from climate_cli.generate import generate_landing_zone
 from tests.support import materialize_days
 
 GLUE = "Glue job process-climate-data run jr_1 completed with status FAILED :\n"
@@ -274,9 +274,11 @@ def test_postgres_unreachable_past_the_budget_fails_once_and_the_alert_says_so(
             dagster_run=result.dagster_run,
             resources={"alerts": LogAlerts()},
         ).for_run_failure()
-        with caplog.at_level(logging.ERROR, logger="climate_assets.alerts"):
+        with caplog.at_level(logging.ERROR, logger="climate_assets.defs.automation.alerts"):
             run_failure_alerts(context)
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "climate_assets.alerts")
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if r.name == "climate_assets.defs.automation.alerts"
+    )
     assert "Assets: locations" in logged
     assert "Partitions: 2024-01-15" in logged
     assert "transient fault: PostgreSQL unreachable; retried 2 time(s), then failed" in logged

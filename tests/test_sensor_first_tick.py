@@ -17,7 +17,6 @@ from climate_glue.contract import CLIMATE, HEALTH, RAW_DATASETS
 from climate_glue.lake import LocalLake
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
 
-from climate_assets.commands.generate import generate_landing_zone
 from climate_assets.constants import (
     CLIMATE_DATA,
     DERIVED_ASSETS,
@@ -25,10 +24,11 @@ from climate_assets.constants import (
     HOSPITAL_DATA,
     LOCATIONS,
 )
-from climate_assets.input_files import INPUT_FILES
+from climate_assets.defs.automation.arrival_sensor import arrival_sensor
 from climate_assets.partitions import daily_partitions
 from climate_assets.resources.lake import LocalLakeResource
-from climate_assets.sensors.arrival import arrival_sensor
+from climate_assets.steps.input_files import INPUT_FILES
+from climate_cli.generate import generate_landing_zone
 from tests.support import materialize_days
 
 pytestmark = pytest.mark.e2e

@@ -16,9 +16,7 @@ from dagster._core.storage.tags import (
 )
 
 from climate_assets.constants import DERIVED_ASSETS
-from climate_assets.partitions import daily_partitions
-from climate_assets.resources.lake import LocalLakeResource
-from climate_assets.sensors.arrival import (
+from climate_assets.defs.automation.arrival_sensor import (
     ARRIVAL_SENSOR,
     DATASETS_TAG,
     arrival_sensor,
@@ -26,6 +24,8 @@ from climate_assets.sensors.arrival import (
     load_sensor_cursor,
     scan_landing,
 )
+from climate_assets.partitions import daily_partitions
+from climate_assets.resources.lake import LocalLakeResource
 
 HEADER = "location_id,date,temp_max_c,temp_min_c,precipitation_mm\n"
 DAILY = daily_partitions("2024-01-01")

@@ -22,10 +22,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from climate_assets.commands.cli import main
-from climate_assets.commands.demo import run_whole_graph
-from climate_assets.commands.generate import generate_landing_zone
-from climate_assets.commands.status import render, status
 from climate_assets.constants import (
     CLIMATE_DATA,
     HEALTH_DATA,
@@ -34,9 +30,13 @@ from climate_assets.constants import (
     athena_table_key,
 )
 from climate_assets.instance import instance_environment
-from climate_assets.lease import lease
 from climate_assets.resources.warehouse import LocalWarehouse
 from climate_assets.settings import Settings
+from climate_assets.steps.lease import lease
+from climate_cli.cli import main
+from climate_cli.demo import run_whole_graph
+from climate_cli.generate import generate_landing_zone
+from climate_cli.status import render, status
 
 pytestmark = pytest.mark.e2e
 

@@ -32,7 +32,7 @@ from climate_assets.constants import (
     athena_shared_table_key,
     athena_table_key,
 )
-from climate_assets.dagster_fixes import (
+from climate_assets.dagster_compat import (
     _not_equal,
     fix_time_window_subset_inequality,
     time_window_subset_class,
@@ -70,7 +70,7 @@ SELECTIONS = {
 
 def test_the_dagster_bug_is_still_there_and_worked_around():
     """Dagster's time-window subsets are ``==`` and ``!=`` at once (no ``__ne__``), which
-    refuses UI backfills of the curated metrics: ``climate_assets/dagster_fixes.py``. When this
+    refuses UI backfills of the curated metrics: ``climate_assets/dagster_compat.py``. When this
     fails because Dagster defines ``__ne__`` itself, remove the workaround (and
     ``docs/upstream/time-window-subset-ne.md``)."""
     cls = time_window_subset_class()
@@ -95,7 +95,7 @@ def ui(tmp_path_factory, start_dev) -> Dev:
         env.pop(name, None)
     with (root / "demo.log").open("w") as log:
         demo = subprocess.run(
-            [sys.executable, "-m", "climate_assets.commands.cli", "demo", "--locations", "4",
+            [sys.executable, "-m", "climate_cli.cli", "demo", "--locations", "4",
              "--days", str(len(DAYS)), "--start", DAYS[0]],
             cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=900,
         )  # fmt: skip

@@ -6,8 +6,8 @@ import pytest
 from climate_glue.contract import CLIMATE
 from climate_glue.lake import LocalLake
 
-from climate_assets.commands.cli import main
-from climate_assets.sensors.arrival import layout_problem
+from climate_assets.defs.automation.arrival_sensor import layout_problem
+from climate_cli.cli import main
 
 ROWS = [
     "L1,2024-07-02,30,20,0",

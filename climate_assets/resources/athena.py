@@ -16,7 +16,7 @@ import duckdb
 from climate_glue.aws import aws_client
 from climate_glue.contract import HIVE_TYPES, WAREHOUSE_SCHEMA
 
-from ..settings import DEFAULT_ATHENA_WORKGROUP
+from climate_assets.settings import DEFAULT_ATHENA_WORKGROUP
 
 ATHENA_DATABASE = WAREHOUSE_SCHEMA  # contract: tables live in database climate_health
 # Tables meant for sharing: over the exports, where small health counts are suppressed.
@@ -261,7 +261,7 @@ class GlueCatalogAthena(AthenaTablesResource):
 
     def save_named_queries(self) -> dict[str, str]:
         """Create or update the project's named queries in the workgroup: name -> action."""
-        from ..queries import named_queries
+        from climate_assets.queries import named_queries
 
         athena = self._client("athena")
         existing: dict[str, dict] = {}

@@ -21,20 +21,20 @@ from climate_glue.runtime import PIPES_MESSAGES_ARGUMENT
 from dagster_pipes import decode_param
 from pydantic import PrivateAttr
 
-from ..constants import GLUE_JOB_SCRIPTS
-from ..engine.glue_client import LocalGlueClient
-from ..engine.spark import local_spark_session
-from ..settings import (
+from climate_assets.constants import GLUE_JOB_SCRIPTS
+from climate_assets.local_glue.glue_client import LocalGlueClient
+from climate_assets.local_glue.spark import local_spark_session
+from climate_assets.resources.glue_runs import run_tag, runs_in_flight, same_work, wait_until_ended
+from climate_assets.settings import (
     DEFAULT_DPU_HOUR_PRICE,
     DEFAULT_DRIVER_MEMORY,
     DEFAULT_ENGINE,
     DEFAULT_PIPES_PREFIX,
     DEFAULT_SPARK_MASTER,
 )
-from .glue_runs import run_tag, runs_in_flight, same_work, wait_until_ended
 
 if TYPE_CHECKING:  # imported when a job runs: dagster-aws and boto3 are not for the code location
-    from .glue_pipes import ClimateGlueClient
+    from climate_assets.resources.glue_pipes import ClimateGlueClient
 
 
 class GlueJobRunner(dg.ConfigurableResource):
@@ -89,8 +89,8 @@ class LocalGlueRunner(GlueJobRunner):
     def run(
         self, context: dg.AssetExecutionContext, job_name: str, arguments: Mapping[str, str]
     ) -> dg.PipesClientCompletedInvocation:
-        from .glue_pipes import ClimateGlueClient
-        from .pipes_readers import TempFileMessageReader
+        from climate_assets.resources.glue_pipes import ClimateGlueClient
+        from climate_assets.resources.pipes_readers import TempFileMessageReader
 
         pipes = ClimateGlueClient(
             client=self._client,
@@ -161,8 +161,11 @@ class AwsGlueRunner(GlueJobRunner):
         run in flight that it follows (where that run writes its messages)."""
         from dagster_aws.pipes import PipesS3ContextInjector
 
-        from .glue_pipes import ClimateGlueClient
-        from .pipes_readers import FollowingS3MessageReader, PrefixedS3MessageReader
+        from climate_assets.resources.glue_pipes import ClimateGlueClient
+        from climate_assets.resources.pipes_readers import (
+            FollowingS3MessageReader,
+            PrefixedS3MessageReader,
+        )
 
         s3 = aws_client("s3", self.region)
         prefix = self.pipes_prefix.strip("/")

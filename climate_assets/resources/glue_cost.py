@@ -1,7 +1,7 @@
 """What a Glue job run used and cost, and the metadata a materialization shows of it.
 
 Pure functions of the job-run record (``GetJobRun``'s ``JobRun``): the same record from AWS
-Glue or from the local engine (``climate_assets.engine``, whose ``GlueVersion`` starts with
+Glue or from the local engine (``climate_assets.local_glue``, whose ``GlueVersion`` starts with
 ``local``) gives the same answer wherever it is computed.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import dagster as dg
 
-from ..settings import DEFAULT_DPU_HOUR_PRICE
+from climate_assets.settings import DEFAULT_DPU_HOUR_PRICE
 
 # DPUs per worker of each Glue worker type (AWS Glue pricing).
 WORKER_TYPE_DPU = {

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import dagster as dg
 from dagster_aws.pipes import PipesGlueClient
 
-from ..settings import DEFAULT_DPU_HOUR_PRICE
-from .glue_cost import run_metadata
-from .glue_logs import GlueDriverLogReader, driver_log_group
+from climate_assets.resources.glue_cost import run_metadata
+from climate_assets.resources.glue_logs import GlueDriverLogReader, driver_log_group
+from climate_assets.settings import DEFAULT_DPU_HOUR_PRICE
 
 
 class ClimateGlueClient(PipesGlueClient):

@@ -15,13 +15,13 @@ import psycopg
 from climate_glue.warehouse import EMBEDDED_DATABASE, resolve_dsn, secret_reference
 from pydantic import PrivateAttr
 
-from ..settings import DEFAULT_LEASE_TIMEOUT_SECONDS
+from climate_assets.settings import DEFAULT_LEASE_TIMEOUT_SECONDS
 
 
 class WarehouseResource(dg.ConfigurableResource):
     """Where the jobs load tables. Jobs get a reference to it, never a credential."""
 
-    # How long a run waits for another run's write lease on an asset (climate_assets.lease).
+    # How long a run waits for another run's write lease on an asset (climate_assets.steps.lease).
     lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT_SECONDS
     # Most COPY streams a job opens into it at once (``--copy-streams``); None: the job takes a
     # share of the server's free connections.

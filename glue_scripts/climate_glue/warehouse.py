@@ -308,7 +308,7 @@ def stage_load(
 
 def drop_stale_stages(conn: psycopg.Connection, name: str, run_id: str) -> list[str]:
     """Drop the staging tables of ``name`` that other runs left (a killed job's): the job holds
-    the table's write lease (``climate_assets.lease``), so no other run is using them."""
+    the table's write lease (``climate_assets.steps.lease``), so no other run is using them."""
     own = stage_table_name(name, run_id)
     pattern = (STAGE_TABLE_PREFIX + name + "_").replace("_", "\\_") + "%"
     found = conn.execute(

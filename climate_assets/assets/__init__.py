@@ -1,1 +1,0 @@
-"""Assets by layer: processed (raw -> lake + PostgreSQL), curated (derived metrics), athena."""

@@ -1,0 +1,1 @@
+"""Athena tables over the lake Parquet (DuckDB views on the embedded default)."""

@@ -1,0 +1,202 @@
+"""``climate-assets export``: one file (CSV, JSON or Parquet) of an asset for a range of days.
+
+Reads the asset's published lake Parquet (``curated/<asset>/`` or ``processed/<asset>/``, Hive
+partitioned ``year=/month=/day=``) with DuckDB and writes one file. Health counts of 1..10, and
+the rate computed from them, are suppressed as in the shared exports (contract section 4,
+``climate_glue.metrics.suppress_small_counts``: null, with ``suppressed = true`` on the row);
+``--internal`` keeps the true counts where the asset allows internal use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from climate_glue.contract import CURATED_PREFIX, PROCESSED_PREFIX, SUPPRESS_MAX, SUPPRESS_MIN
+
+from climate_assets.settings import Settings
+
+FORMATS = ("csv", "json", "parquet")
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """What an asset's export suppresses: count columns of 1..10 and the rates derived from
+    each (count column -> rate columns), and whether ``--internal`` may keep them."""
+
+    asset: str
+    layer: str
+    counts: dict[str, tuple[str, ...]]
+    internal_allowed: bool
+
+
+HEALTH_COUNTS = (
+    "heat_illness_cases",
+    "respiratory_cases",
+    "cardiovascular_cases",
+    "waterborne_cases",
+    "vector_borne_cases",
+)
+
+EXPORTS = {
+    spec.asset: spec
+    for spec in (
+        # Derived: the same rule as the shared CSV/JSON exports; analysts may take true counts.
+        ExportSpec("health_risks", CURATED_PREFIX, {"case_total": ("cases_per_100k",)}, True),
+        ExportSpec("hospital_resources", CURATED_PREFIX, {}, True),
+        ExportSpec("resilience_scores", CURATED_PREFIX, {}, True),
+        # Processed: per-category counts per location and day, the finest grain there is: only
+        # ever exported suppressed (internal users read PostgreSQL).
+        ExportSpec("health_data", PROCESSED_PREFIX, {c: () for c in HEALTH_COUNTS}, False),
+        ExportSpec("climate_data", PROCESSED_PREFIX, {}, True),
+        ExportSpec("hospital_data", PROCESSED_PREFIX, {}, True),
+        ExportSpec("locations", PROCESSED_PREFIX, {}, True),
+    )
+}
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Export:
+    path: Path
+    rows: int
+    days: list[date]
+    suppressed_rows: int | None  # None: --internal, true counts
+
+    def summary(self) -> str:
+        privacy = (
+            "true counts (--internal)"
+            if self.suppressed_rows is None
+            else f"{self.suppressed_rows:,} row(s) with small counts suppressed"
+        )
+        return (
+            f"Wrote {self.rows:,} rows for {self.days[0]} .. {self.days[-1]} "
+            f"({len(self.days)} day(s)) to {self.path}; {privacy}"
+        )
+
+
+def _day_prefix(spec: ExportSpec, day: date) -> str:
+    return f"{spec.layer}/{spec.asset}/year={day.year}/month={day.month:02d}/day={day.day:02d}"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def export(
+    settings: Settings,
+    asset: str,
+    start: date,
+    end: date,
+    fmt: str,
+    output: Path,
+    internal: bool = False,
+) -> Export:
+    import duckdb
+
+    from climate_assets.environments import resources_for
+
+    if asset not in EXPORTS:
+        raise ExportError(f"no asset {asset!r} to export; known: {', '.join(EXPORTS)}")
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if end < start:
+        raise ExportError(f"--to {end} is before --from {start}")
+    spec = EXPORTS[asset]
+    if internal and not spec.internal_allowed:
+        raise ExportError(
+            f"{asset} may not be exported with true small counts (--internal); "
+            "read them from PostgreSQL or export without --internal"
+        )
+    lake_resource = resources_for(settings)["lake"].process_config_and_initialize()
+    lake = lake_resource.open()
+    root = lake_resource.root_uri().rstrip("/")
+
+    if spec.layer == PROCESSED_PREFIX and asset == "locations":
+        days, present = [], [f"{spec.layer}/{asset}"]
+    else:
+        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        present = [d for d in days if lake.list_keys(_day_prefix(spec, d))]
+        if not present:
+            raise ExportError(
+                f"no data for {asset} from {start} to {end} under {root}/{spec.layer}/{asset}/: "
+                "materialize those days first (climate-assets materialize "
+                f"--select {asset} --from {start} --to {end})"
+            )
+        missing = [d for d in days if d not in present]
+        if missing:
+            listed = ", ".join(d.isoformat() for d in missing)
+            raise ExportError(
+                f"{asset} has no data for {len(missing)} day(s) of {start} .. {end}: {listed}; "
+                "materialize them, or export the days on either side separately"
+            )
+
+    if asset == "locations":
+        sources = [f"{root}/{spec.layer}/{asset}/**/*.parquet"]
+    else:
+        sources = [f"{root}/{_day_prefix(spec, d)}/*.parquet" for d in days]
+    con = duckdb.connect()
+    try:
+        if root.startswith("s3://"):
+            con.execute("INSTALL httpfs; LOAD httpfs;")
+            con.execute("CREATE SECRET lake (TYPE s3, PROVIDER credential_chain)")
+        files = "[" + ", ".join(_sql_string(s) for s in sources) + "]"
+        con.execute(
+            f"CREATE TEMP VIEW source AS SELECT * EXCLUDE (year, month, day) "
+            f"FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+        )
+        columns = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
+        select = []
+        suppressed_rows = None
+        if spec.counts and not internal:
+            small = " OR ".join(
+                f"{_quote(c)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX}" for c in spec.counts
+            )
+            rates = {rate: count for count, rs in spec.counts.items() for rate in rs}
+            for name in columns:
+                if name == "suppressed":
+                    continue
+                if name in spec.counts:
+                    select.append(
+                        f"CASE WHEN {_quote(name)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
+                        f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
+                    )
+                elif name in rates:
+                    count = _quote(rates[name])
+                    select.append(
+                        f"CASE WHEN {count} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
+                        f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
+                    )
+                else:
+                    select.append(_quote(name))
+            select.append(f"coalesce({small}, false) AS suppressed")
+            suppressed_rows = con.execute(f"SELECT count(*) FROM source WHERE {small}").fetchone()[
+                0
+            ]
+        else:
+            select = [_quote(c) for c in columns if c != "suppressed" or not spec.counts]
+        order = [c for c in ("date", "location_id", "hospital_id") if c in columns]
+        query = f"SELECT {', '.join(select)} FROM source" + (
+            f" ORDER BY {', '.join(order)}" if order else ""
+        )
+        output.parent.mkdir(parents=True, exist_ok=True)
+        options = {
+            "csv": "FORMAT csv, HEADER true",
+            "json": "FORMAT json, ARRAY true",
+            "parquet": "FORMAT parquet",
+        }[fmt]
+        con.execute(f"COPY ({query}) TO {_sql_string(str(output))} ({options})")
+        rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
+    finally:
+        con.close()
+    return Export(
+        path=output, rows=rows, days=days or [start, end], suppressed_rows=suppressed_rows
+    )
