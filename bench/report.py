@@ -70,7 +70,7 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
     lines = [
         "# Benchmark results",
         "",
-        "Written by `uv run python -m bench` (see README, Benchmarks). Raw numbers:"
+        "Written by `uv run python -m bench` (see docs/benchmarks.md). Raw numbers:"
         f" `bench/results/{raw_name}`"
         + "".join(f" and `bench/results/{x['file']}`" for x in merged)
         + ".",
