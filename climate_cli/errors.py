@@ -7,7 +7,7 @@ operator can fix (PostgreSQL unreachable or refusing, the lake or state folder m
 writable, a full disk, AWS credentials or a bucket missing); anything else is named by its type
 and message.
 
-Exit codes (the README's Commands section): 0 done; 1 the run ran but held data back (a
+Exit codes (docs/operating.md, Commands): 0 done; 1 the run ran but held data back (a
 blocking check held a day, a file was quarantined, a check failed in ``check``) or the input
 was refused (``upload``, ``export``); 2 wrong usage (argparse); 3 could not run.
 """
