@@ -26,6 +26,7 @@ from ..resources.athena import (
     table_version,
 )
 from ..resources.lake import LakeResource
+from .columns import table_columns
 
 
 def table_specs() -> list[TableSpec]:
@@ -58,6 +59,7 @@ def _table_spec(
         # A table whose dataset has no files yet is not made, and stays missing until it is.
         skippable=True,
         description=description,
+        metadata=table_columns(table),
     )
 
 

@@ -22,6 +22,7 @@ from ..resources.quality import QualityThresholds
 from ..resources.warehouse import WarehouseResource
 from ..retries import glue_retry_policy
 from .checks import check_specs
+from .columns import asset_columns
 from .freshness import DAILY_FRESHNESS
 from .launch import launch_glue_job
 from .metadata import each_with_numeric_metadata
@@ -41,6 +42,7 @@ def _derived_spec(
         freshness_policy=DAILY_FRESHNESS,
         automation_condition=DERIVED_AUTOMATION,
         description=description,
+        metadata=asset_columns(key),
     )
 
 

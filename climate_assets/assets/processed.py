@@ -25,6 +25,7 @@ from ..resources.quality import QualityThresholds
 from ..resources.warehouse import WarehouseResource
 from ..retries import glue_retry_policy
 from .checks import check_specs
+from .columns import asset_columns
 from .freshness import DAILY_FRESHNESS
 from .launch import launch_glue_job
 from .metadata import with_numeric_metadata
@@ -66,6 +67,7 @@ def locations_asset(
         kinds={*STORAGE_KINDS, engine},
         owners=OWNERS,
         description="Locations from raw/locations: ids kept as text, validated, unique by location_id.",
+        metadata=asset_columns(LOCATIONS),
         check_specs=check_specs(LOCATIONS, LOCATIONS_DATASET),
         retry_policy=retry_policy or glue_retry_policy(),
         pool=JOB_PROCESS_LOCATIONS,
@@ -112,6 +114,7 @@ def daily_processed_asset(
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=description,
+        metadata=asset_columns(key),
         check_specs=check_specs(key, dataset),
         retry_policy=retry_policy or glue_retry_policy(),
         pool=job_name,  # one run at a time writes a dataset (dagster.yaml: concurrency.pools)
