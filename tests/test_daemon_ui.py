@@ -4,6 +4,9 @@ One ``climate-assets dev`` serves every test here, in order:
 - the sensors and the nightly schedule show as running (GraphQL, as the UI reads them);
 - headless Chromium opens the asset lineage page and finds every asset (screenshot kept in
   ``docs/asset-graph.png`` when CLIMATE_UPDATE_DOCS=1);
+- headless Chromium opens the asset page of resilience_scores and finds the contract's columns
+  with their types and key, and the upstream columns of resilience_score (screenshot kept in
+  ``docs/images/asset-columns.png`` when CLIMATE_UPDATE_DOCS=1);
 - a day's climate, health and hospital files dropped into the landing zone become that day's
   derived metrics in PostgreSQL with nobody launching anything (arrival sensors, then
   declarative automation, in the daemon's run subprocesses);
