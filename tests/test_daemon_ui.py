@@ -4,6 +4,9 @@ One ``climate-assets dev`` serves every test here, in order:
 - the sensors and the nightly schedule show as running (GraphQL, as the UI reads them);
 - headless Chromium opens the asset lineage page and finds every asset (screenshot kept in
   ``docs/asset-graph.png`` when CLIMATE_UPDATE_DOCS=1);
+- headless Chromium opens the asset page of resilience_scores and finds the contract's columns
+  with their types and key, and the upstream columns of resilience_score (screenshot kept in
+  ``docs/images/asset-columns.png`` when CLIMATE_UPDATE_DOCS=1);
 - a day's climate, health and hospital files dropped into the landing zone become that day's
   derived metrics in PostgreSQL with nobody launching anything (arrival sensors, then
   declarative automation, in the daemon's run subprocesses);
@@ -27,7 +30,13 @@ from datetime import date
 
 import psycopg
 import pytest
-from climate_glue.contract import DAILY_DATASETS, DERIVED, LINEAGE_COLUMNS, WAREHOUSE_SCHEMA
+from climate_glue.contract import (
+    DAILY_DATASETS,
+    DERIVED,
+    LINEAGE_COLUMNS,
+    RESILIENCE_SCORES,
+    WAREHOUSE_SCHEMA,
+)
 from psycopg import sql
 
 from climate_assets.constants import DERIVED_ASSETS, GROUP_CURATED, PROCESSED_ASSETS
@@ -52,6 +61,7 @@ DAYS = ["2024-07-01", "2024-07-02"]
 PIPELINE_SECONDS = 480  # bound on waiting for the daemon (runs start their own Spark)
 SCREENSHOT = PROJECT_ROOT / "docs" / "asset-graph.png"
 PLOTS_SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "asset-plots.png"
+COLUMNS_SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "asset-columns.png"
 PLOTTED_ASSET = "climate_data"
 TABLES = [d.asset for d in DAILY_DATASETS] + [d.asset for d in DERIVED]
 
@@ -163,6 +173,74 @@ def test_browser_finds_every_asset_in_the_lineage_graph(dev, tmp_path):
             shutil.copy(shot, SCREENSHOT)
     finally:
         browser.quit()
+
+
+# Each row of the asset page's Columns table: name, type (the first tag), the other tags, and
+# the description as shown (Markdown rendered).
+COLUMN_ROWS = """
+const header = [...document.querySelectorAll('table td')].find(
+  td => td.innerText.trim() === 'Column name');
+if (!header) return null;
+return [...header.closest('table').querySelectorAll('tbody tr')].map(tr => {
+  const cells = [...tr.children].map(td => td.innerText.trim());
+  const tags = cells[1].split('\\n').map(t => t.trim()).filter(Boolean);
+  return {name: cells[0].split('\\n')[0], type: tags[0], tags: tags.slice(1),
+          description: cells[2]};
+});
+"""
+# Contract: resilience_score = round(clip(0.45*capacity_score + 0.45*(100 - health_risk_index)
+#                                         + 10*(1 - flood_exposed_share), 0, 100), 2)
+RESILIENCE_INPUTS = {
+    "health_risks.health_risk_index",
+    "hospital_resources.capacity_score",
+    "hospital_resources.flood_exposed_share",
+}
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver"
+)
+def test_asset_page_shows_the_columns_and_where_resilience_score_comes_from(dev, tmp_path):
+    """Asset page of resilience_scores -> Columns: the contract's columns with their types, the
+    key marked, and resilience_score's upstream columns (the OSS UI draws no column lineage:
+    each description names them). The definition's column lineage, which Dagster+ draws, says
+    the same."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = chromium(tmp_path, "1600,2200")
+    try:
+        browser.get(f"{dev.url}/assets/{RESILIENCE_SCORES.asset}")
+        wait = WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,))
+        rows = wait.until(lambda b: len(found := b.execute_script(COLUMN_ROWS) or []) > 1 and found)
+        shot = tmp_path / "asset-columns.png"
+        assert browser.save_screenshot(str(shot))
+        if os.environ.get("CLIMATE_UPDATE_DOCS"):
+            COLUMNS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, COLUMNS_SCREENSHOT)
+    finally:
+        browser.quit()
+    shown = {row["name"]: row for row in rows}
+    assert [(r["name"], r["type"]) for r in rows] == list(RESILIENCE_SCORES.output_types.items())
+    assert {name for name, row in shown.items() if "primary key" in row["tags"]} == set(
+        RESILIENCE_SCORES.key
+    )
+    score = shown["resilience_score"]["description"]
+    assert "0.45*capacity_score" in score  # the formula, as the contract writes it
+    upstream = score.rpartition("Upstream:")[2]
+    assert {name.strip() for name in upstream.split(",")} == RESILIENCE_INPUTS
+
+    data = dev.graphql(
+        "query($k: [AssetKeyInput!]) { assetNodes(assetKeys: $k) { metadataEntries {"
+        " label ... on TableColumnLineageMetadataEntry { lineage { columnName"
+        " columnDeps { assetKey { path } columnName } } } } } }",
+        {"k": [{"path": [RESILIENCE_SCORES.asset]}]},
+    )
+    [node] = data["assetNodes"]
+    [lineage] = [e for e in node["metadataEntries"] if e["label"] == "dagster/column_lineage"]
+    [column] = [c for c in lineage["lineage"] if c["columnName"] == "resilience_score"]
+    deps = {f"{'/'.join(d['assetKey']['path'])}.{d['columnName']}" for d in column["columnDeps"]}
+    assert deps == RESILIENCE_INPUTS
 
 
 def _derived_rows(dev: Dev, day: str) -> int:

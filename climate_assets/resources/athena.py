@@ -149,6 +149,13 @@ def contract_types(spec: TableSpec) -> dict[str, str]:
     return types
 
 
+def partition_types(spec: TableSpec) -> dict[str, str]:
+    """The Hive partition columns of a table (its year=/month=/day= folders), with contract types."""
+    from climate_glue.contract import HIVE_PARTITION_COLUMNS
+
+    return {name: "int" for name in HIVE_PARTITION_COLUMNS} if spec.partitioned else {}
+
+
 def glue_table_input(
     spec: TableSpec, location: str, first_year: int, last_year: int
 ) -> dict[str, object]:
@@ -158,18 +165,16 @@ def glue_table_input(
     leading zeros, as the folders are named), so a newly published day is visible to Athena
     without a crawler or ``MSCK REPAIR``.
     """
-    from climate_glue.contract import HIVE_PARTITION_COLUMNS
-
     if spec.fmt not in ("parquet", "json"):
         raise ValueError(f"table {spec.database}.{spec.name}: unknown format {spec.fmt!r}")
     location = location.rstrip("/") + "/"
     storage = PARQUET_STORAGE if spec.fmt == "parquet" else JSON_STORAGE
     columns = [{"Name": n, "Type": HIVE_TYPES[t]} for n, t in contract_types(spec).items()]
     parameters = {"EXTERNAL": "TRUE", "classification": spec.fmt}
-    partition_keys = []
-    if spec.partitioned:
-        year, month, day = HIVE_PARTITION_COLUMNS
-        partition_keys = [{"Name": name, "Type": "int"} for name in HIVE_PARTITION_COLUMNS]
+    partitions = partition_types(spec)
+    partition_keys = [{"Name": n, "Type": HIVE_TYPES[t]} for n, t in partitions.items()]
+    if partitions:
+        year, month, day = partitions
         ranges = {
             year: (f"{first_year},{last_year}", 4),
             month: PROJECTION_MONTH,
@@ -181,7 +186,7 @@ def glue_table_input(
             parameters[f"projection.{name}.range"] = value_range
             parameters[f"projection.{name}.digits"] = str(digits)
         parameters["storage.location.template"] = (
-            location + "/".join(f"{name}=${{{name}}}" for name in HIVE_PARTITION_COLUMNS) + "/"
+            location + "/".join(f"{name}=${{{name}}}" for name in partitions) + "/"
         )
     return {
         "Name": spec.name,

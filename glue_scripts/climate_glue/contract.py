@@ -33,7 +33,18 @@ POSTGRES_TYPES = {
 
 LINEAGE_COLUMNS = ("_source_file", "_processed_at", "_run_id")
 LINEAGE_TYPES = {"_source_file": "string", "_processed_at": "timestamp", "_run_id": "string"}
+LINEAGE_DESCRIPTIONS = {
+    "_source_file": "The raw key the row came from, exactly as it is named in the lake;"
+    " for a derived row the run's input partition (date=YYYY-MM-DD).",
+    "_processed_at": "When the row was processed (UTC).",
+    "_run_id": "The Dagster run that wrote the row.",
+}
 HIVE_PARTITION_COLUMNS = ("year", "month", "day")
+HIVE_PARTITION_DESCRIPTIONS = {
+    "year": "Partition folder year=YYYY: the year of date.",
+    "month": "Partition folder month=MM: the month of date.",
+    "day": "Partition folder day=DD: the day of the month of date.",
+}
 
 # Parsing of booleans (contract: true/false, 1/0, yes/no, y/n in any case).
 TRUE_WORDS = ("true", "1", "yes", "y")
@@ -52,6 +63,7 @@ class Column:
     max: float | None = None
     min_exclusive: bool = False  # "> 0" rather than ">= 0"
     max_column: str | None = None  # value must be <= this other column
+    description: str = ""  # what the column holds (shown in the UI with its rule)
 
 
 @dataclass(frozen=True)
@@ -79,19 +91,43 @@ class Dataset:
         return {**{c.name: c.type for c in self.columns}, **LINEAGE_TYPES}
 
 
+LOCATION_ID = "Location id; must exist in locations."
+DAY = "Day of the row, equal to its partition date."
+
 LOCATIONS = Dataset(
     name="locations",
     asset="locations",
     key=("location_id",),
     daily=False,
     columns=(
-        Column("location_id", "string", non_null=True),
-        Column("name", "string", non_null=True),
-        Column("state", "string"),
-        Column("latitude", "double", non_null=True, min=-90, max=90),
-        Column("longitude", "double", non_null=True, min=-180, max=180),
-        Column("population", "long", non_null=True, min=0, min_exclusive=True),
-        Column("elevation_m", "double", required=False),
+        Column(
+            "location_id",
+            "string",
+            non_null=True,
+            description='Location id, kept as text ("06037" stays "06037").',
+        ),
+        Column("name", "string", non_null=True, description="Name of the location."),
+        Column("state", "string", description="State of the location."),
+        Column(
+            "latitude", "double", non_null=True, min=-90, max=90, description="Latitude, degrees."
+        ),
+        Column(
+            "longitude",
+            "double",
+            non_null=True,
+            min=-180,
+            max=180,
+            description="Longitude, degrees.",
+        ),
+        Column(
+            "population",
+            "long",
+            non_null=True,
+            min=0,
+            min_exclusive=True,
+            description="Residents: the denominator of the per-capita rates.",
+        ),
+        Column("elevation_m", "double", required=False, description="Elevation, metres."),
     ),
 )
 
@@ -102,14 +138,38 @@ CLIMATE = Dataset(
     daily=True,
     references_locations=True,
     columns=(
-        Column("location_id", "string", non_null=True),
-        Column("date", "date", non_null=True),
-        Column("temp_max_c", "double", non_null=True, min=-90, max=60),
-        Column("temp_min_c", "double", non_null=True, min=-90, max=60, max_column="temp_max_c"),
-        Column("precipitation_mm", "double", min=0),
-        Column("humidity_pct", "double", required=False, min=0, max=100),
-        Column("wind_speed_ms", "double", required=False, min=0),
-        Column("aqi", "int", required=False, min=0, max=500),
+        Column("location_id", "string", non_null=True, description=LOCATION_ID),
+        Column("date", "date", non_null=True, description=DAY),
+        Column(
+            "temp_max_c",
+            "double",
+            non_null=True,
+            min=-90,
+            max=60,
+            description="Highest temperature of the day, degrees Celsius.",
+        ),
+        Column(
+            "temp_min_c",
+            "double",
+            non_null=True,
+            min=-90,
+            max=60,
+            max_column="temp_max_c",
+            description="Lowest temperature of the day, degrees Celsius.",
+        ),
+        Column("precipitation_mm", "double", min=0, description="Precipitation of the day, mm."),
+        Column(
+            "humidity_pct",
+            "double",
+            required=False,
+            min=0,
+            max=100,
+            description="Relative humidity, percent.",
+        ),
+        Column("wind_speed_ms", "double", required=False, min=0, description="Wind speed, m/s."),
+        Column(
+            "aqi", "int", required=False, min=0, max=500, description="Air quality index (AQI)."
+        ),
     ),
 )
 
@@ -128,10 +188,24 @@ HEALTH = Dataset(
     daily=True,
     references_locations=True,
     columns=(
-        Column("location_id", "string", non_null=True),
-        Column("date", "date", non_null=True),
-        *(Column(name, "long", min=0) for name in HEALTH_COUNT_COLUMNS),
-        Column("ed_visits", "long", required=False, min=0),
+        Column("location_id", "string", non_null=True, description=LOCATION_ID),
+        Column("date", "date", non_null=True, description=DAY),
+        *(
+            Column(
+                name,
+                "long",
+                min=0,
+                description=f"Cases of {name.removesuffix('_cases').replace('_', ' ')} that day.",
+            )
+            for name in HEALTH_COUNT_COLUMNS
+        ),
+        Column(
+            "ed_visits",
+            "long",
+            required=False,
+            min=0,
+            description="Emergency department visits that day.",
+        ),
     ),
 )
 
@@ -142,16 +216,34 @@ HOSPITAL = Dataset(
     daily=True,
     references_locations=True,
     columns=(
-        Column("hospital_id", "string", non_null=True),
-        Column("location_id", "string", non_null=True),
-        Column("hospital_name", "string"),
-        Column("date", "date", non_null=True),
-        Column("total_beds", "long", non_null=True, min=0),
-        Column("beds_occupied", "long", non_null=True, min=0, max_column="total_beds"),
-        Column("icu_beds", "long", min=0, max_column="total_beds"),
-        Column("icu_beds_occupied", "long", min=0, max_column="icu_beds"),
-        Column("has_backup_power", "bool"),
-        Column("in_flood_zone", "bool"),
+        Column(
+            "hospital_id",
+            "string",
+            non_null=True,
+            description='Hospital id, kept as text ("010001").',
+        ),
+        Column("location_id", "string", non_null=True, description=LOCATION_ID),
+        Column("hospital_name", "string", description="Name of the hospital."),
+        Column("date", "date", non_null=True, description=DAY),
+        Column("total_beds", "long", non_null=True, min=0, description="Beds of the hospital."),
+        Column(
+            "beds_occupied",
+            "long",
+            non_null=True,
+            min=0,
+            max_column="total_beds",
+            description="Beds occupied in the snapshot.",
+        ),
+        Column("icu_beds", "long", min=0, max_column="total_beds", description="ICU beds."),
+        Column(
+            "icu_beds_occupied",
+            "long",
+            min=0,
+            max_column="icu_beds",
+            description="ICU beds occupied in the snapshot.",
+        ),
+        Column("has_backup_power", "bool", description="Whether the hospital has backup power."),
+        Column("in_flood_zone", "bool", description="Whether the hospital is in a flood zone."),
     ),
 )
 
@@ -166,6 +258,9 @@ class Derived:
     asset: str
     types: dict[str, str] = field(default_factory=dict)
     key: tuple[str, ...] = ("location_id", "date")
+    descriptions: dict[str, str] = field(
+        default_factory=dict
+    )  # per column, in the contract's words
 
     @property
     def output_types(self) -> dict[str, str]:
@@ -187,6 +282,22 @@ HEALTH_RISKS = Derived(
         "risk_level": "string",
         "inputs_complete": "bool",
     },
+    descriptions={
+        "location_id": "Location id.",
+        "date": "Day.",
+        "heat_stress": "`clip((temp_max_c - 27) / 18, 0, 1)`",
+        "air_quality_risk": "`clip(aqi / 300, 0, 1)`; a null aqi counts as 0.",
+        "precipitation_risk": "`clip(precipitation_mm / 100, 0, 1)`; a null counts as 0.",
+        "climate_hazard": "`0.5*heat_stress + 0.3*air_quality_risk + 0.2*precipitation_risk`",
+        "case_total": "`heat_illness_cases + respiratory_cases + cardiovascular_cases"
+        " + waterborne_cases + vector_borne_cases` (a null counts as 0).",
+        "cases_per_100k": "`case_total / population * 100000`",
+        "health_risk_index": "`round(100 * (0.6*climate_hazard + 0.4*health_burden), 2)` where"
+        " `health_burden = clip(cases_per_100k / 50, 0, 1)`.",
+        "risk_level": "By health_risk_index: low (< 25), moderate (< 50), high (< 75),"
+        " severe (>= 75).",
+        "inputs_complete": "False when aqi or precipitation_mm was null.",
+    },
 )
 
 HOSPITAL_RESOURCES = Derived(
@@ -207,6 +318,26 @@ HOSPITAL_RESOURCES = Derived(
         "flood_exposed_share": "double",
         "capacity_score": "double",
     },
+    descriptions={
+        "location_id": "Location id (every location, hospitals or not).",
+        "date": "Day (every day of the run's partitions).",
+        "hospital_count": "Hospitals of the location that day (0 when none).",
+        "total_beds": "Sum of the hospitals' beds.",
+        "beds_occupied": "Sum of the hospitals' occupied beds.",
+        "icu_beds": "Sum of the hospitals' ICU beds.",
+        "icu_beds_occupied": "Sum of the hospitals' occupied ICU beds.",
+        "beds_available": "`total_beds - beds_occupied`",
+        "occupancy_rate": "`beds_occupied / total_beds` (null when total_beds = 0).",
+        "beds_per_1k": "`total_beds / population * 1000`",
+        "icu_per_100k": "`icu_beds / population * 100000`",
+        "backup_power_share": "Share of total_beds in hospitals with backup power"
+        " (0 when total_beds = 0).",
+        "flood_exposed_share": "Share of total_beds in hospitals in a flood zone"
+        " (0 when total_beds = 0).",
+        "capacity_score": "`round(100 * (0.4*clip(beds_per_1k/3, 0, 1)"
+        " + 0.3*(1 - coalesce(occupancy_rate, 1)) + 0.2*clip(icu_per_100k/30, 0, 1)"
+        " + 0.1*backup_power_share), 2)`",
+    },
 )
 
 RESILIENCE_SCORES = Derived(
@@ -220,6 +351,18 @@ RESILIENCE_SCORES = Derived(
         "flood_exposed_share": "double",
         "resilience_score": "double",
         "resilience_category": "string",
+    },
+    descriptions={
+        "location_id": "Location id.",
+        "date": "Day.",
+        "health_risk_index": HEALTH_RISKS.descriptions["health_risk_index"],
+        "risk_level": HEALTH_RISKS.descriptions["risk_level"],
+        "capacity_score": HOSPITAL_RESOURCES.descriptions["capacity_score"],
+        "flood_exposed_share": HOSPITAL_RESOURCES.descriptions["flood_exposed_share"],
+        "resilience_score": "`round(clip(0.45*capacity_score + 0.45*(100 - health_risk_index)"
+        " + 10*(1 - flood_exposed_share), 0, 100), 2)`",
+        "resilience_category": "By resilience_score: critical (< 40), vulnerable (< 60),"
+        " resilient (< 80), highly_resilient (>= 80).",
     },
 )
 
@@ -240,3 +383,7 @@ WAREHOUSE_SCHEMA = "climate_health"
 # Privacy (contract section 4): counts 1..10 are suppressed in shared outputs.
 SUPPRESS_MIN = 1
 SUPPRESS_MAX = 10
+SUPPRESSED_DESCRIPTION = (
+    f"True when case_total was {SUPPRESS_MIN} to {SUPPRESS_MAX}: then case_total and"
+    " cases_per_100k are null (privacy, contract section 4)."
+)

@@ -18,6 +18,7 @@ from climate_assets.constants import (
     athena_table_key,
 )
 from climate_assets.defs.automation.conditions import ATHENA_AUTOMATION
+from climate_assets.defs.columns import table_columns
 from climate_assets.resources.athena import (
     ATHENA_DATABASE,
     SHARED_DATABASE,
@@ -58,6 +59,7 @@ def _table_spec(
         # A table whose dataset has no files yet is not made, and stays missing until it is.
         skippable=True,
         description=description,
+        metadata=table_columns(table),
     )
 
 

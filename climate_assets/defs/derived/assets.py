@@ -16,6 +16,7 @@ from climate_assets.constants import (
     RESILIENCE_SCORES,
 )
 from climate_assets.defs.automation.conditions import DERIVED_AUTOMATION
+from climate_assets.defs.columns import asset_columns
 from climate_assets.defs.quality.checks import check_specs
 from climate_assets.defs.quality.freshness import DAILY_FRESHNESS
 from climate_assets.resources.glue import GlueJobRunner
@@ -41,6 +42,7 @@ def _derived_spec(
         freshness_policy=DAILY_FRESHNESS,
         automation_condition=DERIVED_AUTOMATION,
         description=description,
+        metadata=asset_columns(key),
     )
 
 

@@ -18,6 +18,7 @@ from climate_assets.constants import (
     LOCATIONS,
     OWNERS,
 )
+from climate_assets.defs.columns import asset_columns
 from climate_assets.defs.quality.checks import check_specs
 from climate_assets.defs.quality.freshness import DAILY_FRESHNESS
 from climate_assets.resources.glue import GlueJobRunner
@@ -66,6 +67,7 @@ def locations_asset(
         kinds={*STORAGE_KINDS, engine},
         owners=OWNERS,
         description="Locations from raw/locations: ids kept as text, validated, unique by location_id.",
+        metadata=asset_columns(LOCATIONS),
         check_specs=check_specs(LOCATIONS, LOCATIONS_DATASET),
         retry_policy=retry_policy or glue_retry_policy(),
         pool=JOB_PROCESS_LOCATIONS,
@@ -112,6 +114,7 @@ def daily_processed_asset(
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=description,
+        metadata=asset_columns(key),
         check_specs=check_specs(key, dataset),
         retry_policy=retry_policy or glue_retry_policy(),
         pool=job_name,  # one run at a time writes a dataset (dagster.yaml: concurrency.pools)
