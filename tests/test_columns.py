@@ -1,13 +1,13 @@
 """The UI's columns: every asset of the code location carries its column schema from the
 contract, and every asset built from others its column lineage, read from the SQL of the
-formulas (``climate_assets.assets.columns``)."""
+formulas (``climate_assets.defs.columns``)."""
 
 from __future__ import annotations
 
 import dagster as dg
 import pytest
 from climate_assets.assets.athena import shared_table_specs, table_specs
-from climate_assets.assets.columns import COLUMN_LINEAGE, COLUMN_SCHEMA, traced
+from climate_assets.defs.columns import COLUMN_LINEAGE, COLUMN_SCHEMA, traced
 from climate_glue.contract import DERIVED, HIVE_TYPES, RAW_DATASETS
 
 from climate_assets.constants import athena_shared_table_key, athena_table_key
