@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import dagster as dg
 import pytest
-from climate_assets.assets.athena import shared_table_specs, table_specs
-from climate_assets.defs.columns import COLUMN_LINEAGE, COLUMN_SCHEMA, traced
 from climate_glue.contract import DERIVED, HIVE_TYPES, RAW_DATASETS
 
 from climate_assets.constants import athena_shared_table_key, athena_table_key
 from climate_assets.definitions import build_definitions
+from climate_assets.defs.athena.assets import shared_table_specs, table_specs
+from climate_assets.defs.columns import COLUMN_LINEAGE, COLUMN_SCHEMA, traced
 from climate_assets.resources.athena import glue_table_input
 from climate_assets.settings import Settings
 
