@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from climate_assets.settings import Settings
+from climate_assets.settings import ENV_AWS, Settings
 
 DEMO_LOCATIONS = 25
 DEMO_DAYS = 14
@@ -177,10 +177,10 @@ def _jobs(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     client = None
-    if settings.environment == "aws":
-        import boto3
+    if settings.environment == ENV_AWS:
+        from climate_glue.aws import aws_client
 
-        client = boto3.client("glue", region_name=settings.aws.region)
+        client = aws_client("glue", settings.aws.region)
     jobs = glue_jobs(settings, client)
     print(json.dumps(as_dicts(jobs), indent=2) if args.json else render(jobs))
     return 0

@@ -28,9 +28,9 @@ from dagster._core.storage.tags import (
 )
 
 from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
+from climate_assets.job_specs import JOB_SPECS
 from climate_assets.settings import Settings
 from climate_assets.steps.failures import step_failure_cause
-from climate_cli.glue_jobs import JOB_ASSETS
 
 DAY = 24 * 3600.0
 WINDOWS = {"24h": DAY, "7d": 7 * DAY}
@@ -189,7 +189,7 @@ def job_runs(instance: dg.DagsterInstance, job: str, since: float) -> list[JobRu
     """The job's runs since ``since``, newest first: one per Dagster run that materialized (or
     failed to materialize) its assets. A range run records one event per day: counted once."""
     by_run: dict[str, JobRun] = {}
-    for key in JOB_ASSETS[job]:
+    for key in JOB_SPECS[job].assets:
         records_filter = dg.AssetRecordsFilter(asset_key=key, after_timestamp=since)
         for record in instance.fetch_materializations(records_filter, limit=RECORD_LIMIT).records:
             meta = record.asset_materialization.metadata
@@ -289,11 +289,11 @@ def sparkline(runs: Sequence[JobRun]) -> str:
 
 def job_statuses(instance: dg.DagsterInstance, now: float) -> list[JobStatus]:
     statuses = []
-    for job, keys in JOB_ASSETS.items():
+    for job, spec in JOB_SPECS.items():
         runs = job_runs(instance, job, now - WINDOWS["7d"])
         last = runs[0] if runs else None
         if last is None:  # nothing this week: the latest materialization ever, if any
-            event = instance.get_latest_materialization_event(keys[0])
+            event = instance.get_latest_materialization_event(spec.assets[0])
             if event is not None:
                 runs_ever = job_runs(instance, job, event.timestamp - 1)
                 last = runs_ever[0] if runs_ever else None
@@ -301,7 +301,7 @@ def job_statuses(instance: dg.DagsterInstance, now: float) -> list[JobStatus]:
         statuses.append(
             JobStatus(
                 job=job,
-                assets=[k.to_user_string() for k in keys],
+                assets=[k.to_user_string() for k in spec.assets],
                 last_run=last,
                 windows={
                     name: window_stats([r for r in runs if r.when >= now - span])

@@ -16,18 +16,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from climate_assets.job_specs import JOB_SPECS
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE
 from climate_assets.settings import GLUE_SCRIPTS_DIR
 
 DAY = "2024-07-01"
 CASE_FILE = "zz_case.csv"  # sorts after the generated files: last in file order
-SCRIPTS = {
-    "locations": "process_locations.py",
-    "climate": "process_climate_data.py",
-    "health": "process_health_data.py",
-    "hospital": "process_hospital_data.py",
-    "derived": "calculate_derived_metrics.py",
-}
+# Job scripts by raw dataset ("derived": the derived metrics' job).
+SCRIPTS = {spec.dataset or "derived": spec.script for spec in JOB_SPECS.values()}
 TABLES = {
     "locations": "locations",
     "climate": "climate_data",
