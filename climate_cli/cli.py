@@ -41,6 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from climate_assets.instance import instance_environment
+    from climate_assets.job_specs import engine_for
     from climate_cli.demo import ensure_landing_zone, exit_code, run_whole_graph, summary
 
     settings = Settings.from_env()
@@ -49,7 +50,7 @@ def _demo(args: argparse.Namespace) -> int:
     os.environ.update(instance_environment())
     print(
         f"Materializing the whole graph for {days[0]} .. {days[-1]}"
-        f" (one run, the {settings.engine} engine)"
+        f" (one run, the {engine_for(settings)} engine)"
     )
     with dg.DagsterInstance.get() as instance:
         outcome = run_whole_graph(settings, instance, days[0], days[-1])

@@ -169,13 +169,10 @@ def materialize_days(state_dir, start: str, end: str, asset_selection=None, inst
     from contextlib import nullcontext
 
     import dagster as dg
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
     from climate_assets.constants import WHOLE_GRAPH_JOB
     from climate_assets.definitions import build_definitions
+    from climate_assets.partitions import range_tags
     from climate_assets.settings import Settings
 
     previous = os.environ.get("CLIMATE_STATE_DIR")
@@ -186,7 +183,7 @@ def materialize_days(state_dir, start: str, end: str, asset_selection=None, inst
             result = job.execute_in_process(
                 instance=instance,
                 asset_selection=asset_selection,
-                tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+                tags=range_tags(start, end),
                 raise_on_error=False,
             )
             records = instance.get_records_for_run(result.run_id).records
