@@ -42,9 +42,9 @@ def build(state: str, day: date, runs: int, hours: float) -> dict:
     import dagster as dg
 
     from climate_assets.instance import instance_environment
+    from climate_assets.job_specs import JOB_SPECS
     from climate_assets.settings import Settings
     from climate_cli.demo import run_whole_graph
-    from climate_cli.glue_jobs import JOB_ASSETS
 
     os.environ.update(instance_environment())
     settings = Settings.from_env()
@@ -71,7 +71,7 @@ def build(state: str, day: date, runs: int, hours: float) -> dict:
             event = entry.dagster_event
             if event is not None and event.event_type in kinds and event.asset_key is not None:
                 events.setdefault((kinds[event.event_type], event.asset_key), entry)
-        jobs = list(JOB_ASSETS.values())
+        jobs = [spec.assets for spec in JOB_SPECS.values()]
         now = time.time()
         planned, materialized, failed = [], [], 0
         for i in range(runs):

@@ -1,4 +1,4 @@
-"""Names shared across the code location: asset keys, groups, Glue job names and scripts."""
+"""Names shared across the code location: asset keys and groups (the Glue jobs: job_specs.py)."""
 
 from __future__ import annotations
 
@@ -34,21 +34,6 @@ def athena_shared_table_key(asset: dg.AssetKey) -> dg.AssetKey:
     """The shared Athena table over a derived asset's JSON export (small counts suppressed)."""
     return dg.AssetKey([GROUP_ATHENA, "shared", asset.path[-1]])
 
-
-# Glue jobs and the script each one runs (the same file locally and on AWS Glue).
-JOB_PROCESS_LOCATIONS = "process-locations"
-JOB_PROCESS_CLIMATE = "process-climate-data"
-JOB_PROCESS_HEALTH = "process-health-data"
-JOB_PROCESS_HOSPITAL = "process-hospital-data"
-JOB_DERIVED_METRICS = "calculate-derived-metrics"
-
-GLUE_JOB_SCRIPTS = {
-    JOB_PROCESS_LOCATIONS: "process_locations.py",
-    JOB_PROCESS_CLIMATE: "process_climate_data.py",
-    JOB_PROCESS_HEALTH: "process_health_data.py",
-    JOB_PROCESS_HOSPITAL: "process_hospital_data.py",
-    JOB_DERIVED_METRICS: "calculate_derived_metrics.py",
-}
 
 # The job that materializes the whole graph (the demo, the nightly schedule).
 WHOLE_GRAPH_JOB = "climate_graph"

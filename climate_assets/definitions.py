@@ -13,12 +13,8 @@ from climate_assets.defs.automation.held_days import held_days_sensor
 from climate_assets.defs.automation.schedules import nightly_schedule
 from climate_assets.defs.derived.assets import derived_metrics_asset
 from climate_assets.defs.processed.assets import processed_assets
-from climate_assets.environments import (
-    engine_kind_for,
-    executor_for,
-    resources_for,
-    table_kinds_for,
-)
+from climate_assets.environments import executor_for, resources_for, table_kinds_for
+from climate_assets.job_specs import engine_for
 from climate_assets.partitions import daily_partitions
 from climate_assets.settings import Settings
 from climate_assets.steps.retries import glue_retry_policy
@@ -34,8 +30,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[
-            *processed_assets(daily, retry_policy, engine_kind_for(settings)),
-            derived_metrics_asset(daily, retry_policy, engine_kind_for(settings)),
+            *processed_assets(daily, retry_policy, engine_for(settings)),
+            derived_metrics_asset(daily, retry_policy, engine_for(settings)),
             athena_tables_asset(table_kinds_for(settings)),
         ],
         jobs=[whole_graph],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from climate_assets.job_specs import engine_for
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena
 from climate_assets.resources.glue import AwsGlueRunner, LocalGlueRunner
 from climate_assets.resources.lake import LocalLakeResource, S3LakeResource
@@ -39,7 +40,7 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             spark_master=settings.spark_master,
             spark_driver_memory=settings.spark_driver_memory,
             spark_java_options=settings.spark_java_options,
-            engine=settings.engine,
+            engine=engine_for(settings),
         ),
         "athena": DuckDBAthena(database_path=str(settings.athena_database)),
     }
@@ -99,12 +100,6 @@ AWS_TABLE_KINDS = {"athena"}
 
 def table_kinds_for(settings: Settings) -> set[str]:
     return AWS_TABLE_KINDS if settings.environment == ENV_AWS else LOCAL_TABLE_KINDS
-
-
-def engine_kind_for(settings: Settings) -> str:
-    """What runs the Glue jobs' data logic (a ``kinds`` entry of the Glue-backed assets): Spark
-    on AWS Glue, the local engine (``CLIMATE_ENGINE``, DuckDB by default) on the embedded one."""
-    return "spark" if settings.environment == ENV_AWS else settings.engine
 
 
 def executor_for(settings: Settings) -> dg.ExecutorDefinition:

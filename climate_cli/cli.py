@@ -8,7 +8,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from climate_assets.settings import Settings
+from climate_assets.settings import ENV_AWS, Settings
 
 DEMO_LOCATIONS = 25
 DEMO_DAYS = 14
@@ -41,6 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from climate_assets.instance import instance_environment
+    from climate_assets.job_specs import engine_for
     from climate_cli.demo import ensure_landing_zone, exit_code, run_whole_graph, summary
 
     settings = Settings.from_env()
@@ -49,7 +50,7 @@ def _demo(args: argparse.Namespace) -> int:
     os.environ.update(instance_environment())
     print(
         f"Materializing the whole graph for {days[0]} .. {days[-1]}"
-        f" (one run, the {settings.engine} engine)"
+        f" (one run, the {engine_for(settings)} engine)"
     )
     with dg.DagsterInstance.get() as instance:
         outcome = run_whole_graph(settings, instance, days[0], days[-1])
@@ -177,10 +178,10 @@ def _jobs(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     client = None
-    if settings.environment == "aws":
-        import boto3
+    if settings.environment == ENV_AWS:
+        from climate_glue.aws import aws_client
 
-        client = boto3.client("glue", region_name=settings.aws.region)
+        client = aws_client("glue", settings.aws.region)
     jobs = glue_jobs(settings, client)
     print(json.dumps(as_dicts(jobs), indent=2) if args.json else render(jobs))
     return 0

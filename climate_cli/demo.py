@@ -24,17 +24,14 @@ from climate_glue.contract import (
     REJECTS_PREFIX,
     WAREHOUSE_SCHEMA,
 )
-from climate_glue.lake import LocalLake
+from climate_glue.lake import Lake
 from climate_glue.raw import DATE_FOLDER
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from psycopg import sql
 
 from climate_assets.constants import WHOLE_GRAPH_JOB
 from climate_assets.definitions import build_definitions
 from climate_assets.defs.quality.checks import ACCEPT_REASON_TAG, ACCEPT_TAG
+from climate_assets.partitions import range_tags
 from climate_assets.settings import ENV_MAX_REJECT_RATE, Settings, debug_requested
 from climate_assets.steps.failures import step_failure_cause, step_failure_held
 from climate_assets.steps.recovery import process_tags, reap_dead_runs
@@ -49,7 +46,7 @@ def quiet_console() -> dict:
     return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
-def landing_dates(lake: LocalLake) -> list[date]:
+def landing_dates(lake: Lake) -> list[date]:
     """Days present in the climate landing folder (raw/climate/date=YYYY-MM-DD/)."""
     days = []
     for name in lake.list_dirs("raw/climate"):
@@ -154,6 +151,60 @@ def _metadata_values(materialization) -> dict:
     return {key: value.value for key, value in materialization.metadata.items()}
 
 
+class RunProgress:
+    """Echoes a run's step events as the run writes them, and gathers its outcome."""
+
+    def __init__(
+        self, instance: dg.DagsterInstance, outcome: RunOutcome, echo: Callable[[str], None]
+    ):
+        self.instance = instance
+        self.outcome = outcome
+        self.echo = echo
+        self.started = time.perf_counter()
+        self.cursor = None
+        self.step_started: dict[str, float] = {}
+
+    def drain(self) -> None:
+        """Take the run's events written since the last call."""
+        run_id = self.outcome.run_id
+        if not self.instance.has_run(run_id):
+            return
+        connection = self.instance.get_records_for_run(run_id, cursor=self.cursor)
+        self.cursor = connection.cursor
+        for record in connection.records:
+            event = record.event_log_entry.dagster_event
+            if event is not None:
+                self.take(event, time.perf_counter() - self.started)
+
+    def take(self, event: dg.DagsterEvent, elapsed: float) -> None:
+        step, kind, outcome = event.step_key or "", event.event_type_value, self.outcome
+        if kind == "STEP_START":
+            self.step_started[step] = elapsed
+            self.echo(f"[{elapsed:6.1f}s] started   {step}")
+        elif kind == "STEP_SUCCESS":
+            took = elapsed - self.step_started.get(step, elapsed)
+            self.echo(f"[{elapsed:6.1f}s] finished  {step} ({took:.1f}s)")
+        elif kind == "STEP_FAILURE":
+            outcome.errors.append(f"{step}: {step_failure_cause(event.event_specific_data)}")
+            outcome.could_not_run |= not step_failure_held(event.event_specific_data)
+            self.echo(f"[{elapsed:6.1f}s] FAILED    {step}")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                outcome.failed_checks.append(
+                    FailedCheck(
+                        asset=evaluation.asset_key.to_user_string(),
+                        check=evaluation.check_name,
+                        metadata={k: v.value for k, v in evaluation.metadata.items()},
+                    )
+                )
+        elif kind == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            outcome.materializations[materialization.asset_key.to_user_string()] = _metadata_values(
+                materialization
+            )
+
+
 def run_whole_graph(
     settings: Settings,
     instance: dg.DagsterInstance,
@@ -165,12 +216,10 @@ def run_whole_graph(
 ) -> RunOutcome:
     """Materialize every asset (or ``asset_selection``) for days start..end in one run, echoing
     progress as it goes; ``extra_tags`` (an acceptance, say) go on the run."""
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(WHOLE_GRAPH_JOB)
-    run_id = str(uuid.uuid4())
+    job = build_definitions(settings).resolve_job_def(WHOLE_GRAPH_JOB)
+    outcome = RunOutcome(run_id=str(uuid.uuid4()), success=False, seconds=0.0)
     tags = {
-        ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: end.isoformat(),
+        **range_tags(start, end),
         **process_tags(),  # so that a later run can tell if this one was killed
         **(extra_tags or {}),
     }
@@ -183,7 +232,7 @@ def run_whole_graph(
             result["value"] = job.execute_in_process(
                 instance=instance,
                 asset_selection=asset_selection,
-                run_id=run_id,
+                run_id=outcome.run_id,
                 tags=tags,
                 raise_on_error=False,
                 run_config=quiet_console(),
@@ -191,56 +240,14 @@ def run_whole_graph(
         except BaseException as exc:  # shown after the progress loop
             result["error"] = exc
 
-    started = time.perf_counter()
+    progress = RunProgress(instance, outcome, echo)
     worker = threading.Thread(target=execute, name="climate-demo-run", daemon=True)
     worker.start()
-    outcome = RunOutcome(run_id=run_id, success=False, seconds=0.0)
-    cursor = None
-    step_started: dict[str, float] = {}
-
-    def drain() -> None:
-        nonlocal cursor
-        if not instance.has_run(run_id):
-            return
-        connection = instance.get_records_for_run(run_id, cursor=cursor)
-        cursor = connection.cursor
-        for record in connection.records:
-            event = record.event_log_entry.dagster_event
-            if event is None:
-                continue
-            elapsed = time.perf_counter() - started
-            step = event.step_key or ""
-            if event.event_type_value == "STEP_START":
-                step_started[step] = elapsed
-                echo(f"[{elapsed:6.1f}s] started   {step}")
-            elif event.event_type_value == "STEP_SUCCESS":
-                took = elapsed - step_started.get(step, elapsed)
-                echo(f"[{elapsed:6.1f}s] finished  {step} ({took:.1f}s)")
-            elif event.event_type_value == "STEP_FAILURE":
-                outcome.errors.append(f"{step}: {step_failure_cause(event.event_specific_data)}")
-                outcome.could_not_run |= not step_failure_held(event.event_specific_data)
-                echo(f"[{elapsed:6.1f}s] FAILED    {step}")
-            elif event.event_type_value == "ASSET_CHECK_EVALUATION":
-                evaluation = event.event_specific_data
-                if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                    outcome.failed_checks.append(
-                        FailedCheck(
-                            asset=evaluation.asset_key.to_user_string(),
-                            check=evaluation.check_name,
-                            metadata={k: v.value for k, v in evaluation.metadata.items()},
-                        )
-                    )
-            elif event.event_type_value == "ASSET_MATERIALIZATION":
-                materialization = event.event_specific_data.materialization
-                outcome.materializations[materialization.asset_key.to_user_string()] = (
-                    _metadata_values(materialization)
-                )
-
     while worker.is_alive():
         worker.join(timeout=0.5)
-        drain()
-    drain()
-    outcome.seconds = time.perf_counter() - started
+        progress.drain()
+    progress.drain()
+    outcome.seconds = time.perf_counter() - progress.started
     if "error" in result:
         raise result["error"]
     outcome.success = result["value"].success
@@ -255,6 +262,13 @@ def exit_code(outcome: RunOutcome) -> int:
     if outcome.success:
         return EXIT_OK
     return EXIT_COULD_NOT_RUN if outcome.could_not_run else EXIT_HELD_BACK
+
+
+def environment_lake(settings: Settings) -> Lake:
+    """The environment's lake (``resources_for``), as a run uses it."""
+    from climate_assets.environments import resources_for
+
+    return resources_for(settings)["lake"].process_config_and_initialize().open()
 
 
 def warehouse_counts(settings: Settings) -> dict[str, int]:
@@ -321,7 +335,7 @@ def ensure_landing_zone(
     seed: int,
     echo: Callable[[str], None] = print,
 ) -> list[date]:
-    lake = LocalLake(settings.lake_root)
+    lake = environment_lake(settings)
     present = landing_dates(lake)
     if present:
         echo(f"Landing zone found: {len(present)} day(s) under {settings.lake_root / 'raw'}")

@@ -25,7 +25,7 @@ from typing import Any
 
 from climate_glue.aws import aws_client
 
-from climate_assets.constants import GLUE_JOB_SCRIPTS, JOB_DERIVED_METRICS
+from climate_assets.job_specs import AWS_ENGINE, JOB_SPECS
 from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
 
 GLUE_VERSION = "5.0"
@@ -34,21 +34,6 @@ LIBRARY_ZIP = f"{LIBRARY_PACKAGE}.zip"
 HASH_METADATA = "sha256"  # S3 user metadata holding an artifact's content hash
 GLUE_LOG_GROUPS = "/aws-glue/jobs"  # Glue 5.0 writes to /aws-glue/jobs/output and .../error
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # fixed, so the same sources make the same zip
-
-
-@dataclass(frozen=True)
-class JobSize:
-    """How a Glue job runs: worker type and count, timeout, concurrent runs."""
-
-    worker_type: str = "G.1X"
-    workers: int = 2
-    timeout_minutes: int = 60
-    max_concurrent_runs: int = 4  # a backfill of several ranges may run a job in parallel
-
-
-DEFAULT_SIZE = JobSize()
-# The derived-metrics job joins three datasets and writes three outputs in three formats.
-JOB_SIZES: dict[str, JobSize] = {JOB_DERIVED_METRICS: JobSize(timeout_minutes=120)}
 
 
 @dataclass(frozen=True)
@@ -151,7 +136,7 @@ def library_zip(scripts_dir: Path = GLUE_SCRIPTS_DIR) -> bytes:
 
 def artifacts(scripts_dir: Path = GLUE_SCRIPTS_DIR) -> dict[str, bytes]:
     """File name -> content of everything uploaded: each job script and the library zip."""
-    files = {script: (scripts_dir / script).read_bytes() for script in GLUE_JOB_SCRIPTS.values()}
+    files = {spec.script: (scripts_dir / spec.script).read_bytes() for spec in JOB_SPECS.values()}
     files[LIBRARY_ZIP] = library_zip(scripts_dir)
     return files
 
@@ -164,8 +149,8 @@ def python_modules() -> str:
 
 def job_definition(config: DeployConfig, job_name: str) -> dict[str, Any]:
     """A Glue job as ``create_job`` takes it (without ``Name``) and ``update_job``'s JobUpdate."""
-    size = JOB_SIZES.get(job_name, DEFAULT_SIZE)
-    script = GLUE_JOB_SCRIPTS[job_name]
+    spec = JOB_SPECS[job_name]
+    script = spec.script
     return {
         "Description": f"climate-assets {job_name} ({script}); launched by Dagster through Pipes",
         "Role": config.glue_role_arn,
@@ -179,16 +164,16 @@ def job_definition(config: DeployConfig, job_name: str) -> dict[str, Any]:
             "--job-language": "python",
             "--enable-continuous-cloudwatch-log": "true",
             "--job-bookmark-option": "job-bookmark-disable",  # partitions drive incrementality
-            "--engine": "spark",  # a Glue Spark job runs the Spark engine, even started by hand
+            "--engine": AWS_ENGINE,  # a Glue Spark job runs the Spark engine, even started by hand
             "--additional-python-modules": python_modules(),
             "--extra-py-files": config.s3_uri(config.script_key(LIBRARY_ZIP)),
         },
         "Connections": {"Connections": [config.glue_connection]},
         "MaxRetries": 0,  # Dagster owns retries
-        "Timeout": size.timeout_minutes,
-        "ExecutionProperty": {"MaxConcurrentRuns": size.max_concurrent_runs},
-        "WorkerType": size.worker_type,
-        "NumberOfWorkers": size.workers,
+        "Timeout": spec.timeout_minutes,
+        "ExecutionProperty": {"MaxConcurrentRuns": spec.max_concurrent_runs},
+        "WorkerType": spec.worker_type,
+        "NumberOfWorkers": spec.workers,
     }
 
 
@@ -254,7 +239,7 @@ def deploy(
             s3.put_object(
                 Bucket=config.scripts_bucket, Key=key, Body=data, Metadata={HASH_METADATA: digest}
             )
-    for job_name in GLUE_JOB_SCRIPTS:
+    for job_name in JOB_SPECS:
         wanted = job_definition(config, job_name)
         try:
             current = glue.get_job(JobName=job_name)["Job"]
@@ -312,191 +297,186 @@ def _s3_uri_parts(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
+# Actions that a statement grants, by what they are for.
+LAKE_READ_WRITE = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",  # Spark's large Parquet files
+    "s3:ListMultipartUploadParts",
+]
+CONNECTION_NETWORK = [  # EC2 grants these on "*" only
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeVpcAttribute",
+    "ec2:CreateTags",
+    "ec2:DeleteTags",
+]
+JOB_LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
+RUN_GLUE_JOBS = [
+    "glue:StartJobRun",
+    "glue:GetJobRun",
+    "glue:GetJobRuns",
+    "glue:BatchStopJobRun",
+    "glue:GetJob",
+]
+ATHENA_TABLES = [
+    "glue:GetDatabase",
+    "glue:CreateDatabase",
+    "glue:GetTable",
+    "glue:CreateTable",
+    "glue:UpdateTable",
+    "glue:GetPartitions",
+]
+ATHENA_WORKGROUP = [
+    "athena:CreateNamedQuery",
+    "athena:UpdateNamedQuery",
+    "athena:GetNamedQuery",
+    "athena:ListNamedQueries",
+    "athena:StartQueryExecution",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:GetWorkGroup",
+]
+GET_SECRET = "secretsmanager:GetSecretValue"
+POLICY_VERSION = "2012-10-17"
+GLUE_ROLE_POLICY = "glue-job-role-policy.json"
+DAGSTER_ROLE_POLICY = "dagster-role-policy.json"
+
+
+def _allow(sid: str, actions: str | list[str], resource: str | list[str]) -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+@dataclass(frozen=True)
+class PolicyResources:
+    """The ARNs that the policies grant on, from the deploy configuration."""
+
+    config: DeployConfig
+    partition: str
+    account: str
+
+    def glue(self, resource: str) -> str:
+        return f"arn:{self.partition}:glue:{self.config.region}:{self.account}:{resource}"
+
+    def objects(self, bucket: str, prefix: str) -> str:
+        return _objects(bucket, prefix, self.partition)
+
+    def list_bucket(self, sid: str, bucket: str, prefix: str) -> dict:
+        return _list_bucket(sid, bucket, prefix, self.partition)
+
+    @property
+    def jobs(self) -> list[str]:
+        return [self.glue(f"job/{name}") for name in JOB_SPECS]
+
+    @property
+    def logs(self) -> list[str]:
+        group = (
+            f"arn:{self.partition}:logs:{self.config.region}:{self.account}"
+            f":log-group:{GLUE_LOG_GROUPS}/*"
+        )
+        return [group, f"{group}:*"]
+
+    @property
+    def secret(self) -> str:
+        return _secret_arn(self.config, self.partition, self.account)
+
+    @property
+    def lake(self) -> str:
+        return self.objects(self.config.lake_bucket, self.config.lake_prefix)
+
+    @property
+    def pipes(self) -> str:
+        return self.objects(self.config.pipes_bucket, self.config.pipes_prefix)
+
+    @property
+    def catalog(self) -> list[str]:
+        tables = [self.glue("catalog")]
+        for database in self.config.databases:
+            tables += [self.glue(f"database/{database}"), self.glue(f"table/{database}/*")]
+        return tables
+
+    @property
+    def workgroup(self) -> str:
+        config = self.config
+        return f"arn:{self.partition}:athena:{config.region}:{self.account}:workgroup/{config.athena_workgroup}"
+
+
+def glue_role_statements(arns: PolicyResources) -> list[dict]:
+    """What the Glue jobs do: read their scripts, write the lake and the warehouse, log."""
+    config = arns.config
+    return [
+        _allow(
+            "ReadJobScripts",
+            "s3:GetObject",
+            arns.objects(config.scripts_bucket, config.scripts_prefix),
+        ),
+        arns.list_bucket("ListLake", config.lake_bucket, config.lake_prefix),
+        _allow("ReadWriteLake", LAKE_READ_WRITE, arns.lake),
+        _allow("PipesContextAndMessages", ["s3:GetObject", "s3:PutObject"], arns.pipes),
+        _allow("ReadWarehouseSecret", GET_SECRET, arns.secret),
+        _allow(
+            "UseRdsConnection",
+            "glue:GetConnection",
+            [arns.glue("catalog"), arns.glue(f"connection/{config.glue_connection}")],
+        ),
+        _allow("ConnectionNetworkInterfaces", CONNECTION_NETWORK, "*"),
+        _allow("JobLogs", JOB_LOGS, arns.logs),
+    ]
+
+
+def dagster_role_statements(arns: PolicyResources) -> list[dict]:
+    """What Dagster does: run the jobs, watch the landing zone, keep the Athena tables, check
+    the warehouse, and publish alerts."""
+    config = arns.config
+    results_bucket, results_prefix = _s3_uri_parts(config.athena_results)
+    landing = [
+        arns.objects(config.lake_bucket, "/".join(p for p in (config.lake_prefix, sub) if p))
+        for sub in ("raw", "quarantine")
+    ]
+    statements = [
+        _allow("RunGlueJobs", RUN_GLUE_JOBS, arns.jobs),
+        arns.list_bucket("ListPipes", config.pipes_bucket, config.pipes_prefix),
+        _allow(
+            "PipesContextAndMessages",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            arns.pipes,
+        ),
+        arns.list_bucket("ListLake", config.lake_bucket, config.lake_prefix),
+        _allow("ReadLake", "s3:GetObject", arns.lake),  # sensors, Athena queries
+        _allow("QuarantineLandingFiles", ["s3:PutObject", "s3:DeleteObject"], landing),
+        _allow("DriverLogs", ["logs:GetLogEvents", "logs:DescribeLogStreams"], arns.logs),
+        _allow("AthenaTables", ATHENA_TABLES, arns.catalog),
+        _allow("AthenaWorkgroup", ATHENA_WORKGROUP, arns.workgroup),
+        arns.list_bucket("ListAthenaResults", results_bucket, results_prefix),
+        _allow(
+            "AthenaResults",
+            ["s3:GetObject", "s3:PutObject", "s3:GetBucketLocation"],
+            [
+                arns.objects(results_bucket, results_prefix),
+                f"arn:{arns.partition}:s3:::{results_bucket}",
+            ],
+        ),
+        # WarehouseResource.connect() on the Dagster side
+        _allow("WarehouseSecretForChecks", GET_SECRET, arns.secret),
+    ]
+    if config.alert_topic_arn:  # climate_assets/defs/automation/alerts.py
+        statements.append(_allow("PublishAlerts", "sns:Publish", config.alert_topic_arn))
+    return statements
+
+
 def iam_policies(config: DeployConfig, partition: str, account: str) -> dict[str, dict]:
     """File name -> policy document, for the Glue job role and the Dagster role."""
-    region = config.region
-    arn = f"arn:{partition}"
-    jobs = [f"{arn}:glue:{region}:{account}:job/{name}" for name in GLUE_JOB_SCRIPTS]
-    logs = f"{arn}:logs:{region}:{account}:log-group:{GLUE_LOG_GROUPS}/*"
-    secret = _secret_arn(config, partition, account)
-    lake_objects = _objects(config.lake_bucket, config.lake_prefix, partition)
-    pipes_objects = _objects(config.pipes_bucket, config.pipes_prefix, partition)
-    results_bucket, results_prefix = _s3_uri_parts(config.athena_results)
-    catalog = [f"{arn}:glue:{region}:{account}:catalog"]
-    for database in config.databases:
-        catalog += [
-            f"{arn}:glue:{region}:{account}:database/{database}",
-            f"{arn}:glue:{region}:{account}:table/{database}/*",
-        ]
-    glue_role = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "ReadJobScripts",
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": _objects(config.scripts_bucket, config.scripts_prefix, partition),
-            },
-            _list_bucket("ListLake", config.lake_bucket, config.lake_prefix, partition),
-            {
-                "Sid": "ReadWriteLake",
-                "Effect": "Allow",
-                "Action": [
-                    "s3:GetObject",
-                    "s3:PutObject",
-                    "s3:DeleteObject",
-                    "s3:AbortMultipartUpload",  # Spark's large Parquet files
-                    "s3:ListMultipartUploadParts",
-                ],
-                "Resource": lake_objects,
-            },
-            {
-                "Sid": "PipesContextAndMessages",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject"],
-                "Resource": pipes_objects,
-            },
-            {
-                "Sid": "ReadWarehouseSecret",
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": secret,
-            },
-            {
-                "Sid": "UseRdsConnection",
-                "Effect": "Allow",
-                "Action": "glue:GetConnection",
-                "Resource": [
-                    f"{arn}:glue:{region}:{account}:catalog",
-                    f"{arn}:glue:{region}:{account}:connection/{config.glue_connection}",
-                ],
-            },
-            {
-                "Sid": "ConnectionNetworkInterfaces",  # EC2 grants these on "*" only
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeVpcEndpoints",
-                    "ec2:DescribeRouteTables",
-                    "ec2:DescribeVpcAttribute",
-                    "ec2:CreateTags",
-                    "ec2:DeleteTags",
-                ],
-                "Resource": "*",
-            },
-            {
-                "Sid": "JobLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [logs, f"{logs}:*"],
-            },
-        ],
+    arns = PolicyResources(config, partition, account)
+    return {
+        GLUE_ROLE_POLICY: {"Version": POLICY_VERSION, "Statement": glue_role_statements(arns)},
+        DAGSTER_ROLE_POLICY: {
+            "Version": POLICY_VERSION,
+            "Statement": dagster_role_statements(arns),
+        },
     }
-    dagster_role = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "RunGlueJobs",
-                "Effect": "Allow",
-                "Action": [
-                    "glue:StartJobRun",
-                    "glue:GetJobRun",
-                    "glue:GetJobRuns",
-                    "glue:BatchStopJobRun",
-                    "glue:GetJob",
-                ],
-                "Resource": jobs,
-            },
-            _list_bucket("ListPipes", config.pipes_bucket, config.pipes_prefix, partition),
-            {
-                "Sid": "PipesContextAndMessages",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": pipes_objects,
-            },
-            _list_bucket("ListLake", config.lake_bucket, config.lake_prefix, partition),
-            {
-                "Sid": "ReadLake",  # sensors, Athena queries
-                "Effect": "Allow",
-                "Action": "s3:GetObject",
-                "Resource": lake_objects,
-            },
-            {
-                "Sid": "QuarantineLandingFiles",
-                "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:DeleteObject"],
-                "Resource": [
-                    _objects(
-                        config.lake_bucket,
-                        "/".join(p for p in (config.lake_prefix, sub) if p),
-                        partition,
-                    )
-                    for sub in ("raw", "quarantine")
-                ],
-            },
-            {
-                "Sid": "DriverLogs",
-                "Effect": "Allow",
-                "Action": ["logs:GetLogEvents", "logs:DescribeLogStreams"],
-                "Resource": [logs, f"{logs}:*"],
-            },
-            {
-                "Sid": "AthenaTables",
-                "Effect": "Allow",
-                "Action": [
-                    "glue:GetDatabase",
-                    "glue:CreateDatabase",
-                    "glue:GetTable",
-                    "glue:CreateTable",
-                    "glue:UpdateTable",
-                    "glue:GetPartitions",
-                ],
-                "Resource": catalog,
-            },
-            {
-                "Sid": "AthenaWorkgroup",
-                "Effect": "Allow",
-                "Action": [
-                    "athena:CreateNamedQuery",
-                    "athena:UpdateNamedQuery",
-                    "athena:GetNamedQuery",
-                    "athena:ListNamedQueries",
-                    "athena:StartQueryExecution",
-                    "athena:GetQueryExecution",
-                    "athena:GetQueryResults",
-                    "athena:GetWorkGroup",
-                ],
-                "Resource": f"{arn}:athena:{region}:{account}:workgroup/{config.athena_workgroup}",
-            },
-            _list_bucket("ListAthenaResults", results_bucket, results_prefix, partition),
-            {
-                "Sid": "AthenaResults",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:GetBucketLocation"],
-                "Resource": [
-                    _objects(results_bucket, results_prefix, partition),
-                    f"{arn}:s3:::{results_bucket}",
-                ],
-            },
-            {
-                "Sid": "WarehouseSecretForChecks",  # WarehouseResource.connect() on the Dagster side
-                "Effect": "Allow",
-                "Action": "secretsmanager:GetSecretValue",
-                "Resource": secret,
-            },
-        ],
-    }
-    if config.alert_topic_arn:
-        dagster_role["Statement"].append(
-            {
-                "Sid": "PublishAlerts",  # climate_assets/defs/automation/alerts.py
-                "Effect": "Allow",
-                "Action": "sns:Publish",
-                "Resource": config.alert_topic_arn,
-            }
-        )
-    return {"glue-job-role-policy.json": glue_role, "dagster-role-policy.json": dagster_role}

@@ -10,14 +10,21 @@ the rate computed from them, are suppressed as in the shared exports (contract s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from climate_glue.contract import CURATED_PREFIX, PROCESSED_PREFIX, SUPPRESS_MAX, SUPPRESS_MIN
+from climate_glue.lake import Lake
 
+from climate_assets.partitions import days_of
 from climate_assets.settings import Settings
 
 FORMATS = ("csv", "json", "parquet")
+COPY_OPTIONS = {  # DuckDB's COPY ... TO options per format
+    "csv": "FORMAT csv, HEADER true",
+    "json": "FORMAT json, ARRAY true",
+    "parquet": "FORMAT parquet",
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,100 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def export_spec(asset: str, fmt: str, start: date, end: date, internal: bool) -> ExportSpec:
+    """The asset's export spec, once the request is one that can be exported."""
+    if asset not in EXPORTS:
+        raise ExportError(f"no asset {asset!r} to export; known: {', '.join(EXPORTS)}")
+    if fmt not in FORMATS:
+        raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if end < start:
+        raise ExportError(f"--to {end} is before --from {start}")
+    spec = EXPORTS[asset]
+    if internal and not spec.internal_allowed:
+        raise ExportError(
+            f"{asset} may not be exported with true small counts (--internal); "
+            "read them from PostgreSQL or export without --internal"
+        )
+    return spec
+
+
+def published_days(spec: ExportSpec, lake: Lake, root: str, start: date, end: date) -> list[date]:
+    """Every day of start..end, when the lake has each one of the asset's; else why not."""
+    asset = spec.asset
+    days = days_of(start, end)
+    present = [d for d in days if lake.list_keys(_day_prefix(spec, d))]
+    if not present:
+        raise ExportError(
+            f"no data for {asset} from {start} to {end} under {root}/{spec.layer}/{asset}/: "
+            "materialize those days first (climate-assets materialize "
+            f"--select {asset} --from {start} --to {end})"
+        )
+    missing = [d for d in days if d not in present]
+    if missing:
+        listed = ", ".join(d.isoformat() for d in missing)
+        raise ExportError(
+            f"{asset} has no data for {len(missing)} day(s) of {start} .. {end}: {listed}; "
+            "materialize them, or export the days on either side separately"
+        )
+    return days
+
+
+def _small_counts(spec: ExportSpec) -> str:
+    """SQL: the row has a count of 1..10 in one of the spec's count columns."""
+    return " OR ".join(
+        f"{_quote(c)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX}" for c in spec.counts
+    )
+
+
+def _suppressed_columns(spec: ExportSpec, columns: list[str]) -> list[str]:
+    """The select list with small counts (and the rates derived from them) suppressed."""
+    rates = {rate: count for count, rs in spec.counts.items() for rate in rs}
+    select = []
+    for name in columns:
+        if name == "suppressed":
+            continue
+        if name in spec.counts:
+            select.append(
+                f"CASE WHEN {_quote(name)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
+                f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
+            )
+        elif name in rates:
+            count = _quote(rates[name])
+            select.append(
+                f"CASE WHEN {count} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
+                f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
+            )
+        else:
+            select.append(_quote(name))
+    select.append(f"coalesce({_small_counts(spec)}, false) AS suppressed")
+    return select
+
+
+def _copy(con, spec: ExportSpec, sources: list[str], fmt: str, output: Path, internal: bool):
+    """Write the export with DuckDB's COPY: (rows written, rows suppressed or None)."""
+    files = "[" + ", ".join(_sql_string(s) for s in sources) + "]"
+    con.execute(
+        f"CREATE TEMP VIEW source AS SELECT * EXCLUDE (year, month, day) "
+        f"FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+    )
+    columns = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
+    suppressed_rows = None
+    if spec.counts and not internal:
+        select = _suppressed_columns(spec, columns)
+        small = _small_counts(spec)
+        suppressed_rows = con.execute(f"SELECT count(*) FROM source WHERE {small}").fetchone()[0]
+    else:
+        select = [_quote(c) for c in columns if c != "suppressed" or not spec.counts]
+    order = [c for c in ("date", "location_id", "hospital_id") if c in columns]
+    query = f"SELECT {', '.join(select)} FROM source" + (
+        f" ORDER BY {', '.join(order)}" if order else ""
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"COPY ({query}) TO {_sql_string(str(output))} ({COPY_OPTIONS[fmt]})")
+    rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
+    return rows, suppressed_rows
+
+
 def export(
     settings: Settings,
     asset: str,
@@ -104,97 +205,21 @@ def export(
 
     from climate_assets.environments import resources_for
 
-    if asset not in EXPORTS:
-        raise ExportError(f"no asset {asset!r} to export; known: {', '.join(EXPORTS)}")
-    if fmt not in FORMATS:
-        raise ExportError(f"format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    if end < start:
-        raise ExportError(f"--to {end} is before --from {start}")
-    spec = EXPORTS[asset]
-    if internal and not spec.internal_allowed:
-        raise ExportError(
-            f"{asset} may not be exported with true small counts (--internal); "
-            "read them from PostgreSQL or export without --internal"
-        )
+    spec = export_spec(asset, fmt, start, end, internal)
     lake_resource = resources_for(settings)["lake"].process_config_and_initialize()
-    lake = lake_resource.open()
     root = lake_resource.root_uri().rstrip("/")
-
-    if spec.layer == PROCESSED_PREFIX and asset == "locations":
-        days, present = [], [f"{spec.layer}/{asset}"]
-    else:
-        days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-        present = [d for d in days if lake.list_keys(_day_prefix(spec, d))]
-        if not present:
-            raise ExportError(
-                f"no data for {asset} from {start} to {end} under {root}/{spec.layer}/{asset}/: "
-                "materialize those days first (climate-assets materialize "
-                f"--select {asset} --from {start} --to {end})"
-            )
-        missing = [d for d in days if d not in present]
-        if missing:
-            listed = ", ".join(d.isoformat() for d in missing)
-            raise ExportError(
-                f"{asset} has no data for {len(missing)} day(s) of {start} .. {end}: {listed}; "
-                "materialize them, or export the days on either side separately"
-            )
-
     if asset == "locations":
+        days = []
         sources = [f"{root}/{spec.layer}/{asset}/**/*.parquet"]
     else:
+        days = published_days(spec, lake_resource.open(), root, start, end)
         sources = [f"{root}/{_day_prefix(spec, d)}/*.parquet" for d in days]
     con = duckdb.connect()
     try:
         if root.startswith("s3://"):
             con.execute("INSTALL httpfs; LOAD httpfs;")
             con.execute("CREATE SECRET lake (TYPE s3, PROVIDER credential_chain)")
-        files = "[" + ", ".join(_sql_string(s) for s in sources) + "]"
-        con.execute(
-            f"CREATE TEMP VIEW source AS SELECT * EXCLUDE (year, month, day) "
-            f"FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
-        )
-        columns = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
-        select = []
-        suppressed_rows = None
-        if spec.counts and not internal:
-            small = " OR ".join(
-                f"{_quote(c)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX}" for c in spec.counts
-            )
-            rates = {rate: count for count, rs in spec.counts.items() for rate in rs}
-            for name in columns:
-                if name == "suppressed":
-                    continue
-                if name in spec.counts:
-                    select.append(
-                        f"CASE WHEN {_quote(name)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
-                        f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
-                    )
-                elif name in rates:
-                    count = _quote(rates[name])
-                    select.append(
-                        f"CASE WHEN {count} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
-                        f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
-                    )
-                else:
-                    select.append(_quote(name))
-            select.append(f"coalesce({small}, false) AS suppressed")
-            suppressed_rows = con.execute(f"SELECT count(*) FROM source WHERE {small}").fetchone()[
-                0
-            ]
-        else:
-            select = [_quote(c) for c in columns if c != "suppressed" or not spec.counts]
-        order = [c for c in ("date", "location_id", "hospital_id") if c in columns]
-        query = f"SELECT {', '.join(select)} FROM source" + (
-            f" ORDER BY {', '.join(order)}" if order else ""
-        )
-        output.parent.mkdir(parents=True, exist_ok=True)
-        options = {
-            "csv": "FORMAT csv, HEADER true",
-            "json": "FORMAT json, ARRAY true",
-            "parquet": "FORMAT parquet",
-        }[fmt]
-        con.execute(f"COPY ({query}) TO {_sql_string(str(output))} ({options})")
-        rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]
+        rows, suppressed_rows = _copy(con, spec, sources, fmt, output, internal)
     finally:
         con.close()
     return Export(

@@ -21,15 +21,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from climate_assets.constants import WHOLE_GRAPH_JOB
+from climate_assets.partitions import daily_partitions, range_tags
 from climate_assets.settings import Settings
 
 LOCATION = "climate_assets"  # the code location's name in workspace.yaml
@@ -60,6 +57,10 @@ class LaunchError(RuntimeError):
     pass
 
 
+class NoDaysError(ValueError):
+    """The command asks for no day that can be materialized."""
+
+
 def graphql(url: str, query: str, variables: dict, timeout: float = 30) -> dict:
     body = json.dumps({"query": query, "variables": variables}).encode()
     request = urllib.request.Request(
@@ -85,15 +86,6 @@ def daemon_alive(instance: dg.DagsterInstance, now: float | None = None) -> bool
     now = time.time() if now is None else now
     beats = instance.get_daemon_heartbeats()
     return any(now - beat.timestamp < DAEMON_ALIVE_SECONDS for beat in beats.values())
-
-
-def range_tags(start: date | None, end: date | None) -> dict[str, str]:
-    if start is None:
-        return {}
-    return {
-        ASSET_PARTITION_RANGE_START_TAG: start.isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: (end or start).isoformat(),
-    }
 
 
 def launch_queued(
@@ -215,6 +207,23 @@ def queued_exit_code(
     return EXIT_HELD_BACK if held else EXIT_COULD_NOT_RUN
 
 
+def requested_days(args: argparse.Namespace, settings: Settings) -> tuple[date, date]:
+    """``--from``..``--to`` (``--to`` defaults to ``--from``), else the newest partition."""
+    if args.date_from:
+        start = date.fromisoformat(args.date_from)
+        end = date.fromisoformat(args.date_to) if args.date_to else start
+    else:
+        newest = daily_partitions(settings.partitions_start).get_last_partition_key()
+        if newest is None:
+            raise NoDaysError(
+                f"no day to materialize yet: partitions start {settings.partitions_start}"
+            )
+        start = end = date.fromisoformat(newest)
+    if end < start:
+        raise NoDaysError("--to is before --from")
+    return start, end
+
+
 def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -> int:
     """The command; ``echo`` prints a line (the CLI passes ``print``)."""
     import os
@@ -225,13 +234,10 @@ def materialize_command(args: argparse.Namespace, echo: Callable[[str], None]) -
 
     settings = Settings.from_env()
     selection = parse_selection(args.select)
-    if args.date_from:
-        start = date.fromisoformat(args.date_from)
-        end = date.fromisoformat(args.date_to) if args.date_to else start
-    else:
-        start = end = datetime.now(UTC).date() - timedelta(days=1)  # the newest partition
-    if end < start:
-        echo("--to is before --from")
+    try:
+        start, end = requested_days(args, settings)
+    except NoDaysError as exc:
+        echo(str(exc))
         return 2
     tags = {**range_tags(start, end), **accept_tags(args.accept, args.reason)}
     what = ", ".join(k.to_user_string() for k in selection) if selection else "the whole graph"

@@ -21,16 +21,12 @@ import dagster as dg
 from climate_glue.contract import QUARANTINE_PREFIX
 from climate_glue.lake import Lake
 from climate_glue.quarantine import REASON_SUFFIX
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
 from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
+from climate_assets.job_specs import JOB_SPECS
+from climate_assets.partitions import days_of, range_text, run_range, stretches
 from climate_assets.settings import Settings
 from climate_assets.steps.failures import step_failure_cause
-from climate_cli.glue_jobs import JOB_ASSETS
 
 DAY = 24 * 3600.0
 WINDOWS = {"24h": DAY, "7d": 7 * DAY}
@@ -153,19 +149,13 @@ def _number(metadata: dict, key: str) -> float | None:
 
 
 def _partitions_of(tags: dict) -> str | None:
-    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    if start and end:
-        return start if start == end else f"{start}..{end}"
-    return tags.get(PARTITION_NAME_TAG)
+    days = run_range(tags)
+    return None if days is None else range_text(days.start, days.end)
 
 
 def _run_days(tags: dict) -> list[str]:
-    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    if not (start and end):
-        one = tags.get(PARTITION_NAME_TAG)
-        return [one] if one else []
-    first, last = datetime.fromisoformat(start).date(), datetime.fromisoformat(end).date()
-    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+    days = run_range(tags)
+    return [] if days is None else days_of(days.start, days.end)
 
 
 def _run_records(instance: dg.DagsterInstance, run_ids: Iterable[str]) -> dict[str, dg.RunRecord]:
@@ -189,7 +179,7 @@ def job_runs(instance: dg.DagsterInstance, job: str, since: float) -> list[JobRu
     """The job's runs since ``since``, newest first: one per Dagster run that materialized (or
     failed to materialize) its assets. A range run records one event per day: counted once."""
     by_run: dict[str, JobRun] = {}
-    for key in JOB_ASSETS[job]:
+    for key in JOB_SPECS[job].assets:
         records_filter = dg.AssetRecordsFilter(asset_key=key, after_timestamp=since)
         for record in instance.fetch_materializations(records_filter, limit=RECORD_LIMIT).records:
             meta = record.asset_materialization.metadata
@@ -289,11 +279,11 @@ def sparkline(runs: Sequence[JobRun]) -> str:
 
 def job_statuses(instance: dg.DagsterInstance, now: float) -> list[JobStatus]:
     statuses = []
-    for job, keys in JOB_ASSETS.items():
+    for job, spec in JOB_SPECS.items():
         runs = job_runs(instance, job, now - WINDOWS["7d"])
         last = runs[0] if runs else None
         if last is None:  # nothing this week: the latest materialization ever, if any
-            event = instance.get_latest_materialization_event(keys[0])
+            event = instance.get_latest_materialization_event(spec.assets[0])
             if event is not None:
                 runs_ever = job_runs(instance, job, event.timestamp - 1)
                 last = runs_ever[0] if runs_ever else None
@@ -301,7 +291,7 @@ def job_statuses(instance: dg.DagsterInstance, now: float) -> list[JobStatus]:
         statuses.append(
             JobStatus(
                 job=job,
-                assets=[k.to_user_string() for k in keys],
+                assets=[k.to_user_string() for k in spec.assets],
                 last_run=last,
                 windows={
                     name: window_stats([r for r in runs if r.when >= now - span])
@@ -366,7 +356,7 @@ def active_runs(instance: dg.DagsterInstance) -> list[ActiveRun]:
 def recent_days(days: int, now: float) -> list[str]:
     """The last ``days`` daily partitions (the newest is yesterday, UTC)."""
     yesterday = datetime.fromtimestamp(now, UTC).date() - timedelta(days=1)
-    return [(yesterday - timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
+    return [day.isoformat() for day in days_of(yesterday - timedelta(days=days - 1), yesterday)]
 
 
 def _held_back(
@@ -628,15 +618,10 @@ def _count(value: int | None) -> str:
 
 def _ranges(days: list[str]) -> str:
     """2024-07-01, 2024-07-02, 2024-07-04 -> 2024-07-01..2024-07-02, 2024-07-04."""
-    parts: list[list[str]] = []
-    for day in days:
-        if parts and (
-            datetime.fromisoformat(day) - datetime.fromisoformat(parts[-1][-1])
-        ) == timedelta(days=1):
-            parts[-1].append(day)
-        else:
-            parts.append([day])
-    return ", ".join(p[0] if len(p) == 1 else f"{p[0]}..{p[-1]} ({len(p)} days)" for p in parts)
+    return ", ".join(
+        range_text(first, last) + ("" if first == last else f" ({len(days_of(first, last))} days)")
+        for first, last in stretches(days)
+    )
 
 
 def render(report: Status) -> str:

@@ -16,18 +16,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from climate_assets.job_specs import JOB_SPECS
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE
 from climate_assets.settings import GLUE_SCRIPTS_DIR
 
 DAY = "2024-07-01"
 CASE_FILE = "zz_case.csv"  # sorts after the generated files: last in file order
-SCRIPTS = {
-    "locations": "process_locations.py",
-    "climate": "process_climate_data.py",
-    "health": "process_health_data.py",
-    "hospital": "process_hospital_data.py",
-    "derived": "calculate_derived_metrics.py",
-}
+# Job scripts by raw dataset ("derived": the derived metrics' job).
+SCRIPTS = {spec.dataset or "derived": spec.script for spec in JOB_SPECS.values()}
 TABLES = {
     "locations": "locations",
     "climate": "climate_data",
@@ -173,13 +169,10 @@ def materialize_days(state_dir, start: str, end: str, asset_selection=None, inst
     from contextlib import nullcontext
 
     import dagster as dg
-    from dagster._core.storage.tags import (
-        ASSET_PARTITION_RANGE_END_TAG,
-        ASSET_PARTITION_RANGE_START_TAG,
-    )
 
     from climate_assets.constants import WHOLE_GRAPH_JOB
     from climate_assets.definitions import build_definitions
+    from climate_assets.partitions import range_tags
     from climate_assets.settings import Settings
 
     previous = os.environ.get("CLIMATE_STATE_DIR")
@@ -190,7 +183,7 @@ def materialize_days(state_dir, start: str, end: str, asset_selection=None, inst
             result = job.execute_in_process(
                 instance=instance,
                 asset_selection=asset_selection,
-                tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+                tags=range_tags(start, end),
                 raise_on_error=False,
             )
             records = instance.get_records_for_run(result.run_id).records

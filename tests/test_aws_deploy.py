@@ -10,7 +10,7 @@ from importlib.metadata import version
 
 import pytest
 
-from climate_assets.constants import GLUE_JOB_SCRIPTS
+from climate_assets.job_specs import JOB_SPECS
 from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
 from climate_cli.cli import main
 from climate_cli.deploy import DeployConfig, deploy, job_differences
@@ -59,10 +59,10 @@ def test_dry_run_prints_the_plan_and_writes_nothing(aws, tmp_path, capsys):
     assert main(["deploy", "--dry-run", "--policy-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "dry run" in out
-    for script in GLUE_JOB_SCRIPTS.values():
+    for script in (spec.script for spec in JOB_SPECS.values()):
         assert f"would upload s3://{SCRIPTS_BUCKET}/glue/{script}" in out
     assert f"would upload s3://{SCRIPTS_BUCKET}/glue/climate_glue.zip" in out
-    for job in GLUE_JOB_SCRIPTS:
+    for job in JOB_SPECS:
         assert f"would create Glue job {job}" in out
     assert client("s3").list_objects_v2(Bucket=SCRIPTS_BUCKET).get("KeyCount") == 0
     assert client("glue").list_jobs()["JobNames"] == []
@@ -70,12 +70,12 @@ def test_dry_run_prints_the_plan_and_writes_nothing(aws, tmp_path, capsys):
 
 def test_deploy_creates_each_job_exactly_as_specified(aws, tmp_path):
     plan = deploy(aws, policy_dir=tmp_path)
-    assert sorted(plan.created_jobs) == sorted(GLUE_JOB_SCRIPTS)
-    assert len(plan.uploads) == len(GLUE_JOB_SCRIPTS) + 1
+    assert sorted(plan.created_jobs) == sorted(JOB_SPECS)
+    assert len(plan.uploads) == len(JOB_SPECS) + 1
     jobs = _jobs()
-    assert sorted(jobs) == sorted(GLUE_JOB_SCRIPTS)
+    assert sorted(jobs) == sorted(JOB_SPECS)
     modules = f"dagster-pipes=={version('dagster-pipes')},psycopg[binary]=={version('psycopg')}"
-    for name, script in GLUE_JOB_SCRIPTS.items():
+    for name, script in ((n, s.script) for n, s in JOB_SPECS.items()):
         job = jobs[name]
         assert job["Role"] == ROLE
         assert job["GlueVersion"] == "5.0"
@@ -99,7 +99,7 @@ def test_deploy_creates_each_job_exactly_as_specified(aws, tmp_path):
         assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 4}
         assert job["Timeout"] == (120 if name == "calculate-derived-metrics" else 60)
     s3 = client("s3")
-    for script in GLUE_JOB_SCRIPTS.values():
+    for script in (spec.script for spec in JOB_SPECS.values()):
         body = s3.get_object(Bucket=SCRIPTS_BUCKET, Key=f"glue/{script}")["Body"].read()
         assert body == (GLUE_SCRIPTS_DIR / script).read_bytes()
     archive = s3.get_object(Bucket=SCRIPTS_BUCKET, Key="glue/climate_glue.zip")["Body"].read()
@@ -152,7 +152,7 @@ def test_iam_policies_are_scoped_and_hold_no_secret(aws, tmp_path):
     assert by_sid["ListLake"]["Condition"] == {"StringLike": {"s3:prefix": ["lake", "lake/*"]}}
     run_jobs = {s["Sid"]: s for s in dagster_role["Statement"]}["RunGlueJobs"]
     assert sorted(run_jobs["Resource"]) == sorted(
-        f"arn:aws:glue:{REGION}:{ACCOUNT}:job/{name}" for name in GLUE_JOB_SCRIPTS
+        f"arn:aws:glue:{REGION}:{ACCOUNT}:job/{name}" for name in JOB_SPECS
     )
     assert "glue:BatchStopJobRun" in run_jobs["Action"]
     # "*" only where EC2 allows nothing narrower (the Glue connection's network interfaces)
@@ -163,3 +163,22 @@ def test_iam_policies_are_scoped_and_hold_no_secret(aws, tmp_path):
     text = "".join(p.read_text() for p in tmp_path.iterdir())
     assert PASSWORD not in text
     assert PASSWORD not in json.dumps(_jobs(), default=str)
+
+
+def test_jobs_reports_spark_and_each_jobs_size_on_aws(aws, monkeypatch, capsys):
+    """On AWS Glue every job runs Spark, whatever the local engine (CLIMATE_ENGINE) says."""
+    deploy(aws)
+    monkeypatch.setenv("CLIMATE_ENV", "aws")
+    monkeypatch.setenv("CLIMATE_ENGINE", "duckdb")
+    assert main(["jobs", "--json"]) == 0
+    jobs = {job["name"]: job for job in json.loads(capsys.readouterr().out)}
+    assert list(jobs) == list(JOB_SPECS)
+    assert {job["engine"] for job in jobs.values()} == {"spark"}
+    for job in jobs.values():
+        deployed = job["deployed"]
+        assert (deployed["WorkerType"], deployed["NumberOfWorkers"], deployed["Timeout"]) == (
+            job["worker_type"],
+            job["workers"],
+            job["timeout_minutes"],
+        )
+    assert jobs["calculate-derived-metrics"]["timeout_minutes"] == 120

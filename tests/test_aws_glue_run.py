@@ -37,15 +37,10 @@ from dagster._core.storage.tags import (
 )
 from psycopg import sql
 
-from climate_assets.constants import (
-    GLUE_JOB_SCRIPTS,
-    JOB_PROCESS_HEALTH,
-    JOB_PROCESS_HOSPITAL,
-    JOB_PROCESS_LOCATIONS,
-)
 from climate_assets.defs.athena.assets import table_specs
 from climate_assets.defs.derived.assets import derived_metrics_asset
 from climate_assets.defs.processed.assets import processed_assets
+from climate_assets.job_specs import JOB_SPECS, PROCESS_HEALTH, PROCESS_HOSPITAL, PROCESS_LOCATIONS
 from climate_assets.local_glue.glue_client import LocalGlueClient
 from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.partitions import daily_partitions
@@ -96,7 +91,7 @@ class StandInGlue:
 
     def start_job_run(self, JobName: str, Arguments: dict, **_) -> dict:  # noqa: N803
         job = self._glue.get_job(JobName=JobName)["Job"]  # fails unless deployed
-        script = GLUE_JOB_SCRIPTS[JobName]
+        script = JOB_SPECS[JobName].script
         assert self._deployed_script(job) == (GLUE_SCRIPTS_DIR / script).read_bytes()
         self.started.append((JobName, dict(Arguments)))
         if not self._finishes:
@@ -224,7 +219,7 @@ def aws_run(aws, landing, local_run):
     """Processed and derived assets through the AWS Glue runner, in one in-process run."""
     _, state = landing
     spark = LocalGlueClient(
-        {job: GLUE_SCRIPTS_DIR / script for job, script in GLUE_JOB_SCRIPTS.items()},
+        {name: GLUE_SCRIPTS_DIR / spec.script for name, spec in JOB_SPECS.items()},
         lambda: local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2),
     )
     stand_in = StandInGlue(spark)
@@ -301,7 +296,7 @@ OUTPUTS = {
 def test_the_aws_path_produces_what_the_local_engine_does(aws_run, local_run, aws):
     assert aws_run["result"].success, aws_run["event_log"][-3000:]
     started = [job for job, _ in aws_run["stand_in"].started]
-    assert sorted(started) == sorted(GLUE_JOB_SCRIPTS)  # every deployed job ran once
+    assert sorted(started) == sorted(JOB_SPECS)  # every deployed job ran once
     local_lake, remote_lake = local_run / "lake", aws_run["state"] / "lake"
     local_pg = LocalWarehouse(embedded_pgdata=str(local_run / "pgdata"))
     with local_pg.connect() as local_conn, psycopg.connect(**aws["database"]) as aws_conn:
@@ -330,7 +325,7 @@ def test_glue_metadata_and_driver_logs_arrive(aws_run):
         assert values["glue_cost_usd"] == round(billed / 3600 * 0.44, 4)
         assert values["rows"] > 0  # reported by the job through S3 Pipes messages
     # the driver's output, streamed from CloudWatch Logs
-    for script in GLUE_JOB_SCRIPTS.values():
+    for script in (spec.script for spec in JOB_SPECS.values()):
         assert f"stand-in Glue driver: {script} finished SUCCEEDED" in aws_run["stdout"]
 
 
@@ -466,7 +461,7 @@ def _run_glue_asset(stand_in: str, job_name: str, work: dict[str, str], instance
 def test_cancelling_the_run_stops_the_glue_run(aws):
     stand_in = StandInGlue(finishes=False)
     STAND_INS["cancel"] = stand_in
-    result = _run_glue_asset("cancel", JOB_PROCESS_LOCATIONS, {})
+    result = _run_glue_asset("cancel", PROCESS_LOCATIONS.name, {})
     assert not result.success
     assert len(stand_in.started) == 1
     assert stand_in.stopped and len(stand_in.stopped) == 1
@@ -495,7 +490,7 @@ def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     command = [sys.executable, "-m", "tests.glue_attach_driver", "materialize"]
     command += [str(state), str(runs), SECRET_ID, PIPES_BUCKET]
-    tag = run_tag(JOB_PROCESS_LOCATIONS)
+    tag = run_tag(PROCESS_LOCATIONS.name)
     instance = dg.DagsterInstance.get()
 
     def tagged_runs() -> dict[str, str]:
@@ -537,8 +532,8 @@ def _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_ru
     from tests.glue_attach_driver import STARTED_FILE
 
     # One Glue run was started, and it is the one that was followed.
-    assert (runs / STARTED_FILE).read_text().split() == [JOB_PROCESS_LOCATIONS, glue_run]
-    listed = client("glue").get_job_runs(JobName=JOB_PROCESS_LOCATIONS)["JobRuns"]
+    assert (runs / STARTED_FILE).read_text().split() == [PROCESS_LOCATIONS.name, glue_run]
+    listed = client("glue").get_job_runs(JobName=PROCESS_LOCATIONS.name)["JobRuns"]
     assert [r["Id"] for r in listed] == [glue_run]
     assert json.loads((runs / f"{glue_run}.state.json").read_text()) == {"state": "SUCCEEDED"}
     # One materialization, in the second Dagster run, with the first Glue run's result.
@@ -566,7 +561,7 @@ def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_p
     work |= {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
     messages = {"bucket": PIPES_BUCKET, "key_prefix": "dagster-pipes/messages/earlier"}
     earlier = client("glue").start_job_run(
-        JobName=JOB_PROCESS_HEALTH,
+        JobName=PROCESS_HEALTH.name,
         Arguments={
             **work,
             "--run-id": "earlier",
@@ -587,10 +582,10 @@ def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_p
             raise AssertionError("a run of the same work is in flight: none may start")
 
     STAND_INS["follow-cancel"] = CancelledWhileFollowing(tmp_path)
-    result = _run_glue_asset("follow-cancel", JOB_PROCESS_HEALTH, work)
+    result = _run_glue_asset("follow-cancel", PROCESS_HEALTH.name, work)
     assert not result.success
     assert json.loads((tmp_path / f"{earlier}.state.json").read_text()) == {"state": "STOPPED"}
-    listed = client("glue").get_job_runs(JobName=JOB_PROCESS_HEALTH)["JobRuns"]
+    listed = client("glue").get_job_runs(JobName=PROCESS_HEALTH.name)["JobRuns"]
     assert [r["Id"] for r in listed] == [earlier]
 
 
@@ -602,7 +597,7 @@ def test_a_run_of_other_days_in_flight_is_waited_for_before_starting(aws, tmp_pa
     work = {"--lake-root": str(tmp_path / "lake"), "--warehouse": f"secretsmanager:{SECRET_ID}"}
     other_day = date.fromordinal(DAY.toordinal() - 1).isoformat()
     earlier = client("glue").start_job_run(
-        JobName=JOB_PROCESS_HOSPITAL,
+        JobName=PROCESS_HOSPITAL.name,
         Arguments={**work, "--start-date": other_day, "--end-date": other_day},
     )["JobRunId"]
     ended = tmp_path / f"{earlier}.state.json"
@@ -631,7 +626,7 @@ def test_a_run_of_other_days_in_flight_is_waited_for_before_starting(aws, tmp_pa
     stand_in = STAND_INS["wait-other"] = OwnRunFailsAtOnce(tmp_path)
     this_day = {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
     with dg.instance_for_test() as instance:
-        result = _run_glue_asset("wait-other", JOB_PROCESS_HOSPITAL, work | this_day, instance)
+        result = _run_glue_asset("wait-other", PROCESS_HOSPITAL.name, work | this_day, instance)
         logs = [e.user_message for e in instance.all_logs(result.run_id)]
     assert stand_in.polls >= 2  # it polled the earlier run until that ended
     assert not result.success  # its own run failed (the stand-in's), so it did start one

@@ -34,10 +34,10 @@ import psycopg
 import pytest
 import yaml
 
-from climate_assets.constants import GLUE_JOB_SCRIPTS, JOB_PROCESS_LOCATIONS
 from climate_assets.defs.athena.assets import shared_table_specs, table_specs
 from climate_assets.defs.processed.assets import processed_assets
 from climate_assets.environments import resources_for
+from climate_assets.job_specs import JOB_SPECS, PROCESS_LOCATIONS
 from climate_assets.local_glue.glue_client import LocalGlueClient
 from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.partitions import daily_partitions
@@ -446,7 +446,7 @@ def test_deploy_on_the_stack_then_a_glue_run_through_pipes(
     assert "create Glue job process-locations" in capsys.readouterr().out
     bucket = stack_environment["CLIMATE_SCRIPTS_BUCKET"]
     glue = client("glue")
-    for job_name, script in GLUE_JOB_SCRIPTS.items():
+    for job_name, script in ((n, s.script) for n, s in JOB_SPECS.items()):
         job = glue.get_job(JobName=job_name)["Job"]
         assert job["Role"] == stack_environment["CLIMATE_GLUE_ROLE_ARN"]
         assert job["Connections"] == {"Connections": ["climate-assets-dev-rds"]}
@@ -457,7 +457,7 @@ def test_deploy_on_the_stack_then_a_glue_run_through_pipes(
     lake = tmp_path / "lake"  # local Spark reads no s3://: the lake stays a folder
     generate_landing_zone(lake, locations=3, days=1, start=date(2024, 1, 15), seed=3)
     spark = LocalGlueClient(
-        {JOB_PROCESS_LOCATIONS: GLUE_SCRIPTS_DIR / GLUE_JOB_SCRIPTS[JOB_PROCESS_LOCATIONS]},
+        {PROCESS_LOCATIONS.name: GLUE_SCRIPTS_DIR / PROCESS_LOCATIONS.script},
         lambda: local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2),
     )
     stand_in = StandInGlue(spark)
@@ -487,7 +487,7 @@ def test_deploy_on_the_stack_then_a_glue_run_through_pipes(
         spark.stop()
     assert result.success
     [(job_name, arguments)] = stand_in.started
-    assert job_name == JOB_PROCESS_LOCATIONS
+    assert job_name == PROCESS_LOCATIONS.name
     secret_id = stack_environment["CLIMATE_RDS_SECRET_ID"]
     assert arguments["--warehouse"].startswith(f"secretsmanager:{secret_id}?host=")
     password = json.loads(

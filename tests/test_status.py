@@ -26,10 +26,10 @@ from climate_assets.constants import (
     CLIMATE_DATA,
     HEALTH_DATA,
     HOSPITAL_DATA,
-    JOB_PROCESS_HOSPITAL,
     athena_table_key,
 )
 from climate_assets.instance import instance_environment
+from climate_assets.job_specs import PROCESS_HOSPITAL
 from climate_assets.resources.warehouse import LocalWarehouse
 from climate_assets.settings import Settings
 from climate_assets.steps.lease import lease
@@ -183,7 +183,7 @@ def state(tmp_path_factory):
             # Another holder of the hospital job's write lease keeps the run in its hospital
             # step (a DuckDB job alone would be over before status could look).
             dsn = LocalWarehouse(embedded_pgdata=str(settings.pgdata)).dsn()
-            with lease(dsn, JOB_PROCESS_HOSPITAL, "test-holder", timeout_seconds=10):
+            with lease(dsn, PROCESS_HOSPITAL.name, "test-holder", timeout_seconds=10):
                 worker.start()
                 deadline = time.monotonic() + 300
                 running = None

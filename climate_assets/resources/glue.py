@@ -21,7 +21,7 @@ from climate_glue.runtime import PIPES_MESSAGES_ARGUMENT
 from dagster_pipes import decode_param
 from pydantic import PrivateAttr
 
-from climate_assets.constants import GLUE_JOB_SCRIPTS
+from climate_assets.job_specs import AWS_ENGINE, JOB_SPECS
 from climate_assets.local_glue.glue_client import LocalGlueClient
 from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.resources.glue_runs import run_tag, runs_in_flight, same_work, wait_until_ended
@@ -79,7 +79,7 @@ class LocalGlueRunner(GlueJobRunner):
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        scripts = {job: Path(self.scripts_dir, script) for job, script in GLUE_JOB_SCRIPTS.items()}
+        scripts = {name: Path(self.scripts_dir, spec.script) for name, spec in JOB_SPECS.items()}
         self._client = LocalGlueClient(scripts, self._session)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -127,7 +127,7 @@ class AwsGlueRunner(GlueJobRunner):
         glue = self.glue_client()
         return {
             run.get("Arguments", {}).get("--run-id", "")
-            for job_name in GLUE_JOB_SCRIPTS
+            for job_name in JOB_SPECS
             for run in runs_in_flight(glue, job_name)
         } - {""}
 
@@ -137,8 +137,7 @@ class AwsGlueRunner(GlueJobRunner):
         """Start the job's run, or follow one of the same work still in flight (an earlier
         attempt's, ``glue_runs``) after any other run of the job has ended."""
         glue = self.glue_client()
-        # Glue Spark jobs run the Spark engine: DuckDB is the embedded default's.
-        arguments = {**arguments, "--engine": "spark"}
+        arguments = {**arguments, "--engine": AWS_ENGINE}
         for found in runs_in_flight(glue, job_name):
             messages = found.get("Arguments", {}).get(PIPES_MESSAGES_ARGUMENT)
             if same_work(found, arguments) and messages:

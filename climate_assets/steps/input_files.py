@@ -9,7 +9,7 @@ sensor started on a lake that was already processed requests only what no run ha
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Sequence
 
 import dagster as dg
 from climate_glue.contract import RAW_PREFIX, Dataset
@@ -19,18 +19,11 @@ INPUT_FILES = "input_files"  # materialization metadata: {raw key: content tag}
 PAGE = 1000
 
 
-def _days(start: str, end: str) -> list[str]:
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
-
-
-def input_files(
-    lake: Lake, dataset: Dataset, start: str | None = None, end: str | None = None
-) -> dict[str, str]:
-    """Landing files of ``dataset`` for days start..end (all of them for locations) and their
-    content tags; dot files (uploads in flight) are not inputs."""
-    if dataset.daily and start is not None and end is not None:
-        prefixes = [f"{RAW_PREFIX}/{dataset.name}/date={day}/" for day in _days(start, end)]
+def input_files(lake: Lake, dataset: Dataset, days: Sequence[str] | None = None) -> dict[str, str]:
+    """Landing files of ``dataset`` for ``days`` (partition keys; all of them for locations) and
+    their content tags; dot files (uploads in flight) are not inputs."""
+    if dataset.daily and days is not None:
+        prefixes = [f"{RAW_PREFIX}/{dataset.name}/date={day}/" for day in days]
     else:
         prefixes = [f"{RAW_PREFIX}/{dataset.name}/"]
     files = {}

@@ -12,12 +12,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 from climate_glue.aws import aws_client
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 
+from climate_assets.partitions import range_text, run_range
 from climate_assets.steps.failures import step_failure_cause
 from climate_assets.steps.retries import classify
 
@@ -86,10 +82,8 @@ class SnsAlerts(AlertsResource):
 
 
 def _partitions(tags: dict[str, str]) -> str:
-    if ASSET_PARTITION_RANGE_START_TAG in tags:
-        start, end = tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
-        return start if start == end else f"{start}..{end}"
-    return tags.get(PARTITION_NAME_TAG, "unpartitioned")
+    days = run_range(tags)
+    return "unpartitioned" if days is None else range_text(days.start, days.end)
 
 
 def retry_counts(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:

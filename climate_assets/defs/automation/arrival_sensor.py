@@ -25,19 +25,16 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
 from climate_glue.contract import RAW_DATASETS, RAW_PREFIX, Dataset
 from climate_glue.lake import Lake, LakeObject
 from climate_glue.quarantine import quarantine
 from climate_glue.raw import DATE_FOLDER
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from climate_assets.constants import DERIVED_ASSETS, LOCATIONS
+from climate_assets.partitions import range_tags, stretches
 from climate_assets.resources.lake import LakeResource
 from climate_assets.steps.input_files import consumed_files
 
@@ -152,20 +149,6 @@ class Scan:
     cursor: str = ""
 
 
-def contiguous_ranges(days: Iterable[str]) -> list[tuple[str, str]]:
-    """Sorted ISO days grouped into (first, last) runs of consecutive days."""
-    ranges: list[tuple[str, str]] = []
-    previous: date | None = None
-    for text in sorted(set(days)):
-        day = date.fromisoformat(text)
-        if previous is not None and day == previous + timedelta(days=1):
-            ranges[-1] = (ranges[-1][0], text)
-        else:
-            ranges.append((text, text))
-        previous = day
-    return ranges
-
-
 def _quarantine(lake: Lake, key: str, problem: str, moved_by: str, scan: Scan) -> None:
     try:
         quarantine(lake, key, problem, moved_by)
@@ -223,7 +206,7 @@ def scan_landing(
         changed.setdefault(day, []).append((key, tag))
     names = (dataset.name,)
     if dataset.daily:
-        for start, end in contiguous_ranges(d for d in changed if d is not None):
+        for start, end in stretches(d for d in changed if d is not None):
             in_range = [f for d, fs in changed.items() if d and start <= d <= end for f in fs]
             scan.batches.append(Batch(start, end, sorted(in_range), names))
     elif changed:
@@ -247,7 +230,7 @@ def combined_batches(scans: dict[Dataset, Scan]) -> list[Batch]:
     for day, files_by_dataset in by_day.items():
         days_of.setdefault(tuple(sorted(files_by_dataset)), []).append(day)
     for names, days in days_of.items():
-        for start, end in contiguous_ranges(days):
+        for start, end in stretches(days):
             files = [f for d in days if start <= d <= end for fs in by_day[d].values() for f in fs]
             batches.append(Batch(start, end, sorted(files), names))
     return sorted(batches, key=lambda b: (b.start or "", b.datasets))
@@ -323,8 +306,7 @@ def run_request(batch: Batch, with_derived: bool) -> dg.RunRequest:
         assets += DERIVED_ASSETS
     tags = {"climate/arrival_files": str(len(batch.files)), DATASETS_TAG: "+".join(batch.datasets)}
     if batch.start is not None:
-        tags[ASSET_PARTITION_RANGE_START_TAG] = batch.start
-        tags[ASSET_PARTITION_RANGE_END_TAG] = batch.end
+        tags.update(range_tags(batch.start, batch.end))
     return dg.RunRequest(run_key=batch.run_key, asset_selection=assets, tags=tags)
 
 

@@ -16,15 +16,12 @@ operator, as before.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
-from dagster._core.storage.tags import (  # public tag names, exported only from this module
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
+from climate_assets.partitions import days_of, range_tags, range_text, run_range, stretches
 
 HELD_BACK = "held_back"  # materialization metadata written by the jobs (climate_glue.jobs)
 HELD_DAYS_SENSOR = "climate_derived_around_held_days"
@@ -42,21 +39,11 @@ class HeldBack:
 
     def describe(self) -> str:
         days = "; ".join(f"{day} ({', '.join(why)})" for day, why in sorted(self.held.items()))
-        good = ", ".join(f"{a}..{b}" if a != b else f"{a}" for a, b in self.stretches)
+        good = ", ".join(range_text(first, last) for first, last in self.stretches)
         return (
             f"run {self.run_id} held back {days}; derived metrics of the other days: "
             f"{good or 'none'}"
         )
-
-
-def _stretches(days: list[date]) -> list[tuple[date, date]]:
-    stretches: list[tuple[date, date]] = []
-    for day in sorted(days):
-        if stretches and stretches[-1][1] + timedelta(days=1) == day:
-            stretches[-1] = (stretches[-1][0], day)
-        else:
-            stretches.append((day, day))
-    return stretches
 
 
 def _error_classes(error) -> set[str]:
@@ -70,9 +57,8 @@ def _error_classes(error) -> set[str]:
 def held_back_in_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> HeldBack | None:
     """The held days and the good stretches of a failed range run, or None when it is not one
     whose derived metrics can run around its held days."""
-    start = run.tags.get(ASSET_PARTITION_RANGE_START_TAG)
-    end = run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    if not start or not end:
+    days = run_range(run.tags)
+    if days is None:
         return None
     failures = instance.get_records_for_run(
         run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
@@ -105,10 +91,9 @@ def held_back_in_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> HeldBa
             held.setdefault(day, []).extend(verdict["checks"])  # "asset:check"
     if not held:
         return None
-    first, last = date.fromisoformat(start), date.fromisoformat(end)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    good = [d for d in days if d.isoformat() not in held]
-    return HeldBack(run.run_id, held, _stretches(good))
+    first, last = date.fromisoformat(days.start), date.fromisoformat(days.end)
+    good = [day for day in days_of(first, last) if day.isoformat() not in held]
+    return HeldBack(run.run_id, held, stretches(good))
 
 
 def held_days_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.RunStatusSensorDefinition:
@@ -132,11 +117,7 @@ def held_days_sensor(job: dg.UnresolvedAssetJobDefinition) -> dg.RunStatusSensor
             dg.RunRequest(
                 run_key=f"{found.run_id}:{first}",
                 asset_selection=list(DERIVED_ASSETS),
-                tags={
-                    ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
-                    ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
-                    HELD_FOR_TAG: found.run_id,
-                },
+                tags={**range_tags(first, last), HELD_FOR_TAG: found.run_id},
             )
             for first, last in found.stretches
         ]

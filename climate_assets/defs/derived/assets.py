@@ -1,4 +1,4 @@
-"""Curated metrics: one Glue job (calculate-derived-metrics) materializes all three."""
+"""Curated metrics: one Glue job (job_specs.DERIVED_METRICS) materializes all three."""
 
 import dagster as dg
 from climate_glue.contract import DERIVED
@@ -10,7 +10,6 @@ from climate_assets.constants import (
     HEALTH_RISKS,
     HOSPITAL_DATA,
     HOSPITAL_RESOURCES,
-    JOB_DERIVED_METRICS,
     LOCATIONS,
     OWNERS,
     RESILIENCE_SCORES,
@@ -19,6 +18,7 @@ from climate_assets.defs.automation.conditions import DERIVED_AUTOMATION
 from climate_assets.defs.columns import asset_columns
 from climate_assets.defs.quality.checks import check_specs
 from climate_assets.defs.quality.freshness import DAILY_FRESHNESS
+from climate_assets.job_specs import AWS_ENGINE, DERIVED_METRICS
 from climate_assets.resources.glue import GlueJobRunner
 from climate_assets.resources.lake import LakeResource
 from climate_assets.resources.quality import QualityThresholds
@@ -46,39 +46,38 @@ def _derived_spec(
     )
 
 
+# What each curated metric is computed from, and what it holds.
+METRICS: dict[dg.AssetKey, tuple[list[dg.AssetKey], str]] = {
+    HEALTH_RISKS: (
+        [CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
+        "Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
+    ),
+    HOSPITAL_RESOURCES: (
+        [HOSPITAL_DATA, LOCATIONS],
+        "Hospital capacity per location and day (every location, zeros without hospitals).",
+    ),
+    RESILIENCE_SCORES: (
+        [HEALTH_RISKS, HOSPITAL_RESOURCES],
+        "Resilience score and category per location and day.",
+    ),
+}
+
+
 def derived_specs(engine: str) -> list[dg.AssetSpec]:
-    return [
-        _derived_spec(
-            HEALTH_RISKS,
-            [CLIMATE_DATA, HEALTH_DATA, LOCATIONS],
-            "Climate hazard and health burden per location and day -> health_risk_index, risk_level.",
-            engine,
-        ),
-        _derived_spec(
-            HOSPITAL_RESOURCES,
-            [HOSPITAL_DATA, LOCATIONS],
-            "Hospital capacity per location and day (every location, zeros without hospitals).",
-            engine,
-        ),
-        _derived_spec(
-            RESILIENCE_SCORES,
-            [HEALTH_RISKS, HOSPITAL_RESOURCES],
-            "Resilience score and category per location and day.",
-            engine,
-        ),
-    ]
+    """The specs of the derived job's assets, in its order."""
+    return [_derived_spec(key, *METRICS[key], engine) for key in DERIVED_METRICS.assets]
 
 
 def derived_metrics_asset(
     partitions_def: dg.PartitionsDefinition,
     retry_policy: dg.RetryPolicy | None = None,
-    engine: str = "spark",
+    engine: str = AWS_ENGINE,
 ) -> dg.AssetsDefinition:
     specs = derived_specs(engine)
 
     @dg.multi_asset(
         name="derived_metrics",
-        description="One Glue job (calculate-derived-metrics) materializes the three curated metrics.",
+        description=DERIVED_METRICS.description,
         specs=specs,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -86,7 +85,7 @@ def derived_metrics_asset(
             check for spec in DERIVED for check in check_specs(dg.AssetKey(spec.asset), spec)
         ],
         retry_policy=retry_policy or glue_retry_policy(),
-        pool=JOB_DERIVED_METRICS,  # one run at a time writes the curated layer
+        pool=DERIVED_METRICS.name,  # one run at a time writes the curated layer
     )
     def derived_metrics(
         context: dg.AssetExecutionContext,
@@ -95,9 +94,8 @@ def derived_metrics_asset(
         warehouse: WarehouseResource,
         quality: QualityThresholds,
     ):
-        keys = [spec.key for spec in specs]
         results = launch_glue_job(
-            context, glue, lake, warehouse, quality, JOB_DERIVED_METRICS, keys
+            context, glue, lake, warehouse, quality, DERIVED_METRICS.name, DERIVED_METRICS.assets
         ).get_results()
         yield from each_with_numeric_metadata(results)
 
