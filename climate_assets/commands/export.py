@@ -2,8 +2,8 @@
 
 Reads the asset's published lake Parquet (``curated/<asset>/`` or ``processed/<asset>/``, Hive
 partitioned ``year=/month=/day=``) with DuckDB and writes one file. Health counts of 1..10, and
-the rate computed from them, are suppressed as in the shared exports (contract section 4,
-``climate_glue.metrics.suppress_small_counts``: null, with ``suppressed = true`` on the row);
+the rate computed from them, are suppressed as in the shared exports (contract section 4, the
+asset's ``suppress`` rule in ``climate_glue.contract``: null, with ``suppressed = true`` on the row);
 ``--internal`` keeps the true counts where the asset allows internal use.
 """
 
@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from climate_glue.contract import CURATED_PREFIX, PROCESSED_PREFIX, SUPPRESS_MAX, SUPPRESS_MIN
+from climate_glue import contract
+from climate_glue.contract import (
+    CURATED_PREFIX,
+    PROCESSED_PREFIX,
+    SUPPRESS_MAX,
+    SUPPRESS_MIN,
+    hive_partition,
+)
 
 from ..settings import Settings
 
@@ -22,36 +29,32 @@ FORMATS = ("csv", "json", "parquet")
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """What an asset's export suppresses: count columns of 1..10 and the rates derived from
-    each (count column -> rate columns), and whether ``--internal`` may keep them."""
+    """Where an asset's export reads, and whether ``--internal`` may keep its true counts."""
 
     asset: str
     layer: str
-    counts: dict[str, tuple[str, ...]]
     internal_allowed: bool
 
+    @property
+    def counts(self) -> dict[str, tuple[str, ...]]:
+        """What the export suppresses: the asset's privacy rule in the contract (section 4),
+        count column -> the columns computed from it."""
+        return contract.ASSETS[self.asset].suppress
 
-HEALTH_COUNTS = (
-    "heat_illness_cases",
-    "respiratory_cases",
-    "cardiovascular_cases",
-    "waterborne_cases",
-    "vector_borne_cases",
-)
 
 EXPORTS = {
     spec.asset: spec
     for spec in (
         # Derived: the same rule as the shared CSV/JSON exports; analysts may take true counts.
-        ExportSpec("health_risks", CURATED_PREFIX, {"case_total": ("cases_per_100k",)}, True),
-        ExportSpec("hospital_resources", CURATED_PREFIX, {}, True),
-        ExportSpec("resilience_scores", CURATED_PREFIX, {}, True),
+        ExportSpec("health_risks", CURATED_PREFIX, True),
+        ExportSpec("hospital_resources", CURATED_PREFIX, True),
+        ExportSpec("resilience_scores", CURATED_PREFIX, True),
         # Processed: per-category counts per location and day, the finest grain there is: only
         # ever exported suppressed (internal users read PostgreSQL).
-        ExportSpec("health_data", PROCESSED_PREFIX, {c: () for c in HEALTH_COUNTS}, False),
-        ExportSpec("climate_data", PROCESSED_PREFIX, {}, True),
-        ExportSpec("hospital_data", PROCESSED_PREFIX, {}, True),
-        ExportSpec("locations", PROCESSED_PREFIX, {}, True),
+        ExportSpec("health_data", PROCESSED_PREFIX, False),
+        ExportSpec("climate_data", PROCESSED_PREFIX, True),
+        ExportSpec("hospital_data", PROCESSED_PREFIX, True),
+        ExportSpec("locations", PROCESSED_PREFIX, True),
     )
 }
 
@@ -80,7 +83,7 @@ class Export:
 
 
 def _day_prefix(spec: ExportSpec, day: date) -> str:
-    return f"{spec.layer}/{spec.asset}/year={day.year}/month={day.month:02d}/day={day.day:02d}"
+    return f"{spec.layer}/{spec.asset}/{hive_partition(day)}"
 
 
 def _sql_string(text: str) -> str:
@@ -156,15 +159,16 @@ def export(
         columns = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
         select = []
         suppressed_rows = None
-        if spec.counts and not internal:
+        counts = spec.counts
+        if counts and not internal:
             small = " OR ".join(
-                f"{_quote(c)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX}" for c in spec.counts
+                f"{_quote(c)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX}" for c in counts
             )
-            rates = {rate: count for count, rs in spec.counts.items() for rate in rs}
+            rates = {rate: count for count, rs in counts.items() for rate in rs}
             for name in columns:
                 if name == "suppressed":
                     continue
-                if name in spec.counts:
+                if name in counts:
                     select.append(
                         f"CASE WHEN {_quote(name)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
                         f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
@@ -182,7 +186,7 @@ def export(
                 0
             ]
         else:
-            select = [_quote(c) for c in columns if c != "suppressed" or not spec.counts]
+            select = [_quote(c) for c in columns if c != "suppressed" or not counts]
         order = [c for c in ("date", "location_id", "hospital_id") if c in columns]
         query = f"SELECT {', '.join(select)} FROM source" + (
             f" ORDER BY {', '.join(order)}" if order else ""
