@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from climate_glue import contract
-from climate_glue.contract import ASSETS, DERIVED, HOSPITAL_RESOURCES
+from climate_glue.contract import ASSETS, DERIVED, HOSPITAL_RESOURCES, RAW_DATASETS
 
 from climate_assets.assets.athena import shared_table_specs
 from climate_assets.resources.athena import contract_types
@@ -21,6 +21,7 @@ def test_each_rule_names_a_count_and_columns_of_its_asset():
             assert all(c in types for c in computed), f"{spec.asset}: {computed}"
     assert ASSETS["health_risks"].suppress == {"case_total": ("cases_per_100k",)}
     assert {s.asset for s in DERIVED if s.suppress} == {"health_risks"}
+    assert len({d: d.asset for d in RAW_DATASETS.values()}) == 4  # datasets stay hashable
 
 
 def test_a_shared_athena_table_has_the_suppressed_flag_exactly_when_its_asset_has_a_rule(

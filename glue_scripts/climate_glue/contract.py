@@ -68,7 +68,8 @@ class Dataset:
     references_locations: bool = False
     # Privacy (contract section 4): count column -> the columns computed from it; a count of
     # 1..10 is suppressed wherever the processed asset is shared (``climate-assets export``).
-    suppress: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Not hashed: a dataset stays usable as a dict key.
+    suppress: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -177,7 +178,7 @@ class Derived:
     # outputs (the CSV/JSON exports, the shared Athena tables, ``climate-assets export``) a
     # count of 1..10 and those columns are null and the row is flagged ``suppressed``; the
     # lake Parquet and PostgreSQL keep the true values. Empty: nothing to suppress.
-    suppress: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    suppress: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def output_types(self) -> dict[str, str]:

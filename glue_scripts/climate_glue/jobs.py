@@ -457,12 +457,16 @@ class DerivedMetrics(JobSteps[DerivedInputs, DerivedFrames]):
 
     def metadata(self, run: Run, data: DerivedFrames, asset: str) -> dict:
         return {
-            "lake_path": url_metadata(run.lake.spark_path(f"{CURATED_PREFIX}/{asset}")),
+            "lake_path": url_metadata(run.lake.spark_path(curated_prefix(asset))),
             **{
                 f"{fmt}_export": url_metadata(run.lake.spark_path(export_prefix(asset, fmt)))
                 for fmt in EXPORT_FORMATS
             },
         }
+
+
+def curated_prefix(asset: str) -> str:
+    return f"{CURATED_PREFIX}/{asset}"
 
 
 def export_prefix(asset: str, fmt: str) -> str:
@@ -490,7 +494,7 @@ def measure_derived(run: Run, spec: Derived, frame: Frame, locations: Frame) -> 
 
 def stage_curated(run: Run, spec: Derived, frame: Frame) -> Staged:
     with run.timings.part("write_lake"):
-        live = f"{CURATED_PREFIX}/{spec.asset}"
+        live = curated_prefix(spec.asset)
         output = stage(run.engine, run.lake, frame, run.run_id, live, "parquet", run.days)
     return Staged(spec.asset, outputs=(output,))
 
