@@ -2,8 +2,8 @@
 
 Reads the asset's published lake Parquet (``curated/<asset>/`` or ``processed/<asset>/``, Hive
 partitioned ``year=/month=/day=``) with DuckDB and writes one file. Health counts of 1..10, and
-the rate computed from them, are suppressed as in the shared exports (contract section 4,
-``climate_glue.metrics.suppress_small_counts``: null, with ``suppressed = true`` on the row);
+the rate computed from them, are suppressed as in the shared exports (contract section 4, the
+asset's ``suppress`` rule in ``climate_glue.contract``: null, with ``suppressed = true`` on the row);
 ``--internal`` keeps the true counts where the asset allows internal use.
 """
 
@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from climate_glue.contract import CURATED_PREFIX, PROCESSED_PREFIX, SUPPRESS_MAX, SUPPRESS_MIN
+from climate_glue import contract
+from climate_glue.contract import (
+    CURATED_PREFIX,
+    PROCESSED_PREFIX,
+    SUPPRESS_MAX,
+    SUPPRESS_MIN,
+    hive_partition,
+)
 from climate_glue.lake import Lake
 
 from climate_assets.partitions import days_of
@@ -29,36 +36,32 @@ COPY_OPTIONS = {  # DuckDB's COPY ... TO options per format
 
 @dataclass(frozen=True)
 class ExportSpec:
-    """What an asset's export suppresses: count columns of 1..10 and the rates derived from
-    each (count column -> rate columns), and whether ``--internal`` may keep them."""
+    """Where an asset's export reads, and whether ``--internal`` may keep its true counts."""
 
     asset: str
     layer: str
-    counts: dict[str, tuple[str, ...]]
     internal_allowed: bool
 
+    @property
+    def counts(self) -> dict[str, tuple[str, ...]]:
+        """What the export suppresses: the asset's privacy rule in the contract (section 4),
+        count column -> the columns computed from it."""
+        return contract.ASSETS[self.asset].suppress
 
-HEALTH_COUNTS = (
-    "heat_illness_cases",
-    "respiratory_cases",
-    "cardiovascular_cases",
-    "waterborne_cases",
-    "vector_borne_cases",
-)
 
 EXPORTS = {
     spec.asset: spec
     for spec in (
         # Derived: the same rule as the shared CSV/JSON exports; analysts may take true counts.
-        ExportSpec("health_risks", CURATED_PREFIX, {"case_total": ("cases_per_100k",)}, True),
-        ExportSpec("hospital_resources", CURATED_PREFIX, {}, True),
-        ExportSpec("resilience_scores", CURATED_PREFIX, {}, True),
+        ExportSpec("health_risks", CURATED_PREFIX, True),
+        ExportSpec("hospital_resources", CURATED_PREFIX, True),
+        ExportSpec("resilience_scores", CURATED_PREFIX, True),
         # Processed: per-category counts per location and day, the finest grain there is: only
         # ever exported suppressed (internal users read PostgreSQL).
-        ExportSpec("health_data", PROCESSED_PREFIX, {c: () for c in HEALTH_COUNTS}, False),
-        ExportSpec("climate_data", PROCESSED_PREFIX, {}, True),
-        ExportSpec("hospital_data", PROCESSED_PREFIX, {}, True),
-        ExportSpec("locations", PROCESSED_PREFIX, {}, True),
+        ExportSpec("health_data", PROCESSED_PREFIX, False),
+        ExportSpec("climate_data", PROCESSED_PREFIX, True),
+        ExportSpec("hospital_data", PROCESSED_PREFIX, True),
+        ExportSpec("locations", PROCESSED_PREFIX, True),
     )
 }
 
@@ -87,7 +90,7 @@ class Export:
 
 
 def _day_prefix(spec: ExportSpec, day: date) -> str:
-    return f"{spec.layer}/{spec.asset}/year={day.year}/month={day.month:02d}/day={day.day:02d}"
+    return f"{spec.layer}/{spec.asset}/{hive_partition(day)}"
 
 
 def _sql_string(text: str) -> str:

@@ -8,7 +8,7 @@ process group, as a machine losing the job would (the test starts it in a new se
 ``postgres_killed`` the embedded PostgreSQL's postmaster and its children are SIGKILLed first.
 A job that ends without reaching POINT exits with status 3.
 
-Points, in the order a job reaches them (``climate_glue.jobs.publish``):
+Points, in the order a job reaches them (``climate_glue.write_audit_publish.publish``):
 
 - ``before_pg_replace``: everything is staged and audited, no table replaced yet;
 - ``pg_uncommitted`` / ``postgres_killed``: inside a table's replace transaction, after its
@@ -31,7 +31,7 @@ import sys
 
 import psutil
 import psycopg
-from climate_glue import jobs, lake, warehouse
+from climate_glue import lake, warehouse, write_audit_publish
 from psycopg import sql
 
 POINTS = (
@@ -101,7 +101,7 @@ def main(point: str, marker: str, script: str, argv: list[str]) -> None:
             if point == "mid_lake_swap" and seen["main_partitions"] == 1:
                 die(partition=live)
 
-    discard_staging = jobs.discard_staging
+    discard_staging = write_audit_publish.discard_staging
 
     def discard(lake_, run_id_):
         if point == "after_lake_swap":
@@ -111,7 +111,7 @@ def main(point: str, marker: str, script: str, argv: list[str]) -> None:
     warehouse.StagedTable.publish = staged_table_publish
     psycopg.Transaction.__exit__ = exit_transaction
     lake.LocalLake.publish = lake_publish
-    jobs.discard_staging = discard
+    write_audit_publish.discard_staging = discard
 
     spec = importlib.util.spec_from_file_location("glue_job_crash", script)
     module = importlib.util.module_from_spec(spec)

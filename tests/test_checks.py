@@ -197,16 +197,16 @@ def test_audit_holds_back_the_days_its_blocking_checks_name():
     from datetime import date
 
     from climate_glue.checks import CheckResult
-    from climate_glue.jobs import audit
+    from climate_glue.write_audit_publish import audit
 
     d1, d2, d3 = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)
     days = [d1, d2, d3]
     passed = CheckResult("unique_key", True)
     drift = CheckResult("schema_unchanged", False)  # WARN: never holds anything back
-    assert audit([("a", passed), ("a", drift)], days).passed
+    assert audit({"a": [passed, drift]}, days).passed
     rate = CheckResult("reject_rate", False, {"failing_days": ["2024-07-02"], "rows_read": 7})
     count = CheckResult("row_count", False, {"failing_days": {"2024-07-03": 0}})
-    verdict = audit([("a", rate), ("b", count), ("a", drift)], days)
+    verdict = audit({"a": [rate, drift], "b": [count]}, days)
     assert verdict.held == {d2, d3} and not verdict.everything
     assert verdict.publish_days(days) == [d1]
     assert verdict.check_names == ["a:reject_rate", "b:row_count"]
@@ -215,7 +215,7 @@ def test_audit_holds_back_the_days_its_blocking_checks_name():
         " 2024-07-03: a:reject_rate (failing_days=['2024-07-02'], rows_read=7);"
         " b:row_count (failing_days={'2024-07-03': 0})"
     )
-    unnamed = audit([("a", CheckResult("unique_key", False, {"duplicate_rows": 2}))], days)
+    unnamed = audit({"a": [CheckResult("unique_key", False, {"duplicate_rows": 2})]}, days)
     assert unnamed.everything and unnamed.publish_days(days) == []
-    undated = audit([("locations", CheckResult("row_count", False))], None)
+    undated = audit({"locations": [CheckResult("row_count", False)]}, None)
     assert undated.everything and undated.publish_days(None) is None

@@ -15,15 +15,10 @@ import uuid
 
 import psycopg
 import pytest
+from climate_glue.copy_streams import COPY_STREAMS_CAP, CopySlots, default_copy_streams
 from climate_glue.engines.spark import SparkEngine
 from climate_glue.runtime import parse_args, run_concurrently
-from climate_glue.warehouse import (
-    COPY_APPLICATION_PREFIX,
-    COPY_STREAMS_CAP,
-    CopySlots,
-    default_copy_streams,
-    stage_load,
-)
+from climate_glue.warehouse import COPY_APPLICATION_PREFIX, stage_load
 from psycopg import sql
 
 from climate_assets.local_glue.spark import local_spark_session

@@ -64,9 +64,10 @@ from climate_glue.contract import (
     REJECTS_PREFIX,
     STAGING_PREFIX,
     WAREHOUSE_SCHEMA,
+    date_partition,
+    hive_partition,
 )
 from climate_glue.lake import LocalLake
-from climate_glue.publish import date_partition, hive_partition
 from psycopg import sql
 
 from climate_assets.resources.warehouse import (

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from datetime import date
 
 import dagster as dg
 import duckdb
 import pytest
+from climate_glue import contract
 
 from climate_assets.settings import Settings
 from climate_cli.cli import main
@@ -88,6 +90,44 @@ def test_processed_health_counts_never_leave_unsuppressed(lake, tmp_path):
         f"FROM '{tmp_path / 'health.parquet'}'"
     ).fetchall()[0]
     assert counts == (0, result.rows) and result.rows == 3
+
+
+def test_the_contracts_suppress_rule_is_all_an_export_needs(lake, tmp_path, monkeypatch):
+    """Privacy is a field of the contract (``suppress``): hospital_resources has no rule, so its
+    export shows every count; give it one, and the same export suppresses by it."""
+    settings, _ = lake
+    day = f"year={D1.year}/month={D1.month:02d}/day={D1.day:02d}"
+    truth = {
+        r[0]: r[1:]
+        for r in duckdb.sql(
+            "SELECT location_id, hospital_count, beds_per_1k FROM read_parquet("
+            f"'{settings.lake_root}/curated/hospital_resources/{day}/*.parquet')"
+        ).fetchall()
+    }
+    small = {k for k, (count, _) in truth.items() if count is not None and 1 <= count <= 10}
+    assert small, f"the fixture needs a hospital_count of 1..10: {truth}"
+
+    def exported(name: str) -> dict[str, dict]:
+        path = tmp_path / name
+        export(settings, "hospital_resources", D1, D1, "json", path)
+        return {r["location_id"]: r for r in json.loads(path.read_text())}
+
+    assert all("suppressed" not in r for r in exported("before.json").values())
+    rule = {"hospital_count": ("beds_per_1k",)}
+    monkeypatch.setitem(
+        contract.ASSETS,
+        "hospital_resources",
+        replace(contract.HOSPITAL_RESOURCES, suppress=rule),
+    )
+    after = exported("after.json")
+    assert after.keys() == truth.keys()
+    for location, (count, per_1k) in truth.items():
+        row = after[location]
+        shown = (row["hospital_count"], row["beds_per_1k"], row["suppressed"])
+        if location in small:
+            assert shown == (None, None, True)
+        else:
+            assert shown == (count, pytest.approx(per_1k), False)
 
 
 def test_a_range_across_a_missing_day_names_it(lake, capsys):

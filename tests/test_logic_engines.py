@@ -170,9 +170,10 @@ def test_quoted_csv_fields_agree(engines, tmp_path):
     raw_file = read_header(lake, key, LOCATIONS, None)
 
     def run(engine):
-        raw, scans = engine.read_raw(lake, LOCATIONS, [raw_file])
-        assert (scans[key].rows, scans[key].ragged, scans[key].not_utf8) == (4, 0, 0)
-        validated = validate(engine, raw, LOCATIONS)
+        read = engine.read_raw(lake, LOCATIONS, [raw_file])
+        scan = read.scans[key]
+        assert (scan.rows, scan.ragged, scan.not_utf8) == (4, 0, 0)
+        validated = validate(engine, read.frame, LOCATIONS)
         return by(engine.rows(validated), "_row")
 
     rows = on_both(engines, run)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+from climate_glue.contract import HEALTH_RISKS
 from climate_glue.metrics import (
     health_risks,
     hospital_resources,
@@ -711,7 +712,7 @@ def test_suppress_small_counts(engine):
         ("P11", D1, 0.4, 0.5, 0.6, 0.7, 11, 27.5, 80.5, "severe", True),
     ]
     frame = engine.frame(rows, HEALTH_RISKS_DDL)
-    result = suppress_small_counts(engine, frame)
+    result = suppress_small_counts(engine, frame, HEALTH_RISKS.suppress)
     assert list(result.columns) == [*HEALTH_RISKS_COLUMNS, "suppressed"]
     actual = rows_by(engine, result, "location_id")
     # 0 and >= 11 shown; 1..10 (count and the rate from it) null with suppressed true;
@@ -733,3 +734,57 @@ def test_suppress_small_counts(engine):
         ("P11",): {**dict(zip(HEALTH_RISKS_COLUMNS, rows[3], strict=True)), "suppressed": False},
     }
     assert actual == expected
+
+
+def test_suppression_follows_the_rule_of_each_count(engine):
+    """Each count hides itself and the columns computed from it; the row is flagged when any
+    of its counts is 1..10; a column computed from no count is untouched."""
+    rule = {"visits": ("visit_rate",), "deaths": ("death_rate", "death_share")}
+    ddl = "id string, visits bigint, visit_rate double, deaths bigint, death_rate double, death_share double, score double"
+    rows = [
+        ("A", 3, 0.3, 20, 2.0, 0.2, 1.0),  # visits small
+        ("B", 20, 2.0, 10, 1.0, 0.1, 2.0),  # deaths small
+        ("C", 0, 0.0, 11, 1.1, 0.5, 3.0),  # 0 and >= 11 shown
+        ("D", None, None, 5, 0.5, 0.05, 4.0),  # a null count is shown as null, not small
+    ]
+    result = suppress_small_counts(engine, engine.frame(rows, ddl), rule)
+    expected = {
+        ("A",): {
+            "visits": None,
+            "visit_rate": None,
+            "deaths": 20,
+            "death_rate": 2.0,
+            "death_share": 0.2,
+            "score": 1.0,
+            "suppressed": True,
+        },
+        ("B",): {
+            "visits": 20,
+            "visit_rate": 2.0,
+            "deaths": None,
+            "death_rate": None,
+            "death_share": None,
+            "score": 2.0,
+            "suppressed": True,
+        },
+        ("C",): {
+            "visits": 0,
+            "visit_rate": 0.0,
+            "deaths": 11,
+            "death_rate": 1.1,
+            "death_share": 0.5,
+            "score": 3.0,
+            "suppressed": False,
+        },
+        ("D",): {
+            "visits": None,
+            "visit_rate": None,
+            "deaths": None,
+            "death_rate": None,
+            "death_share": None,
+            "score": 4.0,
+            "suppressed": True,
+        },
+    }
+    actual = rows_by(engine, result, "id")
+    assert actual == {k: {"id": k[0], **v} for k, v in expected.items()}

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 from climate_glue.contract import CLIMATE, HEALTH, HOSPITAL, LOCATIONS
 from climate_glue.lake import LocalLake
-from climate_glue.quarantine import read_reason
+from climate_glue.quarantine import REASON_SUFFIX
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
@@ -200,7 +200,7 @@ def test_key_outside_the_layout_is_quarantined_with_its_reason(
     assert result.run_requests == []
     assert why in result.skip_reason.skip_message and key in result.skip_reason.skip_message
     assert not lake.exists(key)
-    record = read_reason(lake, f"quarantine/{key}")
+    record = json.loads(lake.read_bytes(f"quarantine/{key}{REASON_SUFFIX}"))
     assert why in record["reason"] and record["moved_by"] == f"sensor {ARRIVAL_SENSOR}"
     assert lake.read_bytes(f"quarantine/{key}") == HEADER.encode()
     assert load_cursor(load_sensor_cursor(cursor)["climate"]) == {}

@@ -132,19 +132,17 @@ def contract_types(spec: TableSpec) -> dict[str, str]:
     """The columns of the files a table reads, with contract types (lineage columns included).
 
     Looked up by table name among the processed and derived datasets; a JSON table over a
-    privacy-suppressed export also has the export's ``suppressed`` flag.
+    privacy-suppressed export (the asset has a ``suppress`` rule) also has its ``suppressed`` flag.
     """
-    from climate_glue.contract import DERIVED, RAW_DATASETS
+    from climate_glue.contract import ASSETS
 
-    outputs = {d.asset: d.output_types for d in RAW_DATASETS.values()}
-    outputs.update({d.asset: d.output_types for d in DERIVED})
-    if spec.name not in outputs:
+    if spec.name not in ASSETS:
         raise KeyError(
             f"table {spec.database}.{spec.name}: no dataset of that name in the contract"
-            f" (known: {', '.join(sorted(outputs))})"
+            f" (known: {', '.join(sorted(ASSETS))})"
         )
-    types = dict(outputs[spec.name])
-    if spec.fmt == "json" and "case_total" in types:
+    types = dict(ASSETS[spec.name].output_types)
+    if spec.fmt == "json" and ASSETS[spec.name].suppress:
         types["suppressed"] = "bool"
     return types
 

@@ -294,43 +294,22 @@ def measure(
             " ON f.location_id = k.__known) measured"
         )
         rules.append(KNOWN_RULE)
-    # An undated asset is one global aggregate: one row even when there are no rows.
-    day = f"CAST({q(day_column)} AS STRING)" if day_column else "CAST(NULL AS STRING)"
-    group = f" GROUP BY {day}" if day_column else ""
-    keys = ", ".join(map(q, key))
-    # Distinct keys as structs: a key with a null part is still a key (count(DISTINCT a, b)
-    # skips such a row, which would then count as a duplicate).
-    distinct = f"count(DISTINCT struct({keys}))"
-    counts = "".join(
-        f", count(CASE WHEN {rule.broken} THEN 1 END) AS __r{i}" for i, rule in enumerate(rules)
-    )
-    result = engine.rows(
-        f"SELECT {'' if day_column else 'max('}{day}{'' if day_column else ')'} AS __day,"
-        f" count(*) AS __rows, {distinct} AS __distinct{counts}"
-        f" FROM {source}{group}"
-    )
     rows: dict[str | None, int] = {d: 0 for d in days}
     duplicates: dict[str | None, int] = {d: 0 for d in days}
     broken: dict[str | None, dict[str, int]] = {d: {r.name: 0 for r in rules} for d in days}
-    for row in result:
+    for row in engine.rows(_aggregate(source, key, rules, day_column)):
         found = row["__day"] if day_column else None
         rows[found] = row["__rows"]
         duplicates[found] = row["__rows"] - row["__distinct"]
         broken[found] = {rule.name: row[f"__r{i}"] for i, rule in enumerate(rules)}
-    samples: dict[str, list[str]] = {}
-    for rule in rules:
-        if any(by_rule[rule.name] for by_rule in broken.values()):
-            found = engine.rows(
-                f"SELECT DISTINCT {_key_text(key)} AS k FROM {source} WHERE {rule.broken}"
-                f" ORDER BY k LIMIT {sample_size}"
-            )
-            samples[rule.name] = [r["k"] for r in found]
+    failed = [rule for rule in rules if any(by_rule[rule.name] for by_rule in broken.values())]
+    samples = {
+        rule.name: _sample(engine, f"FROM {source} WHERE {rule.broken}", key, sample_size)
+        for rule in failed
+    }
     if any(duplicates.values()):
-        found = engine.rows(
-            f"SELECT {_key_text(key)} AS k FROM {frame.name} GROUP BY {keys}"
-            f" HAVING count(*) > 1 ORDER BY k LIMIT {sample_size}"
-        )
-        samples[CHECK_UNIQUE_KEY] = [r["k"] for r in found]
+        grouped = f"FROM {frame.name} GROUP BY {_keys(key)} HAVING count(*) > 1"
+        samples[CHECK_UNIQUE_KEY] = _sample(engine, grouped, key, sample_size, distinct=False)
     return Measures(
         rows=rows,
         duplicate_keys=duplicates,
@@ -338,6 +317,41 @@ def measure(
         samples=samples,
         rule_checks={rule.name: rule.check for rule in rules},
     )
+
+
+def _keys(key: Sequence[str]) -> str:
+    return ", ".join(map(q, key))
+
+
+def _aggregate(
+    source: str, key: Sequence[str], rules: list[RowRule], day_column: str | None
+) -> str:
+    """Rows, distinct keys and each rule's failing rows (``__r<i>``), per day; an undated
+    asset is one global aggregate: one row even when there are no rows."""
+    day = f"CAST({q(day_column)} AS STRING)" if day_column else "CAST(NULL AS STRING)"
+    group = f" GROUP BY {day}" if day_column else ""
+    # Distinct keys as structs: a key with a null part is still a key (count(DISTINCT a, b)
+    # skips such a row, which would then count as a duplicate).
+    distinct = f"count(DISTINCT struct({_keys(key)}))"
+    counts = "".join(
+        f", count(CASE WHEN {rule.broken} THEN 1 END) AS __r{i}" for i, rule in enumerate(rules)
+    )
+    return (
+        f"SELECT {day if day_column else f'max({day})'} AS __day,"
+        f" count(*) AS __rows, {distinct} AS __distinct{counts}"
+        f" FROM {source}{group}"
+    )
+
+
+def _sample(
+    engine: Engine, rows: str, key: Sequence[str], size: int, distinct: bool = True
+) -> list[str]:
+    """The first ``size`` keys (as text, in order) of ``rows`` (a query's FROM clause on)."""
+    found = engine.rows(
+        f"SELECT {'DISTINCT ' if distinct else ''}{_key_text(key)} AS k {rows} ORDER BY k"
+        f" LIMIT {size}"
+    )
+    return [r["k"] for r in found]
 
 
 # --------------------------------------------------------------------------- judging

@@ -8,6 +8,7 @@ Transforms read these specs; they never restate a column name list of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 # Types as the contract names them; each maps to a Spark SQL type and a PostgreSQL type.
 SPARK_TYPES = {
@@ -31,7 +32,6 @@ POSTGRES_TYPES = {
     "timestamp": "timestamptz",
 }
 
-LINEAGE_COLUMNS = ("_source_file", "_processed_at", "_run_id")
 LINEAGE_TYPES = {"_source_file": "string", "_processed_at": "timestamp", "_run_id": "string"}
 LINEAGE_DESCRIPTIONS = {
     "_source_file": "The raw key the row came from, exactly as it is named in the lake;"
@@ -39,12 +39,14 @@ LINEAGE_DESCRIPTIONS = {
     "_processed_at": "When the row was processed (UTC).",
     "_run_id": "The Dagster run that wrote the row.",
 }
+LINEAGE_COLUMNS = tuple(LINEAGE_TYPES)
 HIVE_PARTITION_COLUMNS = ("year", "month", "day")
 HIVE_PARTITION_DESCRIPTIONS = {
     "year": "Partition folder year=YYYY: the year of date.",
     "month": "Partition folder month=MM: the month of date.",
     "day": "Partition folder day=DD: the day of the month of date.",
 }
+
 
 # Parsing of booleans (contract: true/false, 1/0, yes/no, y/n in any case).
 TRUE_WORDS = ("true", "1", "yes", "y")
@@ -76,6 +78,10 @@ class Dataset:
     key: tuple[str, ...]
     daily: bool
     references_locations: bool = False
+    # Privacy (contract section 4): count column -> the columns computed from it; a count of
+    # 1..10 is suppressed wherever the processed asset is shared (``climate-assets export``).
+    # Not hashed: a dataset stays usable as a dict key.
+    suppress: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -207,6 +213,7 @@ HEALTH = Dataset(
             description="Emergency department visits that day.",
         ),
     ),
+    suppress={name: () for name in HEALTH_COUNT_COLUMNS},
 )
 
 HOSPITAL = Dataset(
@@ -248,12 +255,13 @@ HOSPITAL = Dataset(
 )
 
 RAW_DATASETS: dict[str, Dataset] = {d.name: d for d in (LOCATIONS, CLIMATE, HEALTH, HOSPITAL)}
-DAILY_DATASETS: tuple[Dataset, ...] = (CLIMATE, HEALTH, HOSPITAL)
+DAILY_DATASETS: tuple[Dataset, ...] = tuple(d for d in RAW_DATASETS.values() if d.daily)
 
 
 @dataclass(frozen=True)
 class Derived:
-    """A derived (curated) asset: its columns in order with contract types."""
+    """A derived (curated) asset: its columns in order with contract types, its key, and its
+    privacy rule (``suppress``)."""
 
     asset: str
     types: dict[str, str] = field(default_factory=dict)
@@ -261,6 +269,11 @@ class Derived:
     descriptions: dict[str, str] = field(
         default_factory=dict
     )  # per column, in the contract's words
+    # Privacy (contract section 4): count column -> the columns computed from it. In shared
+    # outputs (the CSV/JSON exports, the shared Athena tables, ``climate-assets export``) a
+    # count of 1..10 and those columns are null and the row is flagged ``suppressed``; the
+    # lake Parquet and PostgreSQL keep the true values. Empty: nothing to suppress.
+    suppress: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
     @property
     def output_types(self) -> dict[str, str]:
@@ -298,6 +311,7 @@ HEALTH_RISKS = Derived(
         " severe (>= 75).",
         "inputs_complete": "False when aqi or precipitation_mm was null.",
     },
+    suppress={"case_total": ("cases_per_100k",)},
 )
 
 HOSPITAL_RESOURCES = Derived(
@@ -367,6 +381,10 @@ RESILIENCE_SCORES = Derived(
 )
 
 DERIVED: tuple[Derived, ...] = (HEALTH_RISKS, HOSPITAL_RESOURCES, RESILIENCE_SCORES)
+# Every processed and derived asset by its name.
+ASSETS: dict[str, Dataset | Derived] = {
+    spec.asset: spec for spec in (*RAW_DATASETS.values(), *DERIVED)
+}
 
 # Where outputs go (contract section 3), relative to the lake root.
 RAW_PREFIX = "raw"
@@ -376,6 +394,17 @@ EXPORTS_PREFIX = "exports"
 REJECTS_PREFIX = "rejects"
 QUARANTINE_PREFIX = "quarantine"
 STAGING_PREFIX = "_staging"
+
+
+def hive_partition(day: date) -> str:
+    """The folder of a day in a dated lake output or export (contract section 3)."""
+    return f"year={day:%Y}/month={day:%m}/day={day:%d}"
+
+
+def date_partition(day: date) -> str:
+    """The folder of a day in the landing zone and the rejects (contract sections 1 and 3)."""
+    return f"date={day.isoformat()}"
+
 
 # PostgreSQL schema holding one table per asset.
 WAREHOUSE_SCHEMA = "climate_health"

@@ -1,22 +1,18 @@
 """The two kinds of job: process a raw dataset, and calculate the derived metrics.
 
-Both follow the same order (write, audit, publish), so a failure at any step, or a blocking
-check that fails, leaves published data as it was:
-read -> transform -> stage every output aside (lake staging folders, a PostgreSQL staging table)
-and measure the checks on it -> audit: the days whose blocking checks failed are held back ->
-replace the PostgreSQL rows of the other days in one transaction -> swap their staged lake
-partitions into place -> report through Pipes (a held day fails its check by name there).
-
-The data logic is the contract's SQL (``logic.py``), run by the job's engine (``--engine``);
-this module only orders the work and names its parts.
+Each supplies its steps to the one write-audit-publish skeleton (``write_audit_publish``):
+what it reads, how it transforms it, and its parts (stage an output aside, load PostgreSQL's
+staging table, measure the checks). The data logic is the contract's SQL (``logic.py``), run by
+the job's engine (``--engine``); this module only names the parts and what each one needs.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 from . import checks, logic, metrics
 from .contract import (
@@ -30,13 +26,13 @@ from .contract import (
     PROCESSED_PREFIX,
     REJECTS_PREFIX,
     SPARK_TYPES,
-    WAREHOUSE_SCHEMA,
     Dataset,
     Derived,
+    hive_partition,
 )
 from .engines import Engine, Frame
-from .lake import Lake, open_lake
-from .publish import StagedOutput, discard_staging, hive_partition, stage, stage_nothing
+from .lake import Lake
+from .publish import StagedOutput, stage, stage_nothing
 from .quarantine import quarantine
 from .raw import (
     MissingPartitionError,
@@ -49,10 +45,22 @@ from .raw import (
     read_header,
 )
 from .rules import rejected_rows, valid_rows, validate
-from .runtime import Job, run_concurrently
-from .warehouse import StagedTable, resolve_dsn, stage_load
+from .runtime import Job
+from .warehouse import stage_load
+from .write_audit_publish import JobSteps, Run, Staged, url_metadata, write_audit_publish
 
 EXPORT_FORMATS = ("csv", "json")
+DERIVED_JOB = "calculate-derived-metrics"
+
+
+def process_dataset(job: Job, dataset: Dataset) -> None:
+    """process-locations / process-climate-data / process-health-data / process-hospital-data."""
+    write_audit_publish(job, ProcessDataset(dataset))
+
+
+def calculate_derived_metrics(job: Job) -> None:
+    """calculate-derived-metrics: health_risks, hospital_resources and resilience_scores."""
+    write_audit_publish(job, DerivedMetrics())
 
 
 class UpstreamMissingError(RuntimeError):
@@ -89,194 +97,11 @@ def read_staged(engine: Engine, lake: Lake, output: StagedOutput, types: dict[st
     return engine.read_parquet(lake, output.staged, types, present)
 
 
-def _range_metadata(job: Job) -> dict:
-    args = job.args
-    if args.start_date is None:
-        return {}
-    return {
-        "partition_start": args.start_date.isoformat(),
-        "partition_end": args.end_date.isoformat(),
-    }
-
-
-@dataclass(frozen=True)
-class Audit:
-    """The blocking checks' verdict on a job's staged outputs: which days may be published.
-
-    A dated output holds back the days its failed checks name (``failing_days``), so one bad day
-    of a range does not hold the others; an undated output (or a failure naming no day) is held
-    back whole.
-    """
-
-    failed: tuple[tuple[str, checks.CheckResult], ...] = ()  # (asset, result)
-    held: frozenset[date] = frozenset()
-    everything: bool = False
-
-    @property
-    def passed(self) -> bool:
-        return not self.failed
-
-    def publish_days(self, days: list[date] | None) -> list[date] | None:
-        """The days to publish (``None``: the whole unpartitioned output)."""
-        if days is None:
-            return None
-        return [d for d in days if d not in self.held]
-
-    @property
-    def check_names(self) -> list[str]:
-        return [f"{asset}:{r.name}" for asset, r in self.failed]
-
-    def describe(self, job: str) -> str:
-        """What was held back and why, naming each failed check with its counts."""
-        what = ", ".join(sorted(d.isoformat() for d in self.held)) or "everything"
-        reasons = "; ".join(
-            f"{asset}:{r.name} ({', '.join(f'{k}={v}' for k, v in r.metadata.items() if k in _COUNT_KEYS)})"
-            for asset, r in self.failed
-        )
-        return f"{job}: blocking check(s) failed on the staged output, not published: {what}: {reasons}"
-
-
-_COUNT_KEYS = (
-    "failing_days",
-    "failing_rows",
-    "duplicate_rows",
-    "rows",
-    "rows_read",
-    "rows_rejected",
-    "reject_rate",
-    "max_reject_rate",
-    "allowed_rows_per_day",
-)
-
-
-def audit(results: list[tuple[str, checks.CheckResult]], days: list[date] | None) -> Audit:
-    """Judge the staged outputs by their blocking checks, given as (asset, result); a warning
-    check never holds back."""
-    failed = tuple(
-        (asset, r) for asset, r in results if not r.passed and r.severity == checks.SEVERITY_ERROR
+def read_dataset(run: Run, dataset: Dataset, days: list[date] | None) -> Frame:
+    """A processed dataset from the lake: the whole of it, or the given days."""
+    return read_processed(
+        run.engine, run.lake, processed_prefix(dataset), dataset.output_types, days
     )
-    if not failed:
-        return Audit()
-    if days is None:
-        return Audit(failed, frozenset(), everything=True)
-    held: set[date] = set()
-    for _, result in failed:
-        named = result.metadata.get("failing_days")
-        if not named:
-            return Audit(failed, frozenset(days), everything=True)
-        held.update(date.fromisoformat(str(d)) for d in named)
-    return Audit(failed, frozenset(held & set(days)), everything=held >= set(days))
-
-
-def publish(
-    lake: Lake,
-    job: Job,
-    verdict: Audit,
-    days: list[date] | None,
-    tables: list[StagedTable],
-    outputs: list[StagedOutput],
-    always: Sequence[StagedOutput] = (),
-) -> None:
-    """PostgreSQL first (each table in one transaction), then the lake partitions, leaving the
-    held-back days as they were; ``always`` (the rejects) are published whatever the verdict.
-    The staging folder and tables are removed in every case."""
-    publish_days = verdict.publish_days(days)
-    try:
-        with job.timings.stage("publish_postgres"):
-            for table in tables:
-                if verdict.everything:
-                    table.discard()
-                else:
-                    table.publish(publish_days)
-        with job.timings.stage("publish_lake"):
-            for output in always:
-                output.publish(lake)
-            if not verdict.everything:
-                for output in outputs:
-                    output.publish(lake, verdict.held)
-    finally:
-        for table in tables:
-            table.discard()
-        discard_staging(lake, job.args.run_id)
-
-
-def _held_metadata(verdict: Audit) -> dict:
-    if verdict.passed:
-        return {}
-    held = "all" if verdict.everything else sorted(d.isoformat() for d in verdict.held)
-    return {
-        "held_back": {
-            "raw_value": {"days": held, "checks": verdict.check_names},
-            "type": "json",
-        }
-    }
-
-
-def _accepted_metadata(results: list[checks.CheckResult]) -> dict:
-    """What an operator accepted in this run (check -> days, by whom, why), on the record."""
-    accepted = {r.name: r.metadata["accepted"] for r in results if "accepted" in r.metadata}
-    return {"accepted": {"raw_value": accepted, "type": "json"}} if accepted else {}
-
-
-def _report_checks(job: Job, asset: str, results: list[checks.CheckResult]) -> None:
-    """Report check results through Pipes (after the asset's materialization)."""
-    failed = [r.name for r in results if not r.passed]
-    if failed:
-        job.pipes.log.warning(f"{asset}: check(s) failed: {', '.join(failed)}")
-    for result in results:
-        job.pipes.report_asset_check(
-            check_name=result.name,
-            passed=result.passed,
-            severity=result.severity,
-            metadata={k: _metadata_value(v) for k, v in result.metadata.items()},
-            asset_key=asset,
-        )
-
-
-def _metadata_value(value):
-    if isinstance(value, dict | list):
-        return {"raw_value": value, "type": "json"}
-    return value
-
-
-def _url(value: str) -> dict:
-    return {"raw_value": value, "type": "url"}
-
-
-def _quarantine_all(lake: Lake, errors: list[RawFileError], run_id: str, log) -> None:
-    for error in errors:
-        moved = quarantine(lake, error.key, error.problem, moved_by=run_id)
-        log.error(f"{error.key}: {error.problem} (moved to {moved})")
-
-
-def read_files(
-    job: Job,
-    lake: Lake,
-    dataset: Dataset,
-    keys_by_day: dict[str | None, list[str]],
-    strays: list[RawFileError] = (),
-) -> tuple[list[RawFile], Frame]:
-    """Check every file's header, then read all rows in one scan (which also checks every row's
-    field count and encoding). Files that cannot be read as the contract says, and ``strays``
-    (entries that are not regular files, never read), are quarantined with their reason, and
-    the job fails naming each, before anything is written."""
-    files: list[RawFile] = []
-    errors: list[RawFileError] = list(strays)
-    for day, keys in keys_by_day.items():
-        for key in keys:
-            try:
-                files.append(read_header(lake, key, dataset, day))
-            except RawFileError as exc:
-                errors.append(exc)
-    frame, scans = job.engine.read_raw(lake, dataset, files) if files else (None, {})
-    for raw_file in files:
-        problem = file_problem(raw_file, scans.get(raw_file.key))
-        if problem:
-            errors.append(RawFileError(raw_file.key, problem))
-    if errors:
-        _quarantine_all(lake, errors, job.args.run_id, job.pipes.log)
-        raise RawFilesError(errors)
-    return files, frame
 
 
 @dataclass
@@ -307,324 +132,386 @@ def count_outcome(engine: Engine, dataset: Dataset, validated: Frame, days: list
             rejected_by_day[day] += r["count"]
         if r["_duplicate_dropped"]:
             dropped += r["count"]
-    return Outcome(dict(by_rule), read_by_day, dict(rejected_by_day), dropped)
+    return Outcome(
+        rejects_by_rule=dict(by_rule),
+        read_by_day=read_by_day,
+        rejected_by_day=dict(rejected_by_day),
+        duplicates_dropped=dropped,
+    )
 
 
-def process_dataset(job: Job, dataset: Dataset) -> None:
-    """process-locations / process-climate-data / process-health-data / process-hospital-data."""
-    args, engine, timings = job.args, job.engine, job.timings
-    lake = open_lake(args.lake_root)
-    days = args.days if dataset.daily else None
-    if dataset.daily and not days:
-        raise ValueError(
-            f"{dataset.asset} is partitioned by day: --start-date and --end-date are required"
-        )
-    log = job.pipes.log
-    quality = checks.QualityConfig.from_json(args.quality)
+def _quarantine_all(lake: Lake, errors: list[RawFileError], run_id: str, log) -> None:
+    for error in errors:
+        moved = quarantine(lake, error.key, error.problem, moved_by=run_id)
+        log.error(f"{error.key}: {error.problem} (moved to {moved})")
 
-    with timings.stage("read"):
-        strays = landing_strays(lake, dataset, days)
+
+# --------------------------------------------------------------------------- processing a dataset
+
+
+@dataclass(frozen=True)
+class RawRead:
+    """A dataset's raw files, checked, and all their rows as strings (``None``: no files)."""
+
+    files: list[RawFile]
+    frame: Frame | None
+
+
+def read_files(
+    job: Job,
+    lake: Lake,
+    dataset: Dataset,
+    keys_by_day: dict[str | None, list[str]],
+    strays: list[RawFileError] = (),
+) -> RawRead:
+    """Check every file's header, then read all rows in one scan (which also checks every row's
+    field count and encoding). Files that cannot be read as the contract says, and ``strays``
+    (entries that are not regular files, never read), are quarantined with their reason, and
+    the job fails naming each, before anything is written."""
+    files: list[RawFile] = []
+    errors: list[RawFileError] = list(strays)
+    for day, keys in keys_by_day.items():
+        for key in keys:
+            try:
+                files.append(read_header(lake, key, dataset, day))
+            except RawFileError as exc:
+                errors.append(exc)
+    scanned = job.engine.read_raw(lake, dataset, files) if files else None
+    for raw_file in files:
+        problem = file_problem(raw_file, scanned.scans.get(raw_file.key))
+        if problem:
+            errors.append(RawFileError(raw_file.key, problem))
+    if errors:
+        _quarantine_all(lake, errors, job.args.run_id, job.pipes.log)
+        raise RawFilesError(errors)
+    return RawRead(files, scanned.frame if scanned else None)
+
+
+@dataclass(frozen=True)
+class RawInputs:
+    """What processing a dataset reads: its raw files, and the known locations it checks
+    ``location_id`` against (``None`` for a dataset that references none)."""
+
+    raw: RawRead
+    known: Frame | None
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A dataset's rows after the rules: the kept rows, the rejects and the counts."""
+
+    files: list[RawFile]
+    known: Frame | None
+    outcome: Outcome
+    valid: Frame
+    rejects: Frame
+
+
+@dataclass(frozen=True)
+class ProcessDataset(JobSteps[RawInputs, Validated]):
+    """raw/<dataset> -> processed/<asset> (Parquet and PostgreSQL) and rejects/<dataset>."""
+
+    dataset: Dataset
+    transform_stage = "validate"
+
+    @property
+    def name(self) -> str:
+        return self.dataset.asset
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return (self.dataset.asset,)
+
+    @property
+    def daily(self) -> bool:
+        return self.dataset.daily
+
+    def read(self, run: Run) -> RawInputs:
+        dataset = self.dataset
+        strays = landing_strays(run.lake, dataset, run.days)
         try:
-            keys_by_day = list_raw_files(lake, dataset, days)
+            keys_by_day = list_raw_files(run.lake, dataset, run.days)
         except MissingPartitionError:
             if not strays:
                 raise
             keys_by_day = {}  # a day of nothing but links: they are what the job reports
-        files, raw = read_files(job, lake, dataset, keys_by_day, strays)
-        known = None
-        if dataset.references_locations:
-            known = read_processed(
-                engine, lake, f"{PROCESSED_PREFIX}/{LOCATIONS.asset}", LOCATIONS.output_types, None
-            )
-    log.info(f"{dataset.asset}: {len(files)} raw file(s) for {len(keys_by_day)} partition(s)")
-
-    with timings.stage("validate"):
-        validated = validate(engine, raw, dataset, known)
-        outcome = count_outcome(engine, dataset, validated, days or [])
-        rejects = rejected_rows(engine, validated, dataset)
-        valid = valid_rows(engine, validated, dataset)
-
-    live = f"{PROCESSED_PREFIX}/{dataset.asset}"
-    rejects_live = f"{REJECTS_PREFIX}/{dataset.name}"
-
-    def measure_checks() -> tuple[checks.Measures, list[checks.CheckResult]]:
-        with timings.part("checks"):
-            absent = {
-                f.key: [
-                    c.name for c in dataset.columns if not c.required and c.name not in f.header
-                ]
-                for f in files
-            }
-            measures = checks.measure(
-                engine,
-                valid,
-                dataset.key,
-                checks.dataset_rules(dataset),
-                known,
-                "date" if dataset.daily else None,
-                [d.isoformat() for d in days or []],
-            )
-            return measures, checks.evaluate(
-                measures,
-                checks.check_names(dataset),
-                history=quality.row_history.get(dataset.asset, []),
-                reject=checks.reject_rate_check(
-                    outcome.read_by_day,
-                    outcome.rejected_by_day,
-                    quality.max_reject_rate,
-                    lambda: checks.sample_rejects(engine, rejects),
-                ),
-                schema=checks.schema_check(
-                    {f.key: f.drift for f in files if f.drift},
-                    {k: v for k, v in absent.items() if v},
-                ),
-            )
-
-    def stage_processed() -> tuple[StagedOutput, StagedTable]:
-        """The processed Parquet, then exactly what was staged COPYed into PostgreSQL's staging."""
-        with timings.part("write_lake"):
-            lineage = engine.sql(
-                logic.with_lineage(
-                    valid.name,
-                    dataset.column_names,
-                    job.processed_at.isoformat(),
-                    args.run_id,
-                    source=None,
-                )
-            )
-            output = stage(engine, lake, lineage, args.run_id, live, "parquet", days)
-        with timings.part("load_postgres"):
-            staged = read_staged(engine, lake, output, dataset.output_types)
-            table = stage_load(
-                engine,
-                staged,
-                resolve_dsn(args.warehouse),
-                dataset.asset,
-                dataset.output_types,
-                dataset.key,
-                args.run_id,
-            )
-        return output, table
-
-    def stage_rejects() -> StagedOutput:
-        with timings.part("write_lake"):
-            if not dataset.daily:
-                return stage(engine, lake, rejects, args.run_id, rejects_live, "csv", None)
-            if not outcome.rejected:  # each day is published as an empty folder: no query
-                return stage_nothing(lake, args.run_id, rejects_live, days, layout="date")
-            laid_out = engine.sql(logic.rejects_by_date(dataset, rejects.name))
-            return stage(
-                engine, lake, laid_out, args.run_id, rejects_live, "csv", days, layout="date"
-            )
-
-    # Independent parts, side by side, all reading the kept validated rows: the processed
-    # Parquet followed by its PostgreSQL load, the rejects, and the checks' aggregates.
-    with timings.stage("outputs"):
-        processed, rejects_output, measured = run_concurrently(
-            [stage_processed, stage_rejects, measure_checks], engine.concurrent_parts
+        raw = read_files(run.job, run.lake, dataset, keys_by_day, strays)
+        known = read_dataset(run, LOCATIONS, None) if dataset.references_locations else None
+        run.job.pipes.log.info(
+            f"{dataset.asset}: {len(raw.files)} raw file(s) for {len(keys_by_day)} partition(s)"
         )
-    (processed_output, table), (measures, check_results) = processed, measured
-    check_results = quality.accept(dataset.asset, check_results)  # contract section 5
-    verdict = audit([(dataset.asset, r) for r in check_results], days)
-    if not verdict.passed:
-        log.error(verdict.describe(dataset.asset))
-    # The rejects say why rows (or a day) were refused: published whatever the verdict.
-    publish(lake, job, verdict, days, [table], [processed_output], always=[rejects_output])
+        return RawInputs(raw, known)
 
-    drift = {f.key: f.drift for f in files if f.drift}
-    if drift:
-        log.warning(
-            f"{dataset.asset}: schema drift, columns not in the contract were ignored: {drift}"
+    def transform(self, run: Run, inputs: RawInputs) -> Validated:
+        engine, dataset = run.engine, self.dataset
+        validated = validate(engine, inputs.raw.frame, dataset, inputs.known)
+        return Validated(
+            files=inputs.raw.files,
+            known=inputs.known,
+            outcome=count_outcome(engine, dataset, validated, run.days or []),
+            rejects=rejected_rows(engine, validated, dataset),
+            valid=valid_rows(engine, validated, dataset),
         )
-    if outcome.rejected:
-        log.warning(
-            f"{dataset.asset}: {outcome.rejected} row(s) rejected: {outcome.rejects_by_rule}"
-        )
-    job.pipes.report_asset_materialization(
-        metadata={
-            **_range_metadata(job),
-            "engine": engine.name,
-            "rows": table.rows,
-            "rows_per_day": checks.rows_per_day(measures),
+
+    def parts(self, run: Run, data: Validated, dsn: str) -> list[Callable[[], Staged]]:
+        # Side by side, all reading the kept validated rows: the processed Parquet followed by
+        # its PostgreSQL load, the rejects, and the checks' aggregates.
+        return [
+            partial(stage_processed, run, self.dataset, data.valid, dsn),
+            partial(stage_rejects, run, self.dataset, data),
+            partial(measure_dataset, run, self.dataset, data),
+        ]
+
+    def metadata(self, run: Run, data: Validated, asset: str) -> dict:
+        outcome = data.outcome
+        return {
             "rows_rejected": outcome.rejected,
-            **_held_metadata(verdict),
-            **_accepted_metadata(check_results),
             "rejects_by_rule": {"raw_value": outcome.rejects_by_rule, "type": "json"},
             "duplicates_dropped": outcome.duplicates_dropped,
-            "source_files": len(files),
-            "schema_drift": {"raw_value": drift, "type": "json"},
-            "lake_path": _url(lake.spark_path(live)),
-            "rejects_path": _url(lake.spark_path(rejects_live)),
-            "postgres_table": f"{WAREHOUSE_SCHEMA}.{dataset.asset}",
-            **timings.metadata(),
+            "source_files": len(data.files),
+            "schema_drift": {"raw_value": _drift(data.files), "type": "json"},
+            "lake_path": url_metadata(run.lake.spark_path(processed_prefix(self.dataset))),
+            "rejects_path": url_metadata(run.lake.spark_path(rejects_prefix(self.dataset))),
         }
-    )
-    _report_checks(job, dataset.asset, check_results)
 
-
-@dataclass
-class DerivedOutputs:
-    """What one derived asset's parts produced, by name."""
-
-    measures: checks.Measures | None = None
-    check_results: list[checks.CheckResult] = field(default_factory=list)
-    staged: list[StagedOutput] = field(default_factory=list)
-    table: StagedTable | None = None
-
-
-def calculate_derived_metrics(job: Job) -> None:
-    """calculate-derived-metrics: health_risks, hospital_resources and resilience_scores."""
-    args, engine, timings = job.args, job.engine, job.timings
-    lake = open_lake(args.lake_root)
-    days = args.days
-    quality = checks.QualityConfig.from_json(args.quality)
-    if not days:
-        raise ValueError(
-            "calculate-derived-metrics is partitioned by day: --start-date and --end-date are required"
-        )
-
-    with timings.stage("read"):
-        inputs = {
-            d.asset: read_processed(
-                engine, lake, f"{PROCESSED_PREFIX}/{d.asset}", d.output_types, days
+    def notices(self, data: Validated) -> list[str]:
+        asset, drift, outcome = self.dataset.asset, _drift(data.files), data.outcome
+        notices = []
+        if drift:
+            notices.append(
+                f"{asset}: schema drift, columns not in the contract were ignored: {drift}"
             )
-            for d in (CLIMATE, HEALTH, HOSPITAL)
-        }
-        locations = read_processed(
-            engine, lake, f"{PROCESSED_PREFIX}/{LOCATIONS.asset}", LOCATIONS.output_types, None
-        )
-        locations = engine.sql(f"SELECT * FROM {locations.name}", cache=True)
-        dates = engine.frame([(d,) for d in days], "date date")
+        if outcome.rejected:
+            notices.append(
+                f"{asset}: {outcome.rejected} row(s) rejected: {outcome.rejects_by_rule}"
+            )
+        return notices
 
-    with timings.stage("transform"):
-        derived = metrics.derive(
-            engine,
-            inputs[CLIMATE.asset],
-            inputs[HEALTH.asset],
-            inputs[HOSPITAL.asset],
-            locations,
-            dates,
+
+def processed_prefix(dataset: Dataset) -> str:
+    return f"{PROCESSED_PREFIX}/{dataset.asset}"
+
+
+def rejects_prefix(dataset: Dataset) -> str:
+    return f"{REJECTS_PREFIX}/{dataset.name}"
+
+
+def _drift(files: list[RawFile]) -> dict[str, list[str]]:
+    return {f.key: f.drift for f in files if f.drift}
+
+
+def stage_processed(run: Run, dataset: Dataset, valid: Frame, dsn: str) -> Staged:
+    """The processed Parquet, then exactly what was staged COPYed into PostgreSQL's staging."""
+    engine = run.engine
+    with run.timings.part("write_lake"):
+        lineage = engine.sql(
+            logic.with_lineage(
+                valid.name,
+                dataset.column_names,
+                run.job.processed_at.isoformat(),
+                run.run_id,
+                source=None,
+            )
         )
-        specs: dict[str, Derived] = {spec.asset: spec for spec in DERIVED}
+        live = processed_prefix(dataset)
+        output = stage(engine, run.lake, lineage, run.run_id, live, "parquet", run.days)
+    with run.timings.part("load_postgres"):
+        staged = read_staged(engine, run.lake, output, dataset.output_types)
+        table = stage_load(
+            engine, staged, dsn, dataset.asset, dataset.output_types, dataset.key, run.run_id
+        )
+    return Staged(dataset.asset, outputs=(output,), table=table)
+
+
+def stage_rejects(run: Run, dataset: Dataset, data: Validated) -> Staged:
+    """The rejected rows, by the day of their landing folder (a dated dataset)."""
+    engine, lake, run_id, live = run.engine, run.lake, run.run_id, rejects_prefix(dataset)
+    with run.timings.part("write_lake"):
+        if not dataset.daily:
+            output = stage(engine, lake, data.rejects, run_id, live, "csv", None)
+        elif not data.outcome.rejected:  # each day is published as an empty folder: no query
+            output = stage_nothing(lake, run_id, live, run.days, layout="date")
+        else:
+            laid_out = engine.sql(logic.rejects_by_date(dataset, data.rejects.name))
+            output = stage(engine, lake, laid_out, run_id, live, "csv", run.days, layout="date")
+    return Staged(dataset.asset, always=(output,))
+
+
+def measure_dataset(run: Run, dataset: Dataset, data: Validated) -> Staged:
+    """The checks of the kept rows, with the reject rate and the raw files' schema."""
+    with run.timings.part("checks"):
+        measures = checks.measure(
+            run.engine,
+            data.valid,
+            dataset.key,
+            checks.dataset_rules(dataset),
+            data.known,
+            "date" if dataset.daily else None,
+            [d.isoformat() for d in run.days or []],
+        )
+        absent = {
+            f.key: [c.name for c in dataset.columns if not c.required and c.name not in f.header]
+            for f in data.files
+        }
+        results = checks.evaluate(
+            measures,
+            checks.check_names(dataset),
+            history=run.quality.row_history.get(dataset.asset, []),
+            reject=checks.reject_rate_check(
+                data.outcome.read_by_day,
+                data.outcome.rejected_by_day,
+                run.quality.max_reject_rate,
+                partial(checks.sample_rejects, run.engine, data.rejects),
+            ),
+            schema=checks.schema_check(_drift(data.files), {k: v for k, v in absent.items() if v}),
+        )
+    return Staged(dataset.asset, measures=measures, check_results=tuple(results))
+
+
+# --------------------------------------------------------------------------- derived metrics
+
+
+@dataclass(frozen=True)
+class DerivedInputs:
+    """The processed days the derived metrics are calculated from."""
+
+    climate: Frame
+    health: Frame
+    hospital: Frame
+    locations: Frame  # kept: every derived asset's checks join it
+    dates: Frame  # the run's days, one ``date`` column
+
+
+@dataclass(frozen=True)
+class DerivedFrames:
+    """Each derived asset's rows with their lineage (kept: all its outputs read it)."""
+
+    by_asset: dict[str, Frame]
+    locations: Frame
+
+
+@dataclass(frozen=True)
+class DerivedMetrics(JobSteps[DerivedInputs, DerivedFrames]):
+    """processed climate, health and hospital data -> the three derived assets, each as curated
+    Parquet, CSV and JSON exports (small counts suppressed) and a PostgreSQL table."""
+
+    @property
+    def name(self) -> str:
+        return DERIVED_JOB
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return tuple(spec.asset for spec in DERIVED)
+
+    @property
+    def daily(self) -> bool:
+        return True
+
+    def read(self, run: Run) -> DerivedInputs:
+        climate = read_dataset(run, CLIMATE, run.days)
+        health = read_dataset(run, HEALTH, run.days)
+        hospital = read_dataset(run, HOSPITAL, run.days)
+        locations = read_dataset(run, LOCATIONS, None)
+        return DerivedInputs(
+            climate=climate,
+            health=health,
+            hospital=hospital,
+            locations=run.engine.sql(f"SELECT * FROM {locations.name}", cache=True),
+            dates=run.engine.frame([(d,) for d in run.days], "date date"),
+        )
+
+    def transform(self, run: Run, inputs: DerivedInputs) -> DerivedFrames:
+        engine = run.engine
+        derived = metrics.derive(
+            engine, inputs.climate, inputs.health, inputs.hospital, inputs.locations, inputs.dates
+        )
         stamped = {
-            name: engine.sql(
+            spec.asset: engine.sql(
                 logic.with_lineage(
-                    frame.name,
-                    specs[name].types,
-                    job.processed_at.isoformat(),
-                    args.run_id,
+                    derived[spec.asset].name,
+                    spec.types,
+                    run.job.processed_at.isoformat(),
+                    run.run_id,
                     source=logic.DERIVED_SOURCE,
                 ),
                 cache=True,
             )
-            for name, frame in derived.items()
+            for spec in DERIVED
         }
-    results = {name: DerivedOutputs() for name in stamped}
+        return DerivedFrames(stamped, inputs.locations)
 
-    def measure_checks(name: str) -> Callable[[], None]:
-        def part() -> None:
-            with timings.part("checks"):
-                measures = checks.measure(
-                    engine,
-                    stamped[name],
-                    specs[name].key,
-                    checks.derived_rules(specs[name]),
-                    locations,
-                    "date",
-                    [d.isoformat() for d in days],
-                )
-                results[name].measures = measures
-                results[name].check_results = quality.accept(
-                    name,
-                    checks.evaluate(
-                        measures,
-                        checks.check_names(specs[name]),
-                        history=quality.row_history.get(name, []),
-                    ),
-                )
+    def parts(self, run: Run, data: DerivedFrames, dsn: str) -> list[Callable[[], Staged]]:
+        # Every output of every derived asset is independent of the others: side by side. The
+        # checks go first, so each kept frame is computed once, by its first reader.
+        frames = data.by_asset
+        return [
+            *(partial(measure_derived, run, s, frames[s.asset], data.locations) for s in DERIVED),
+            *(partial(stage_curated, run, s, frames[s.asset]) for s in DERIVED),
+            *(
+                partial(stage_export, run, s, frames[s.asset], fmt)
+                for s in DERIVED
+                for fmt in EXPORT_FORMATS
+            ),
+            *(partial(load_derived, run, s, frames[s.asset], dsn) for s in DERIVED),
+        ]
 
-        return part
-
-    def stage_curated(name: str) -> Callable[[], None]:
-        def part() -> None:
-            with timings.part("write_lake"):
-                live = f"{CURATED_PREFIX}/{name}"
-                output = stage(engine, lake, stamped[name], args.run_id, live, "parquet", days)
-                results[name].staged.append(output)
-
-        return part
-
-    def stage_export(name: str, fmt: str) -> Callable[[], None]:
-        def part() -> None:
-            with timings.part("write_exports"):
-                frame = stamped[name]
-                if "case_total" in specs[name].types:
-                    frame = metrics.suppress_small_counts(engine, frame)
-                live = f"{EXPORTS_PREFIX}/{fmt}/{name}"
-                results[name].staged.append(
-                    stage(engine, lake, frame, args.run_id, live, fmt, days)
-                )
-
-        return part
-
-    dsn = resolve_dsn(args.warehouse)  # once, not from each thread
-
-    def load(name: str) -> Callable[[], None]:
-        def part() -> None:
-            with timings.part("load_postgres"):
-                spec = specs[name]
-                results[name].table = stage_load(
-                    engine, stamped[name], dsn, name, spec.output_types, spec.key, args.run_id
-                )
-
-        return part
-
-    # Every output of every derived asset is independent of the others: run them side by side.
-    # The checks go first, so each kept frame is computed once, by its first reader.
-    names = list(stamped)
-    parts = [
-        *(measure_checks(n) for n in names),
-        *(stage_curated(n) for n in names),
-        *(stage_export(n, fmt) for n in names for fmt in EXPORT_FORMATS),
-        *(load(n) for n in names),
-    ]
-    with timings.stage("outputs"):
-        try:
-            run_concurrently(parts, engine.concurrent_parts)
-        except BaseException:
-            for outputs in results.values():
-                if outputs.table is not None:
-                    outputs.table.discard()
-            raise
-    # The three derived assets are one job from the same inputs: a day held back by any of
-    # their blocking checks is held back for all three, so they stay consistent.
-    verdict = audit([(n, r) for n in names for r in results[n].check_results], days)
-    if not verdict.passed:
-        job.pipes.log.error(verdict.describe("calculate-derived-metrics"))
-    publish(
-        lake,
-        job,
-        verdict,
-        days,
-        [results[n].table for n in names],
-        [output for n in names for output in results[n].staged],
-    )
-
-    for name in names:
-        job.pipes.report_asset_materialization(
-            asset_key=name,
-            metadata={
-                **_range_metadata(job),
-                "engine": engine.name,
-                "rows": results[name].table.rows,
-                **_held_metadata(verdict),
-                **_accepted_metadata(results[name].check_results),
-                "rows_per_day": checks.rows_per_day(results[name].measures),
-                "lake_path": _url(lake.spark_path(f"{CURATED_PREFIX}/{name}")),
-                "csv_export": _url(lake.spark_path(f"{EXPORTS_PREFIX}/csv/{name}")),
-                "json_export": _url(lake.spark_path(f"{EXPORTS_PREFIX}/json/{name}")),
-                "postgres_table": f"{WAREHOUSE_SCHEMA}.{name}",
-                **timings.metadata(),
+    def metadata(self, run: Run, data: DerivedFrames, asset: str) -> dict:
+        return {
+            "lake_path": url_metadata(run.lake.spark_path(curated_prefix(asset))),
+            **{
+                f"{fmt}_export": url_metadata(run.lake.spark_path(export_prefix(asset, fmt)))
+                for fmt in EXPORT_FORMATS
             },
+        }
+
+
+def curated_prefix(asset: str) -> str:
+    return f"{CURATED_PREFIX}/{asset}"
+
+
+def export_prefix(asset: str, fmt: str) -> str:
+    return f"{EXPORTS_PREFIX}/{fmt}/{asset}"
+
+
+def measure_derived(run: Run, spec: Derived, frame: Frame, locations: Frame) -> Staged:
+    with run.timings.part("checks"):
+        measures = checks.measure(
+            run.engine,
+            frame,
+            spec.key,
+            checks.derived_rules(spec),
+            locations,
+            "date",
+            [d.isoformat() for d in run.days],
         )
-        _report_checks(job, name, results[name].check_results)
+        results = checks.evaluate(
+            measures,
+            checks.check_names(spec),
+            history=run.quality.row_history.get(spec.asset, []),
+        )
+    return Staged(spec.asset, measures=measures, check_results=tuple(results))
+
+
+def stage_curated(run: Run, spec: Derived, frame: Frame) -> Staged:
+    with run.timings.part("write_lake"):
+        live = curated_prefix(spec.asset)
+        output = stage(run.engine, run.lake, frame, run.run_id, live, "parquet", run.days)
+    return Staged(spec.asset, outputs=(output,))
+
+
+def stage_export(run: Run, spec: Derived, frame: Frame, fmt: str) -> Staged:
+    """A shared export: the asset's privacy rule (``Derived.suppress``) applied."""
+    with run.timings.part("write_exports"):
+        if spec.suppress:
+            frame = metrics.suppress_small_counts(run.engine, frame, spec.suppress)
+        live = export_prefix(spec.asset, fmt)
+        output = stage(run.engine, run.lake, frame, run.run_id, live, fmt, run.days)
+    return Staged(spec.asset, outputs=(output,))
+
+
+def load_derived(run: Run, spec: Derived, frame: Frame, dsn: str) -> Staged:
+    with run.timings.part("load_postgres"):
+        table = stage_load(
+            run.engine, frame, dsn, spec.asset, spec.output_types, spec.key, run.run_id
+        )
+    return Staged(spec.asset, table=table)

@@ -18,7 +18,8 @@ Written so both engines agree value for value (``tests/test_engine_parity.py``):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from .contract import (
     FALSE_WORDS,
@@ -112,41 +113,55 @@ def known_locations(relation: str, alias: str) -> str:
     return f"(SELECT DISTINCT location_id AS {q(alias)} FROM {relation})"
 
 
-def first_broken(rules: Sequence[tuple[str, str]]) -> str:
+class Rule(NamedTuple):
+    """A row rule: the SQL condition true when a row breaks it, and the rule's text."""
+
+    broken: str
+    text: str
+
+
+def first_broken(rules: Sequence[Rule]) -> str:
     """The text of the first rule whose condition is true, else null (null is not broken)."""
-    whens = [f"CASE WHEN {cond} THEN {lit(text)} END" for cond, text in rules]
+    whens = [f"CASE WHEN {rule.broken} THEN {lit(rule.text)} END" for rule in rules]
     return f"coalesce({', '.join([*whens, 'CAST(NULL AS STRING)'])})"
 
 
 # --------------------------------------------------------------------------- row rules
 
 
-def _parse(column: Column, text: str) -> tuple[str, str | None]:
-    """(typed value of the cleaned text, rule for a present value that does not parse)."""
+class Parsed(NamedTuple):
+    """The typed value of a cleaned text, and the rule a present value that does not parse
+    breaks (``None``: every text parses)."""
+
+    value: str
+    unparseable: str | None
+
+
+def _parse(column: Column, text: str) -> Parsed:
     kind = column.type
     if kind == "string":
-        return text, None
+        return Parsed(text, None)
     if kind == "double":
-        return (
+        return Parsed(
             f"CASE WHEN {text} RLIKE {lit(DOUBLE_PATTERN)} THEN TRY_CAST({text} AS DOUBLE) END",
             f"{column.name}: not a number",
         )
     if kind in ("long", "int"):
         # A whole number too large for the type is null: also "not a whole number".
-        return (
+        return Parsed(
             f"CASE WHEN {text} RLIKE {lit(WHOLE_PATTERN)}"
             f" THEN TRY_CAST({text} AS {SPARK_TYPES[kind].upper()}) END",
             f"{column.name}: not a whole number",
         )
     if kind == "date":
-        return (
+        return Parsed(
             f"CASE WHEN {text} RLIKE {lit(DATE_PATTERN)} THEN TRY_CAST({text} AS DATE) END",
             f"{column.name}: not a date (YYYY-MM-DD)",
         )
     if kind == "bool":
         true = ", ".join(map(lit, TRUE_WORDS))
         false = ", ".join(map(lit, FALSE_WORDS))
-        return (
+        return Parsed(
             f"CASE WHEN lower({text}) IN ({true}) THEN TRUE"
             f" WHEN lower({text}) IN ({false}) THEN FALSE END",
             f"{column.name}: not a boolean (true/false, 1/0, yes/no, y/n)",
@@ -164,37 +179,37 @@ def _finite(column: Column, parsed: str) -> str:
     )
 
 
-def _range_rule(column: Column, value: str) -> tuple[str, str] | None:
+def _range_rule(column: Column, value: str) -> Rule | None:
     low, high = column.min, column.max
     if low is None and high is None:
         return None
     if low is not None and high is not None:
-        return (
+        return Rule(
             f"({value} < {num(low)} OR {value} > {num(high)})",
             f"{column.name}: out of range {num(low)}..{num(high)}",
         )
     if low is not None:
         if column.min_exclusive:
-            return f"{value} <= {num(low)}", f"{column.name}: must be > {num(low)}"
-        return f"{value} < {num(low)}", f"{column.name}: must be >= {num(low)}"
-    return f"{value} > {num(high)}", f"{column.name}: must be <= {num(high)}"
+            return Rule(f"{value} <= {num(low)}", f"{column.name}: must be > {num(low)}")
+        return Rule(f"{value} < {num(low)}", f"{column.name}: must be >= {num(low)}")
+    return Rule(f"{value} > {num(high)}", f"{column.name}: must be <= {num(high)}")
 
 
-def row_rules(dataset: Dataset) -> list[tuple[str, str]]:
-    """(broken condition, rule text) in the order that decides which rule a row is rejected by:
+def row_rules(dataset: Dataset) -> list[Rule]:
+    """The row rules in the order that decides which rule a row is rejected by:
     per column missing then unparseable (or a text key too long), then ranges, then column-to-column bounds, then the
     partition date, then the unknown location."""
-    rules: list[tuple[str, str]] = []
+    rules: list[Rule] = []
     for column in dataset.columns:
         text, value = q(cleaned_name(column.name)), q(typed_name(column.name))
         if column.non_null:
-            rules.append((f"{text} IS NULL", f"{column.name}: required value is missing"))
-        unparseable = _parse(column, text)[1]
+            rules.append(Rule(f"{text} IS NULL", f"{column.name}: required value is missing"))
+        unparseable = _parse(column, text).unparseable
         if unparseable is not None:
-            rules.append((f"({text} IS NOT NULL AND {value} IS NULL)", unparseable))
+            rules.append(Rule(f"({text} IS NOT NULL AND {value} IS NULL)", unparseable))
         if column.name in dataset.key and column.type == "string":
             rules.append(
-                (
+                Rule(
                     f"length({text}) > {KEY_MAX_CHARS}",
                     f"{column.name}: longer than {KEY_MAX_CHARS} characters",
                 )
@@ -206,21 +221,21 @@ def row_rules(dataset: Dataset) -> list[tuple[str, str]]:
     for column in dataset.columns:
         if column.max_column:
             rules.append(
-                (
+                Rule(
                     f"{q(typed_name(column.name))} > {q(typed_name(column.max_column))}",
                     f"{column.name}: must be <= {column.max_column}",
                 )
             )
     if dataset.daily:
         rules.append(
-            (
+            Rule(
                 f"{q(typed_name('date'))} <> CAST({q('_partition_date')} AS DATE)",
                 RULE_DATE_NOT_PARTITION,
             )
         )
     if dataset.references_locations:
         rules.append(
-            (
+            Rule(
                 f"({q(typed_name('location_id'))} IS NOT NULL AND __known_location IS NULL)",
                 RULE_UNKNOWN_LOCATION,
             )
@@ -254,7 +269,8 @@ def validate(dataset: Dataset, raw: str, known: str | None) -> str:
         for n in names
     )
     parsed = ", ".join(
-        f"{_parse(c, q(cleaned_name(c.name)))[0]} AS {q('__p_' + c.name)}" for c in dataset.columns
+        f"{_parse(c, q(cleaned_name(c.name))).value} AS {q('__p_' + c.name)}"
+        for c in dataset.columns
     )
     finite = ", ".join(
         f"{_finite(c, q('__p_' + c.name))} AS {q(typed_name(c.name))}" for c in dataset.columns
@@ -454,15 +470,23 @@ def with_lineage(
 DERIVED_SOURCE = "concat('date=', CAST(`date` AS STRING))"  # a derived row's input partition
 
 
-def suppress_small_counts(relation: str, columns: Sequence[str]) -> str:
-    """Privacy for shared outputs (contract section 4): a case_total of 1..10 and the rate
-    computed from it become null, and the row is flagged ``suppressed``."""
-    small = f"coalesce(case_total BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX}, FALSE)"
-    hidden = {"case_total", "cases_per_100k"}
+def suppress_small_counts(
+    relation: str, columns: Sequence[str], suppress: Mapping[str, Sequence[str]]
+) -> str:
+    """Privacy for shared outputs (contract section 4), by an asset's rule ``suppress`` (count
+    column -> the columns computed from it): a count of 1..10 and the columns computed from it
+    become null, and the row is flagged ``suppressed`` when any of its counts is small."""
+    small = {
+        count: f"coalesce({q(count)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX}, FALSE)"
+        for count in suppress
+    }
+    hidden_by = {count: small[count] for count in suppress}
+    hidden_by.update({c: small[count] for count, computed in suppress.items() for c in computed})
     shown = ", ".join(
-        f"CASE WHEN NOT {small} THEN {q(c)} END AS {q(c)}" if c in hidden else q(c) for c in columns
+        f"CASE WHEN NOT {hidden_by[c]} THEN {q(c)} END AS {q(c)}" if c in hidden_by else q(c)
+        for c in columns
     )
-    return f"SELECT {shown}, {small} AS suppressed FROM {relation}"
+    return f"SELECT {shown}, ({' OR '.join(small.values())}) AS suppressed FROM {relation}"
 
 
 def hive_columns(relation: str) -> str:

@@ -2,36 +2,35 @@
 
 A job stages every output of its run under ``_staging/<run id>/`` first. Only when all of them
 (and the PostgreSQL staging table) are complete, and its blocking checks have passed on them
-(``jobs.audit``), does it publish, one partition folder at a time, each by an atomic swap; a day
-whose checks failed is held back, its live folder untouched. A re-run of a partition replaces exactly that partition; a partition
-whose new data has no rows becomes an empty folder rather than keeping stale rows.
+(``write_audit_publish.audit``), does it publish, one partition folder at a time, each by an
+atomic swap; a day whose checks failed is held back, its live folder untouched. A re-run of a
+partition replaces exactly that partition; a partition whose new data has no rows becomes an
+empty folder rather than keeping stale rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
-from .contract import HIVE_PARTITION_COLUMNS, STAGING_PREFIX
+from .contract import HIVE_PARTITION_COLUMNS, STAGING_PREFIX, date_partition, hive_partition
+from .engines import Engine, Frame
 from .lake import Lake
-
-if TYPE_CHECKING:
-    from .engines import Engine, Frame
+from .logic import hive_columns
 
 
-def hive_partition(day: date) -> str:
-    return f"year={day:%Y}/month={day:%m}/day={day:%d}"
+class Layout(NamedTuple):
+    """How a dated output is laid out: the folder of a day, and the columns it is written by."""
+
+    folder: Callable[[date], str]
+    partition_by: tuple[str, ...]
 
 
-def date_partition(day: date) -> str:
-    return f"date={day.isoformat()}"
-
-
-# How a dated output is laid out: the folder of a day, and the columns Spark partitions by.
 LAYOUTS = {
-    "hive": (hive_partition, HIVE_PARTITION_COLUMNS),  # lake, exports
-    "date": (date_partition, ("date",)),  # rejects, like the landing zone
+    "hive": Layout(hive_partition, HIVE_PARTITION_COLUMNS),  # lake, exports
+    "date": Layout(date_partition, ("date",)),  # rejects, like the landing zone
 }
 
 
@@ -56,7 +55,7 @@ class StagedOutput:
         for day in self.days:
             if day in held:
                 continue
-            part = LAYOUTS[self.layout][0](day)
+            part = LAYOUTS[self.layout].folder(day)
             staged, live = f"{self.staged}/{part}", f"{self.live}/{part}"
             if not lake.exists(staged):
                 lake.make_empty(staged)  # the day has no rows now: publish it empty
@@ -90,8 +89,6 @@ def stage(
     Dated outputs are partitioned by ``layout``: "hive" derives year/month/day from the frame's
     ``date`` column; "date" partitions by a ``date`` column the frame already has.
     """
-    from .logic import hive_columns
-
     staged = f"{STAGING_PREFIX}/{run_id}/{live}"
     lake.delete(staged)  # a retry of the same run starts clean
     if days is None:
@@ -99,7 +96,7 @@ def stage(
     else:
         if layout == "hive":
             frame = engine.sql(hive_columns(frame.name))
-        engine.write(frame, lake, staged, fmt, LAYOUTS[layout][1], days=len(days))
+        engine.write(frame, lake, staged, fmt, LAYOUTS[layout].partition_by, days=len(days))
     return StagedOutput(live=live, staged=staged, days=days, layout=layout)
 
 

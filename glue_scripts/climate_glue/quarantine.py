@@ -35,7 +35,3 @@ def quarantine(lake: Lake, key: str, reason: str, moved_by: str) -> str:
     lake.write_text(target + REASON_SUFFIX, json.dumps(record, indent=2) + "\n")
     lake.move(key, target)
     return target
-
-
-def read_reason(lake: Lake, quarantined: str) -> dict:
-    return json.loads(lake.read_bytes(quarantined + REASON_SUFFIX))

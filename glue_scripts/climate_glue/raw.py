@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from .contract import RAW_PREFIX, Dataset
+from .contract import RAW_PREFIX, Dataset, date_partition
 from .lake import Lake
 
 HEADER_PROBE_BYTES = 64 * 1024
@@ -55,7 +55,7 @@ def normalize(name: str) -> str:
 
 def partition_prefix(dataset: Dataset, day: date | None = None) -> str:
     base = f"{RAW_PREFIX}/{dataset.name}"
-    return f"{base}/date={day.isoformat()}" if day is not None else base
+    return f"{base}/{date_partition(day)}" if day is not None else base
 
 
 def _landing_keys(lake: Lake, prefix: str) -> list[str]:

@@ -30,8 +30,8 @@ from dagster_pipes import (
     open_dagster_pipes,
 )
 
+from .copy_streams import CopySlots
 from .engines import DEFAULT_ENGINE, ENGINES, Engine, open_engine
-from .warehouse import CopySlots
 
 # The job arguments that carry the Pipes parameters (as Dagster's Pipes session names them).
 PIPES_CONTEXT_ARGUMENT = f"--{DAGSTER_PIPES_CONTEXT_ENV_VAR}".replace("_", "-").lower()

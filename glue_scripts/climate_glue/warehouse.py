@@ -2,13 +2,12 @@
 
 The engine COPYs its Arrow batches (as CSV) into an unlogged staging table (the Spark engine from
 its tasks, each over its own connection, so the load scales with the workers and needs no JDBC
-jar; the DuckDB engine on one stream): ``stage_load``. A job opens at most ``CopySlots.limit``
-COPY streams at once, over all its loads (``--copy-streams``; by default a share of the
-connections the server has free), so 200 DPUs cannot exhaust the server's ``max_connections``. Nothing live changes until the job's blocking
-checks have passed on its staged outputs; then ``StagedTable.publish`` deletes the partitions
-being replaced and inserts the staged rows in a single transaction: readers see the old rows
-until it commits, and a failure anywhere leaves the table as it was. A killed job's staging
-table is dropped by the next run of the same job.
+jar; the DuckDB engine on one stream): ``stage_load``, within the job's bound on COPY streams
+(``copy_streams.CopySlots``). Nothing live changes until the job's blocking checks have passed
+on its staged outputs; then ``StagedTable.publish`` deletes the partitions being replaced and
+inserts the staged rows in a single transaction: readers see the old rows until it commits, and
+a failure anywhere leaves the table as it was. The job drops its staging tables when it ends
+(``drop_stages``); a killed job's are dropped by the next run of the same job.
 
 The job learns where the warehouse is from a *reference*, never from a credential in its
 arguments: ``env:NAME`` (a libpq URL in the job's environment), ``pgserver:PATH`` (the embedded
@@ -22,9 +21,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -42,12 +39,6 @@ if TYPE_CHECKING:
 EMBEDDED_DATABASE = "climate"
 # Every COPY stream's connection is named so (with the job's run id) in pg_stat_activity.
 COPY_APPLICATION_PREFIX = "climate-copy:"
-# The default bound of a job's concurrent COPY streams: this share of the connections the server
-# has free when the job starts its first load (so jobs starting one after another leave room for
-# each other: k jobs take 1 - (1 - share)^k of them), and never more than the cap, beyond which
-# one table's COPY stops getting faster (each stream is one server backend, one CPU at most).
-COPY_STREAMS_SHARE = 0.25
-COPY_STREAMS_CAP = 16
 
 
 def resolve_dsn(reference: str) -> str:
@@ -154,57 +145,6 @@ def ensure_table(
         )
 
 
-def default_copy_streams(conn: psycopg.Connection) -> int:
-    """``COPY_STREAMS_SHARE`` of the connections the server has free now (``max_connections``
-    less those reserved for superusers and those in use), at least 1, at most the cap."""
-    limit = int(conn.execute("SHOW max_connections").fetchone()[0])
-    reserved = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
-    in_use = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
-    ).fetchone()[0]
-    free = limit - reserved - in_use
-    return max(1, min(COPY_STREAMS_CAP, int(free * COPY_STREAMS_SHARE)))
-
-
-class CopySlots:
-    """The COPY streams one job may have open at once, shared by all its loads.
-
-    ``limit`` is the job's ``--copy-streams`` when given, else ``default_copy_streams`` of the
-    server, read once (by the first load, on the driver). A load ``take``s up to what it can use
-    and gets at least one slot, waiting for another load of the job to give its slots back.
-    """
-
-    def __init__(self, limit: int | None = None):
-        if limit is not None and limit < 1:
-            raise ValueError(f"--copy-streams {limit}: at least 1 COPY stream is needed")
-        self.limit = limit
-        self._free = limit or 0
-        self._changed = threading.Condition()
-
-    def resolve(self, conn: psycopg.Connection) -> int:
-        """The bound, read from the server the first time when none was given."""
-        with self._changed:
-            if self.limit is None:
-                self.limit = self._free = default_copy_streams(conn)
-            return self.limit
-
-    @contextmanager
-    def take(self, wanted: int) -> Iterator[int]:
-        """Up to ``wanted`` slots (at least one) until the block ends; yields how many."""
-        with self._changed:
-            if self.limit is None:
-                raise RuntimeError("CopySlots.resolve must run before take")
-            self._changed.wait_for(lambda: self._free > 0)
-            taken = min(max(wanted, 1), self._free)
-            self._free -= taken
-        try:
-            yield taken
-        finally:
-            with self._changed:
-                self._free += taken
-                self._changed.notify_all()
-
-
 def copy_batches(
     dsn: str, stage_name: str, columns: list[str], batches: Iterable, run_id: str = ""
 ) -> int:
@@ -304,6 +244,14 @@ def stage_load(
         staged.discard()
         raise
     return staged
+
+
+def drop_stages(dsn: str, names: Iterable[str], run_id: str) -> None:
+    """Drop the run's staging tables of ``names`` that exist (the job's clean-up)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name in names:
+            table = _table(stage_table_name(name, run_id))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
 
 
 def drop_stale_stages(conn: psycopg.Connection, name: str, run_id: str) -> list[str]:

@@ -13,10 +13,9 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from ..warehouse import CopySlots
+from ..copy_streams import CopySlots
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -41,11 +40,12 @@ class Frame:
 
 
 @dataclass(frozen=True)
-class Written:
-    """Where an output went: its lake prefix and how it is partitioned."""
+class RawScan:
+    """What ``Engine.read_raw`` read: every data row of the files, and per key what the scan of
+    that file found (rows, ragged rows, bytes that are not UTF-8)."""
 
-    prefix: str
-    partition_by: tuple[str, ...]
+    frame: Frame
+    scans: dict[str, FileScan]
 
 
 class Engine(ABC):
@@ -78,18 +78,13 @@ class Engine(ABC):
     def frame(self, rows: Sequence[Sequence[Any]], ddl: str) -> Frame:
         """A small relation from Python values, with a Spark DDL schema ("a string, b date")."""
 
-    def count(self, frame: Frame) -> int:
-        return self.rows(f"SELECT count(*) AS n FROM {frame.name}")[0]["n"]
-
     # --- I/O ---------------------------------------------------------------------------
 
     @abstractmethod
-    def read_raw(
-        self, lake: Lake, dataset: Dataset, files: list[RawFile]
-    ) -> tuple[Frame, dict[str, FileScan]]:
+    def read_raw(self, lake: Lake, dataset: Dataset, files: list[RawFile]) -> RawScan:
         """Every data row of ``files`` as strings, with ``_source_file`` (the key exactly as in
         the lake), ``_row`` (1-based data row of the file) and, daily, ``_partition_date``; and
-        per key what the scan found (rows, ragged rows, bytes that are not UTF-8)."""
+        per key what the scan found."""
 
     @abstractmethod
     def read_parquet(self, lake: Lake, prefix: str, types: dict[str, str], days) -> Frame:
@@ -123,7 +118,3 @@ class Engine(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release what the engine holds for this job (cached frames, the connection)."""
-
-
-def day_list(days: Sequence[date] | None) -> list[date] | None:
-    return list(days) if days is not None else None

@@ -16,18 +16,17 @@ import threading
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import sqlglot
 
-from ..contract import Dataset
+from ..contract import Dataset, hive_partition
 from ..lake import Lake
-from ..publish import hive_partition
 from ..raw import FileScan, RawFile, unexpected
-from .base import Engine, Frame
+from .base import Engine, Frame, RawScan
 
 # Contract types as Spark DDL names them -> DuckDB types (tests build frames with Spark DDL).
 DUCKDB_TYPES = {
@@ -132,24 +131,22 @@ class DuckDBEngine(Engine):
 
     # --- I/O ---------------------------------------------------------------------------
 
-    def read_raw(
-        self, lake: Lake, dataset: Dataset, files: list[RawFile]
-    ) -> tuple[Frame, dict[str, FileScan]]:
+    def read_raw(self, lake: Lake, dataset: Dataset, files: list[RawFile]) -> RawScan:
         tables, scans = [], {}
         for raw_file in files:
             # Reading the bytes is the lake's I/O: its faults (S3 throttling, say) fail the job
             # for the retry policy to judge, rather than quarantine a good file.
             data = lake.read_bytes(raw_file.key)
             try:
-                table, scan = read_csv_file(data, raw_file, dataset)
+                read = read_csv_file(data, raw_file, dataset)
             except Exception as exc:  # this file's problem: the others are still decided
-                table, scan = None, FileScan(unreadable=unexpected(exc))
-            scans[raw_file.key] = scan
-            if table is not None:
-                tables.append(table)
+                read = CsvRead(None, FileScan(unreadable=unexpected(exc)))
+            scans[raw_file.key] = read.scan
+            if read.table is not None:
+                tables.append(read.table)
         schema = raw_schema(dataset)
         table = pa.concat_tables(tables) if tables else schema.empty_table()
-        return self._register_arrow(table), scans
+        return RawScan(self._register_arrow(table), scans)
 
     def read_parquet(self, lake: Lake, prefix: str, types: dict[str, str], days) -> Frame:
         folders = [prefix] if days is None else [f"{prefix}/{hive_partition(d)}" for d in days]
@@ -270,21 +267,26 @@ def _parse_csv(data: bytes, width: int, ragged: list[int], block_size: int | Non
     )
 
 
-def read_csv_file(
-    data: bytes, raw_file: RawFile, dataset: Dataset
-) -> tuple[pa.Table | None, FileScan]:
+class CsvRead(NamedTuple):
+    """One raw file read: its rows (``None``: quarantine the file), and what the scan found."""
+
+    table: pa.Table | None
+    scan: FileScan
+
+
+def read_csv_file(data: bytes, raw_file: RawFile, dataset: Dataset) -> CsvRead:
     """One raw file's data rows as strings (contract columns; absent optional ones null), or
-    (None, the scan) when a row is ragged or has a byte that is not UTF-8 or a NUL: the file is
+    no rows and the scan when a row is ragged or has a byte that is not UTF-8 or a NUL: the file is
     then quarantined."""
     width = len(raw_file.header)
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        return None, _python_scan(data.decode("utf-8", errors="replace"), width)
+        return CsvRead(None, _python_scan(data.decode("utf-8", errors="replace"), width))
     if b"\x00" in data:
         scan = _python_scan(data.decode("utf-8-sig"), width)
         if scan.nul:
-            return None, scan
+            return CsvRead(None, scan)
     ragged: list[int] = []
     refused = None
     try:
@@ -302,11 +304,11 @@ def read_csv_file(
             scan.unreadable = (
                 refused or "not parseable as CSV (a row pyarrow's reader finds ragged)"
             )
-        return None, scan
+        return CsvRead(None, scan)
     rows = table.num_rows
     scan = FileScan(rows=rows)
     if rows == 0:
-        return None, scan
+        return CsvRead(None, scan)
     position = {name: i for i, name in enumerate(raw_file.header)}
     columns = {
         c: table.column(position[c]) if c in position else pa.nulls(rows, pa.string())
@@ -316,4 +318,4 @@ def read_csv_file(
     columns["_row"] = pa.array(range(1, rows + 1), pa.int64())
     if dataset.daily:
         columns["_partition_date"] = pa.repeat(raw_file.partition_date, rows).cast(pa.string())
-    return pa.table(columns, schema=raw_schema(dataset)), scan
+    return CsvRead(pa.table(columns, schema=raw_schema(dataset)), scan)

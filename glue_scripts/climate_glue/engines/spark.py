@@ -11,7 +11,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from functools import reduce
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from pyspark import StorageLevel
@@ -19,11 +19,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ..contract import SPARK_TYPES, Dataset
+from ..contract import SPARK_TYPES, Dataset, hive_partition
 from ..lake import Lake
-from ..publish import hive_partition
 from ..raw import FileScan, RawFile
-from .base import Engine, Frame
+from .base import Engine, Frame, RawScan
 
 # The last segments of a raw key, found in the file path Spark reports (a URI: "%20" for " ").
 RAW_KEY_PATTERN = r"(raw/[^/]+/(date=[^/]+/)?[^/]+)$"
@@ -62,9 +61,6 @@ class SparkEngine(Engine):
             self.spark.conf.set(key, value)
         self._frames: dict[str, DataFrame] = {}
 
-    def dataframe(self, frame: Frame) -> DataFrame:
-        return self._frames[frame.name]
-
     def register(self, df: DataFrame, cache: bool = False) -> Frame:
         name = self._new_name()
         if cache:
@@ -87,9 +83,7 @@ class SparkEngine(Engine):
 
     # --- I/O ---------------------------------------------------------------------------
 
-    def read_raw(
-        self, lake: Lake, dataset: Dataset, files: list[RawFile]
-    ) -> tuple[Frame, dict[str, FileScan]]:
+    def read_raw(self, lake: Lake, dataset: Dataset, files: list[RawFile]) -> RawScan:
         by_header: dict[tuple[str, ...], list[RawFile]] = defaultdict(list)
         for raw_file in files:
             by_header[tuple(raw_file.header)].append(raw_file)
@@ -136,12 +130,13 @@ class SparkEngine(Engine):
                 )
             )
         union = reduce(lambda a, b: a.unionByName(b), frames)
-        raw, scans = _row_numbers(union.persist(StorageLevel.MEMORY_AND_DISK))
+        numbered = _row_numbers(union.persist(StorageLevel.MEMORY_AND_DISK))
+        raw = numbered.frame
         if dataset.daily:
             raw = raw.withColumn(
                 "_partition_date", F.regexp_extract("_source_file", r"date=([0-9-]+)/", 1)
             )
-        return self.register(raw), scans
+        return RawScan(self.register(raw), numbered.scans)
 
     def read_parquet(self, lake: Lake, prefix: str, types: dict[str, str], days) -> Frame:
         reader = self.spark.read.schema(spark_schema(types))
@@ -209,7 +204,12 @@ class SparkEngine(Engine):
         self.spark.catalog.clearCache()
 
 
-def _row_numbers(frame: DataFrame) -> tuple[DataFrame, dict[str, FileScan]]:
+class Numbered(NamedTuple):
+    frame: DataFrame
+    scans: dict[str, FileScan]
+
+
+def _row_numbers(frame: DataFrame) -> Numbered:
     """Add ``_row`` (1-based data row within its file) and ``_source_file`` (the raw key exactly
     as in the lake); also return each file's scan.
 
@@ -256,7 +256,7 @@ def _row_numbers(frame: DataFrame) -> tuple[DataFrame, dict[str, FileScan]]:
     numbered = joined.withColumn(
         "_row", F.col("__id") - F.col("__first") + F.col("__before") + 1
     ).drop("__path", "__block", "__id", "__first", "__before", "__ragged", "__not_utf8", "__nul")
-    return numbered, dict(scans)
+    return Numbered(numbered, dict(scans))
 
 
 def spread_by_day(frame: DataFrame, columns: tuple[str, ...], days: int) -> DataFrame:
