@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from climate_glue import contract
+from climate_glue import contract, logic
 from climate_glue.contract import (
     CURATED_PREFIX,
     PROCESSED_PREFIX,
-    SUPPRESS_MAX,
-    SUPPRESS_MIN,
     hive_partition,
 )
+from climate_glue.engines.duck import to_duckdb
 from climate_glue.lake import Lake
 
 from climate_assets.partitions import days_of
@@ -97,10 +96,6 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def export_spec(asset: str, fmt: str, start: date, end: date, internal: bool) -> ExportSpec:
     """The asset's export spec, once the request is one that can be exported."""
     if asset not in EXPORTS:
@@ -139,37 +134,6 @@ def published_days(spec: ExportSpec, lake: Lake, root: str, start: date, end: da
     return days
 
 
-def _small_counts(spec: ExportSpec) -> str:
-    """SQL: the row has a count of 1..10 in one of the spec's count columns."""
-    return " OR ".join(
-        f"{_quote(c)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX}" for c in spec.counts
-    )
-
-
-def _suppressed_columns(spec: ExportSpec, columns: list[str]) -> list[str]:
-    """The select list with small counts (and the rates derived from them) suppressed."""
-    rates = {rate: count for count, rs in spec.counts.items() for rate in rs}
-    select = []
-    for name in columns:
-        if name == "suppressed":
-            continue
-        if name in spec.counts:
-            select.append(
-                f"CASE WHEN {_quote(name)} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
-                f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
-            )
-        elif name in rates:
-            count = _quote(rates[name])
-            select.append(
-                f"CASE WHEN {count} BETWEEN {SUPPRESS_MIN} AND {SUPPRESS_MAX} "
-                f"THEN NULL ELSE {_quote(name)} END AS {_quote(name)}"
-            )
-        else:
-            select.append(_quote(name))
-    select.append(f"coalesce({_small_counts(spec)}, false) AS suppressed")
-    return select
-
-
 def _copy(con, spec: ExportSpec, sources: list[str], fmt: str, output: Path, internal: bool):
     """Write the export with DuckDB's COPY: (rows written, rows suppressed or None)."""
     files = "[" + ", ".join(_sql_string(s) for s in sources) + "]"
@@ -178,17 +142,18 @@ def _copy(con, spec: ExportSpec, sources: list[str], fmt: str, output: Path, int
         f"FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
     )
     columns = [row[0] for row in con.execute("DESCRIBE source").fetchall()]
+    columns = [c for c in columns if c != "suppressed" or not spec.counts]
     suppressed_rows = None
     if spec.counts and not internal:
-        select = _suppressed_columns(spec, columns)
-        small = _small_counts(spec)
-        suppressed_rows = con.execute(f"SELECT count(*) FROM source WHERE {small}").fetchone()[0]
+        # The shared exports' own rule, in the job library's SQL (Spark SQL, turned into DuckDB's).
+        shown = to_duckdb(logic.suppress_small_counts("source", columns, spec.counts))
+        con.execute(f"CREATE TEMP VIEW shown AS {shown}")
+        suppressed_rows = con.execute("SELECT count(*) FROM shown WHERE suppressed").fetchone()[0]
+        relation = "shown"
     else:
-        select = [_quote(c) for c in columns if c != "suppressed" or not spec.counts]
+        relation = "source"
     order = [c for c in ("date", "location_id", "hospital_id") if c in columns]
-    query = f"SELECT {', '.join(select)} FROM source" + (
-        f" ORDER BY {', '.join(order)}" if order else ""
-    )
+    query = f"SELECT * FROM {relation}" + (f" ORDER BY {', '.join(order)}" if order else "")
     output.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"COPY ({query}) TO {_sql_string(str(output))} ({COPY_OPTIONS[fmt]})")
     rows = con.execute(f"SELECT count(*) FROM ({query})").fetchone()[0]

@@ -252,7 +252,9 @@ def _table_sql(table: TableSpec) -> str:
     spec = _outputs(table.name)
     sql = f"SELECT * FROM {logic.q(spec.asset)}"
     if "suppressed" in contract_types(table):
-        sql = logic.suppress_small_counts(f"({sql}) AS upstream", list(spec.output_types))
+        sql = logic.suppress_small_counts(
+            f"({sql}) AS upstream", list(spec.output_types), spec.suppress
+        )
     if table.partitioned:
         sql = logic.hive_columns(f"({sql}) AS upstream")
     return sql
