@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from climate_assets.assets.athena import shared_table_specs
 from climate_glue import contract
 from climate_glue.contract import ASSETS, DERIVED, HOSPITAL_RESOURCES, RAW_DATASETS
 
+from climate_assets.defs.athena.assets import shared_table_specs
 from climate_assets.resources.athena import contract_types
 
 
