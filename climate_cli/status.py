@@ -23,6 +23,7 @@ from climate_glue.lake import Lake
 from climate_glue.quarantine import REASON_SUFFIX
 
 from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
+from climate_assets.dagster_compat import InstigatorStatus
 from climate_assets.job_specs import JOB_SPECS
 from climate_assets.partitions import days_of, range_text, run_range, stretches
 from climate_assets.settings import Settings
@@ -444,9 +445,6 @@ def quarantined(lake: Lake) -> list[dict]:
 def _instigators(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[tuple[str, str]]:
     """(name, "running" | "stopped") of every sensor and schedule: the stored state where there
     is one (a start or stop in the UI), else the default declared in code."""
-    # InstigatorStatus is not exported at the top level of dagster; the states' own enum.
-    from dagster._core.scheduler.instigation import InstigatorStatus
-
     stored = {state.name: state.status for state in instance.all_instigator_state()}
     found = []
     for item in [*defs.sensors, *defs.schedules]:
@@ -456,7 +454,7 @@ def _instigators(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[tup
                 item.default_status == dg.DefaultScheduleStatus.RUNNING
             )
         else:
-            running = status == InstigatorStatus.RUNNING
+            running = status in (InstigatorStatus.RUNNING, InstigatorStatus.AUTOMATICALLY_RUNNING)
         found.append((item.name, "running" if running else "stopped"))
     return found
 

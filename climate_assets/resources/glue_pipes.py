@@ -34,6 +34,10 @@ class ClimateGlueClient(PipesGlueClient):
       point between the start and the end of the run, so the reader is attached there, and
       the run id is handed to ``on_run`` (which records it) there.
 
+    Private names of dagster-aws are used here only (the overrides, and ``_client``,
+    ``_message_reader``, ``_context_injector``, ``_terminate_job_run`` of the base);
+    ``tests/test_dagster_compat.py`` fails when a release moves or changes one.
+
     ``follow`` takes the result of a run that an earlier attempt started (``glue_runs``), as
     ``run`` does of the run it starts, stopping it too if the Dagster run is terminated.
     """
