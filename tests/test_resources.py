@@ -114,28 +114,3 @@ def test_spark_java_options_reach_the_local_engine_after_its_own(monkeypatch):
     glue = local_resources(Settings.from_env())["glue"]
     assert glue.spark_java_options == "-XX:TieredStopAtLevel=4"
 
-
-def test_an_embedded_server_killed_outright_is_started_again_by_the_same_process(tmp_path):
-    """A long-lived process (the daemon) holds a handle on the embedded server; after the server
-    is SIGKILLed, the next ``embedded_server`` starts it again rather than handing back the
-    dead server's handle."""
-    import contextlib
-    import os
-    import signal
-
-    import psutil
-    import psycopg
-
-    from climate_assets.resources.warehouse import embedded_server, embedded_server_pid
-
-    pgdata = str(tmp_path / "pgdata")
-    first = embedded_server(pgdata)
-    pid = embedded_server_pid(pgdata)
-    os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(psutil.NoSuchProcess):  # until init has reaped it
-        psutil.Process(pid).wait(timeout=30)
-    again = embedded_server(pgdata)
-    assert embedded_server_pid(pgdata) not in (None, pid)
-    with psycopg.connect(again.get_uri("postgres")) as conn:
-        assert conn.execute("select 1").fetchone() == (1,)
-    assert again is not first
