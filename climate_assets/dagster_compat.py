@@ -16,9 +16,11 @@ test rather than a run.
   that has started and not ended. The public ``DagsterRun.is_finished`` answers for one run, but a
   ``dg.RunsFilter`` needs the statuses themselves.
 
-dagster-aws's ``PipesGlueClient`` internals that the project overrides are kept the same way in
-``climate_assets.resources.glue_pipes`` (not here: dagster-aws and boto3 are imported only when a
-job runs, and this module is imported by every Dagster process), tested in the same test file.
+The one private method of dagster-aws that the project overrides,
+``PipesGlueClient._extract_dagster_metadata`` (a run's cost and times as its metadata), is kept
+the same way in ``climate_assets.resources.glue_pipes`` (not here: dagster-aws and boto3 are
+imported only when a job runs, and this module is imported by every Dagster process), tested in
+the same test file.
 
 It also holds a workaround for a Dagster bug that refuses UI backfills of the curated metrics.
 
