@@ -113,4 +113,3 @@ def test_spark_java_options_reach_the_local_engine_after_its_own(monkeypatch):
     monkeypatch.setenv("CLIMATE_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=4")
     glue = local_resources(Settings.from_env())["glue"]
     assert glue.spark_java_options == "-XX:TieredStopAtLevel=4"
-
