@@ -7,8 +7,9 @@ test rather than a run.
 
 - ``PARTITION_NAME_TAG``, ``ASSET_PARTITION_RANGE_START_TAG``, ``ASSET_PARTITION_RANGE_END_TAG``
   (``dagster._core.storage.tags``): the run tags that say which partition, or which range of
-  partitions, a run materializes. Dagster's docs name them (``dagster/partition``,
-  ``dagster/asset_partition_range_start``, ``..._end``) but export no constant.
+  partitions, a run materializes (``dagster/partition``, ``dagster/asset_partition_range_start``,
+  ``..._end``): Dagster sets and reads them but exports no constant. ``climate_assets.partitions``
+  is the one module of the code location that reads or writes them.
 - ``InstigatorStatus`` (``dagster._core.scheduler.instigation``): the status of a stored sensor
   or schedule state (``DagsterInstance.all_instigator_state``), as set by a start or stop in the
   UI; ``dg.DefaultSensorStatus`` is only the default declared in code.
