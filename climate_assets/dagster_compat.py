@@ -1,4 +1,29 @@
-"""A workaround for a Dagster bug that refuses UI backfills of the curated metrics.
+"""The one place the code location reaches into Dagster's private modules, each with its reason.
+
+Dagster exports no public name for these; they are imported here only, re-exported, and
+``tests/test_dagster_compat.py`` imports each one through this module and checks that it still
+means what the project relies on, so a Dagster upgrade that moves or changes one fails that
+test rather than a run.
+
+- ``PARTITION_NAME_TAG``, ``ASSET_PARTITION_RANGE_START_TAG``, ``ASSET_PARTITION_RANGE_END_TAG``
+  (``dagster._core.storage.tags``): the run tags that say which partition, or which range of
+  partitions, a run materializes (``dagster/partition``, ``dagster/asset_partition_range_start``,
+  ``..._end``): Dagster sets and reads them but exports no constant. ``climate_assets.partitions``
+  is the one module of the code location that reads or writes them.
+- ``InstigatorStatus`` (``dagster._core.scheduler.instigation``): the status of a stored sensor
+  or schedule state (``DagsterInstance.all_instigator_state``), as set by a start or stop in the
+  UI; ``dg.DefaultSensorStatus`` is only the default declared in code.
+- ``IN_PROGRESS_RUN_STATUSES`` (``dagster._core.storage.dagster_run``): the run statuses of a run
+  that has started and not ended. The public ``DagsterRun.is_finished`` answers for one run, but a
+  ``dg.RunsFilter`` needs the statuses themselves.
+
+The one private method of dagster-aws that the project overrides,
+``PipesGlueClient._extract_dagster_metadata`` (a run's cost and times as its metadata), is kept
+the same way in ``climate_assets.resources.glue_pipes`` (not here: dagster-aws and boto3 are
+imported only when a job runs, and this module is imported by every Dagster process), tested in
+the same test file.
+
+It also holds a workaround for a Dagster bug that refuses UI backfills of the curated metrics.
 
 The bug (Dagster 1.13.27, reported in ``docs/upstream/time-window-subset-ne.md``): Dagster's
 time-window partitions subset is a ``NamedTuple`` of (partitions definition, number of
@@ -25,6 +50,22 @@ defines ``__ne__`` itself; ``tests/test_ui_backfill.py`` says when the bug is go
 from __future__ import annotations
 
 import dagster as dg
+from dagster._core.scheduler.instigation import InstigatorStatus
+from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+
+__all__ = [
+    "ASSET_PARTITION_RANGE_END_TAG",
+    "ASSET_PARTITION_RANGE_START_TAG",
+    "IN_PROGRESS_RUN_STATUSES",
+    "PARTITION_NAME_TAG",
+    "InstigatorStatus",
+    "fix_time_window_subset_inequality",
+]
 
 
 def time_window_subset_class() -> type:

@@ -13,7 +13,8 @@ from datetime import date, timedelta
 from typing import TypeVar
 
 import dagster as dg
-from dagster._core.storage.tags import (  # public tag names, exported only from this module
+
+from climate_assets.dagster_compat import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,

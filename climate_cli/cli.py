@@ -213,10 +213,8 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="climate-assets", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
-
+# One function per subcommand: its arguments and handler, in the order `--help` lists them.
+def _generate_command(commands) -> None:
     generate = commands.add_parser(
         "generate", help="write a sample landing zone (raw CSVs) into the lake"
     )
@@ -229,6 +227,8 @@ def parser() -> argparse.ArgumentParser:
     )
     generate.set_defaults(handler=_generate)
 
+
+def _demo_command(commands) -> None:
     demo = commands.add_parser(
         "demo", help="generate data if none, materialize the whole graph, summarize"
     )
@@ -238,6 +238,8 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=DEMO_SEED)
     demo.set_defaults(handler=_demo)
 
+
+def _check_command(commands) -> None:
     check = commands.add_parser(
         "check", help="run every asset check against a fixture landing zone; non-zero on failure"
     )
@@ -249,6 +251,8 @@ def parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=_check)
 
+
+def _upload_command(commands) -> None:
     upload = commands.add_parser(
         "upload", help="put a CSV into the landing zone (a multi-day file is split by date)"
     )
@@ -256,12 +260,16 @@ def parser() -> argparse.ArgumentParser:
     upload.add_argument("--dataset", required=True, help="locations, climate, health or hospital")
     upload.set_defaults(handler=_upload)
 
+
+def _dev_command(commands) -> None:
     dev = commands.add_parser(
         "dev", help="run `dg dev` (webserver + daemon) on this project's instance; Ctrl-C stops it"
     )
     dev.epilog = "Other options (e.g. -p 3001) are passed on to `dg dev`."
     dev.set_defaults(handler=_dev)
 
+
+def _deploy_command(commands) -> None:
     deploy = commands.add_parser(
         "deploy",
         help="upload the Glue scripts and create or update the Glue jobs on AWS; write IAM policies",
@@ -274,6 +282,8 @@ def parser() -> argparse.ArgumentParser:
     )
     deploy.set_defaults(handler=_deploy)
 
+
+def _env_command(commands) -> None:
     env = commands.add_parser(
         "env",
         help="print `export CLIMATE_...=...` lines from the outputs of an environment's stack",
@@ -283,12 +293,16 @@ def parser() -> argparse.ArgumentParser:
     env.add_argument("--region", help="the stack's region (default: AWS_REGION or the profile's)")
     env.set_defaults(handler=_env)
 
+
+def _query_command(commands) -> None:
     query = commands.add_parser(
         "query", help="run a named query against the local DuckDB views (no NAME: list them)"
     )
     query.add_argument("name", nargs="?")
     query.set_defaults(handler=_query)
 
+
+def _status_command(commands) -> None:
     status = commands.add_parser(
         "status", help="each Glue job's runs, what runs now, partitions to fix, and alarms"
     )
@@ -298,10 +312,14 @@ def parser() -> argparse.ArgumentParser:
     )
     status.set_defaults(handler=_status)
 
+
+def _jobs_command(commands) -> None:
     jobs = commands.add_parser("jobs", help="list the Glue jobs: assets, script, engine, size")
     jobs.add_argument("--json", action="store_true")
     jobs.set_defaults(handler=_jobs)
 
+
+def _materialize_command(commands) -> None:
     materialize = commands.add_parser(
         "materialize",
         help="launch a run of the graph (or --select assets) for a range of days: through the "
@@ -329,6 +347,8 @@ def parser() -> argparse.ArgumentParser:
     materialize.add_argument("--reason", help="why the accepted days are right (recorded)")
     materialize.set_defaults(handler=_materialize)
 
+
+def _export_command(commands) -> None:
     export = commands.add_parser(
         "export", help="write one file of a curated or processed asset for a range of days"
     )
@@ -343,6 +363,29 @@ def parser() -> argparse.ArgumentParser:
         help="keep small counts (only for assets whose contract allows internal use)",
     )
     export.set_defaults(handler=_export)
+
+
+SUBCOMMANDS = (
+    _generate_command,
+    _demo_command,
+    _check_command,
+    _upload_command,
+    _dev_command,
+    _deploy_command,
+    _env_command,
+    _query_command,
+    _status_command,
+    _jobs_command,
+    _materialize_command,
+    _export_command,
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="climate-assets", description=__doc__)
+    commands = root.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(commands)
     root.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     for command in commands.choices.values():
         # SUPPRESS: `climate-assets --debug demo` keeps the root's value.

@@ -246,17 +246,13 @@ def _count_argument(name: str, value: int) -> int:
 # --- static data -----------------------------------------------------------------------------
 
 
-def _make_locations(rng: np.random.Generator, count: int) -> _Locations:
-    """Counties: real state prefixes, county codes drawn from each state's real-sized range.
+def _county_codes(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(state index, county code) of ``count`` counties, sorted by state then code.
 
-    Past MAX_COUNTIES, every county code is used and the rest are places spread over the
-    counties (8-digit ids: county id and place number), for benchmark-sized landing zones.
+    Slots with realistic (odd) county codes up to each state's real number of counties come
+    first, so small runs look like real FIPS codes; the other codes 001..999 only when needed.
     """
-    places = max(0, count - MAX_COUNTIES)
-    count -= places
     county_counts = np.array([s[2] for s in _STATES])
-    # Slots with realistic (odd) county codes up to each state's real number of counties come
-    # first, so small runs look like real FIPS codes; the other codes 001..999 only when needed.
     state_of_slot = np.repeat(np.arange(len(_STATES)), county_counts)
     code_of_slot = np.concatenate([np.arange(1, 2 * n, 2) for n in county_counts])
     primary = len(state_of_slot)
@@ -275,27 +271,64 @@ def _make_locations(rng: np.random.Generator, count: int) -> _Locations:
         state_idx = np.concatenate([state_of_slot, extra_state_arr[picked]])
         county = np.concatenate([code_of_slot, extra_code_arr[picked]])
     order = np.lexsort((county, state_idx))
-    state_idx, county = state_idx[order], county[order]
+    return state_idx[order], county[order]
 
+
+def _add_places(
+    location_id: np.ndarray, state_idx: np.ndarray, places: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The counties and ``places`` places spread over them, each place right after its county
+    (ids stay sorted, states contiguous): (location id, state index, place number; 0: county).
+
+    Places per county as evenly as the count allows (at most _PLACES_PER_COUNTY each); a
+    place's id is its county's and its number (8 digits)."""
+    count = len(location_id)
+    parent = np.arange(places) % count
+    parent.sort(kind="stable")
+    first = np.r_[True, parent[1:] != parent[:-1]]
+    run_start = np.maximum.accumulate(np.where(first, np.arange(places), 0))
+    number = np.arange(places) - run_start + 1
+    place_id = np.char.add(
+        location_id[parent].astype(str), np.char.zfill(number.astype(str), 3)
+    ).astype(object)
+    order = np.argsort(np.r_[np.arange(count) * 2, parent * 2 + 1], kind="stable")
+    return (
+        np.r_[location_id, place_id][order],
+        np.r_[state_idx, state_idx[parent]][order],
+        np.r_[np.zeros(count, dtype=np.int64), number][order],
+    )
+
+
+def _location_names(
+    rng: np.random.Generator, state_idx: np.ndarray, place_number: np.ndarray
+) -> np.ndarray:
+    """Counties get "<Word> County"; a place is named after its county: "Adams Township 12"."""
+    is_county = place_number == 0
+    names = np.empty(len(state_idx), dtype=object)
+    names[is_county] = _county_names(rng, state_idx[is_county])
+    county_of = np.maximum.accumulate(np.where(is_county, np.arange(len(state_idx)), 0))
+    town = [n.removesuffix(" County") for n in names[county_of].tolist()]
+    names[~is_county] = [
+        f"{t} Township {k}"
+        for t, k, c in zip(town, place_number.tolist(), is_county.tolist(), strict=True)
+        if not c
+    ]
+    return names
+
+
+def _make_locations(rng: np.random.Generator, count: int) -> _Locations:
+    """Counties: real state prefixes, county codes drawn from each state's real-sized range.
+
+    Past MAX_COUNTIES, every county code is used and the rest are places spread over the
+    counties (8-digit ids: county id and place number), for benchmark-sized landing zones.
+    """
+    places = max(0, count - MAX_COUNTIES)
+    state_idx, county = _county_codes(rng, count - places)
     fips = np.array([s[0] for s in _STATES])
     location_id = np.char.add(fips[state_idx], np.char.zfill(county.astype(str), 3)).astype(object)
-    parent = None
+    place_number = np.zeros(len(location_id), dtype=np.int64)
     if places:
-        # Places per county as evenly as the count allows (at most _PLACES_PER_COUNTY each).
-        parent = np.arange(places) % count
-        parent.sort(kind="stable")
-        first = np.r_[True, parent[1:] != parent[:-1]]
-        run_start = np.maximum.accumulate(np.where(first, np.arange(places), 0))
-        number = np.arange(places) - run_start + 1
-        place_id = np.char.add(
-            location_id[parent].astype(str), np.char.zfill(number.astype(str), 3)
-        ).astype(object)
-        # Each place right after its county, so ids stay sorted and states stay contiguous.
-        order = np.argsort(np.r_[np.arange(count) * 2, parent * 2 + 1], kind="stable")
-        location_id = np.r_[location_id, place_id][order]
-        state_idx = np.r_[state_idx, state_idx[parent]][order]
-        place_number = np.r_[np.zeros(count, dtype=np.int64), number][order]
-        count += places
+        location_id, state_idx, place_number = _add_places(location_id, state_idx, places)
     state = np.array([s[1] for s in _STATES], dtype=object)[state_idx]
 
     boxes = np.array([s[3:] for s in _STATES], dtype=float)[state_idx]
@@ -312,20 +345,7 @@ def _make_locations(rng: np.random.Generator, count: int) -> _Locations:
     elevation = mountains * rng.uniform(0.6, 1.3, count) + lowland
     elevation_m = np.round(np.clip(elevation, 0.0, 3000.0), 1) + 0.0
 
-    if parent is None:
-        names = _county_names(rng, state_idx)
-    else:
-        is_county = place_number == 0
-        names = np.empty(count, dtype=object)
-        names[is_county] = _county_names(rng, state_idx[is_county])
-        # A place is named after its county: "Adams Township 12".
-        county_of = np.maximum.accumulate(np.where(is_county, np.arange(count), 0))
-        town = [n.removesuffix(" County") for n in names[county_of].tolist()]
-        names[~is_county] = [
-            f"{t} Township {k}"
-            for t, k, c in zip(town, place_number.tolist(), is_county.tolist(), strict=True)
-            if not c
-        ]
+    names = _location_names(rng, state_idx, place_number)
 
     # East of ~100 W is wetter and more humid; the arid West has bigger day/night swings.
     east = np.clip((longitude + 112.0) / 25.0, 0.0, 1.0)

@@ -23,6 +23,7 @@ from climate_glue.lake import Lake
 from climate_glue.quarantine import REASON_SUFFIX
 
 from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
+from climate_assets.dagster_compat import IN_PROGRESS_RUN_STATUSES, InstigatorStatus
 from climate_assets.job_specs import JOB_SPECS
 from climate_assets.partitions import days_of, range_text, run_range, stretches
 from climate_assets.settings import Settings
@@ -41,12 +42,11 @@ DATED_ASSETS = (*PROCESSED_ASSETS[1:], *DERIVED_ASSETS)
 SPARK_BLOCKS = "▁▂▃▄▅▆▇█"
 FAILED_MARK = "×"
 
+# Runs not finished: queued, not started, or in progress (Dagster's statuses for that).
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
+    *IN_PROGRESS_RUN_STATUSES,
 ]
 
 
@@ -175,6 +175,45 @@ def _run_seconds(record: dg.RunRecord | None) -> float | None:
     return max(0.0, end - record.start_time)
 
 
+def _succeeded_run(record: dg.EventLogRecord) -> JobRun:
+    """The job run of a materialization, from the metadata the job reported."""
+    meta = record.asset_materialization.metadata
+    loaded = _number(meta, "rows")
+    rejected = _number(meta, "rows_rejected")
+    duplicates = _number(meta, "duplicates_dropped")
+    read = None
+    if loaded is not None and rejected is not None:
+        read = int(loaded + rejected + (duplicates or 0))
+    return JobRun(
+        run_id=record.run_id,
+        state="succeeded",
+        when=record.timestamp,
+        seconds=_number(meta, "glue_execution_seconds"),
+        rows_read=read,
+        rows_loaded=None if loaded is None else int(loaded),
+        rows_rejected=None if rejected is None else int(rejected),
+        glue_run_id=_value(meta, "glue_job_run_id"),
+        dpu_seconds=_number(meta, "glue_dpu_seconds"),
+        cost_usd=_number(meta, "glue_cost_usd"),
+    )
+
+
+def _planned(
+    instance: dg.DagsterInstance, records_filter: dg.AssetRecordsFilter
+) -> Sequence[dg.EventLogRecord]:
+    """The planned materializations of an asset: a step failure records no failure event per
+    asset, only the plan and the run's failure."""
+    with warnings.catch_warnings():
+        # Deprecated for Dagster 2.0 with no replacement in 1.13 for planned events (the
+        # general get_event_records is deprecated too); revisit when upgrading.
+        warnings.filterwarnings(
+            "ignore",
+            message="Function `AssetMethods.fetch_planned_materializations` is deprecated",
+            category=DeprecationWarning,
+        )
+        return instance.fetch_planned_materializations(records_filter, limit=RECORD_LIMIT).records
+
+
 def job_runs(instance: dg.DagsterInstance, job: str, since: float) -> list[JobRun]:
     """The job's runs since ``since``, newest first: one per Dagster run that materialized (or
     failed to materialize) its assets. A range run records one event per day: counted once."""
@@ -182,39 +221,11 @@ def job_runs(instance: dg.DagsterInstance, job: str, since: float) -> list[JobRu
     for key in JOB_SPECS[job].assets:
         records_filter = dg.AssetRecordsFilter(asset_key=key, after_timestamp=since)
         for record in instance.fetch_materializations(records_filter, limit=RECORD_LIMIT).records:
-            meta = record.asset_materialization.metadata
             run = by_run.get(record.run_id)
             if run is None or run.state != "succeeded":
-                loaded = _number(meta, "rows")
-                rejected = _number(meta, "rows_rejected")
-                duplicates = _number(meta, "duplicates_dropped")
-                read = None
-                if loaded is not None and rejected is not None:
-                    read = int(loaded + rejected + (duplicates or 0))
-                by_run[record.run_id] = JobRun(
-                    run_id=record.run_id,
-                    state="succeeded",
-                    when=record.timestamp,
-                    seconds=_number(meta, "glue_execution_seconds"),
-                    rows_read=read,
-                    rows_loaded=None if loaded is None else int(loaded),
-                    rows_rejected=None if rejected is None else int(rejected),
-                    glue_run_id=_value(meta, "glue_job_run_id"),
-                    dpu_seconds=_number(meta, "glue_dpu_seconds"),
-                    cost_usd=_number(meta, "glue_cost_usd"),
-                )
-        # A step failure records no failure event per asset here, only the plan and the run's
-        # failure: planned without a materialization is a failed (or still running) job run.
-        with warnings.catch_warnings():
-            # Deprecated for Dagster 2.0 with no replacement in 1.13 for planned events (the
-            # general get_event_records is deprecated too); revisit when upgrading.
-            warnings.filterwarnings(
-                "ignore",
-                message="Function `AssetMethods.fetch_planned_materializations` is deprecated",
-                category=DeprecationWarning,
-            )
-            planned = instance.fetch_planned_materializations(records_filter, limit=RECORD_LIMIT)
-        for record in planned.records:
+                by_run[record.run_id] = _succeeded_run(record)
+        # Planned without a materialization: a failed (or still running) job run.
+        for record in _planned(instance, records_filter):
             by_run.setdefault(
                 record.run_id,
                 JobRun(run_id=record.run_id, state="planned", when=record.timestamp, seconds=None),
@@ -444,9 +455,6 @@ def quarantined(lake: Lake) -> list[dict]:
 def _instigators(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[tuple[str, str]]:
     """(name, "running" | "stopped") of every sensor and schedule: the stored state where there
     is one (a start or stop in the UI), else the default declared in code."""
-    # InstigatorStatus is not exported at the top level of dagster; the states' own enum.
-    from dagster._core.scheduler.instigation import InstigatorStatus
-
     stored = {state.name: state.status for state in instance.all_instigator_state()}
     found = []
     for item in [*defs.sensors, *defs.schedules]:
@@ -456,7 +464,7 @@ def _instigators(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[tup
                 item.default_status == dg.DefaultScheduleStatus.RUNNING
             )
         else:
-            running = status == InstigatorStatus.RUNNING
+            running = status in (InstigatorStatus.RUNNING, InstigatorStatus.AUTOMATICALLY_RUNNING)
         found.append((item.name, "running" if running else "stopped"))
     return found
 
@@ -473,17 +481,9 @@ def _step_causes(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     ]
 
 
-def alarms(
-    instance: dg.DagsterInstance,
-    defs: dg.Definitions,
-    settings: Settings,
-    lake: Lake,
-    jobs: list[JobStatus],
-    partitions: dict[str, list[PartitionProblem]],
-    window: list[str],
-    now: float,
-) -> list[Alarm]:
-    found: list[Alarm] = []
+def _failed_run_alarms(instance: dg.DagsterInstance, now: float) -> list[Alarm]:
+    """A run failed in the last day: its cause (the newest runs only) and the command to re-run."""
+    found = []
     failed = instance.get_runs(
         filters=dg.RunsFilter(
             statuses=[dg.DagsterRunStatus.FAILURE],
@@ -509,37 +509,52 @@ def alarms(
                 f" then re-run: {rerun}",
             )
         )
+    return found
 
+
+def _freshness_alarms(
+    partitions: dict[str, list[PartitionProblem]], window: list[str], now: float
+) -> list[Alarm]:
+    """Yesterday's partition of an asset is missing (not held back) after the hour it is due."""
     yesterday = window[-1]
     due = datetime.fromisoformat(yesterday).replace(tzinfo=UTC) + timedelta(
         days=1, hours=FRESH_BY_HOUR_UTC
     )
-    if now >= due.timestamp():
-        for asset, problems in partitions.items():
-            if any(p.day == yesterday and p.problem != "held back" for p in problems):
-                found.append(
-                    Alarm(
-                        "freshness overdue",
-                        f"{asset}: partition {yesterday} was due by {FRESH_BY_HOUR_UTC:02d}:00 UTC",
-                        "check that yesterday's files landed (raw/<dataset>/date=...), that the "
-                        "arrival sensors run, or run: climate-assets materialize "
-                        f"--from {yesterday} --to {yesterday}",
-                    )
-                )
-
-    reasons = quarantined(lake)
-    if reasons:
-        newest = reasons[0]
-        found.append(
-            Alarm(
-                "quarantine",
-                f"{len(reasons)} file(s) in {QUARANTINE_PREFIX}/; newest {newest.get('key')}: "
-                f"{newest.get('reason')}",
-                f"fix each file and upload it again (climate-assets upload), then delete it and "
-                f"its {REASON_SUFFIX} from {QUARANTINE_PREFIX}/",
-            )
+    if now < due.timestamp():
+        return []
+    return [
+        Alarm(
+            "freshness overdue",
+            f"{asset}: partition {yesterday} was due by {FRESH_BY_HOUR_UTC:02d}:00 UTC",
+            "check that yesterday's files landed (raw/<dataset>/date=...), that the "
+            "arrival sensors run, or run: climate-assets materialize "
+            f"--from {yesterday} --to {yesterday}",
         )
+        for asset, problems in partitions.items()
+        if any(p.day == yesterday and p.problem != "held back" for p in problems)
+    ]
 
+
+def _quarantine_alarms(lake: Lake) -> list[Alarm]:
+    """Files wait in quarantine: how many, and the newest one's reason."""
+    reasons = quarantined(lake)
+    if not reasons:
+        return []
+    newest = reasons[0]
+    return [
+        Alarm(
+            "quarantine",
+            f"{len(reasons)} file(s) in {QUARANTINE_PREFIX}/; newest {newest.get('key')}: "
+            f"{newest.get('reason')}",
+            f"fix each file and upload it again (climate-assets upload), then delete it and "
+            f"its {REASON_SUFFIX} from {QUARANTINE_PREFIX}/",
+        )
+    ]
+
+
+def _reject_rate_alarms(jobs: list[JobStatus], settings: Settings) -> list[Alarm]:
+    """A job's last run rejected more of the rows it read than the threshold allows."""
+    found = []
     for job in jobs:
         last = job.last_run
         if last is None or not last.rows_read or last.rows_rejected is None:
@@ -555,28 +570,57 @@ def alarms(
                     "source file and re-run those days",
                 )
             )
+    return found
 
-    for name, state in _instigators(instance, defs):
-        if state == "stopped":
-            found.append(
-                Alarm(
-                    "stopped",
-                    f"{name} is stopped",
-                    f"start it in the UI (Automation > {name}) or: dagster sensor/schedule start",
-                )
-            )
+
+def _stopped_alarms(instance: dg.DagsterInstance, defs: dg.Definitions) -> list[Alarm]:
+    """A sensor or schedule is stopped."""
+    return [
+        Alarm(
+            "stopped",
+            f"{name} is stopped",
+            f"start it in the UI (Automation > {name}) or: dagster sensor/schedule start",
+        )
+        for name, state in _instigators(instance, defs)
+        if state == "stopped"
+    ]
+
+
+def _daemon_alarms(instance: dg.DagsterInstance, now: float) -> list[Alarm]:
+    """No daemon has sent a heartbeat lately: nothing automatic moves."""
     heartbeats = instance.get_daemon_heartbeats()
     newest = max((h.timestamp for h in heartbeats.values()), default=0.0)
-    if now - newest > DAEMON_HEARTBEAT_SECONDS:
-        found.append(
-            Alarm(
-                "daemon",
-                "no Dagster daemon heartbeat in the last 5 minutes: sensors, the schedule and "
-                "queued runs do not move",
-                "run `climate-assets dev` (webserver and daemon)",
-            )
+    if now - newest <= DAEMON_HEARTBEAT_SECONDS:
+        return []
+    return [
+        Alarm(
+            "daemon",
+            "no Dagster daemon heartbeat in the last 5 minutes: sensors, the schedule and "
+            "queued runs do not move",
+            "run `climate-assets dev` (webserver and daemon)",
         )
-    return found
+    ]
+
+
+def alarms(
+    instance: dg.DagsterInstance,
+    defs: dg.Definitions,
+    settings: Settings,
+    lake: Lake,
+    jobs: list[JobStatus],
+    partitions: dict[str, list[PartitionProblem]],
+    window: list[str],
+    now: float,
+) -> list[Alarm]:
+    """What needs an operator, one rule each, in this order."""
+    return [
+        *_failed_run_alarms(instance, now),
+        *_freshness_alarms(partitions, window, now),
+        *_quarantine_alarms(lake),
+        *_reject_rate_alarms(jobs, settings),
+        *_stopped_alarms(instance, defs),
+        *_daemon_alarms(instance, now),
+    ]
 
 
 def status(

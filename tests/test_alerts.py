@@ -8,12 +8,12 @@ import logging
 import boto3
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import (
+from moto import mock_aws
+
+from climate_assets.dagster_compat import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-from moto import mock_aws
-
 from climate_assets.defs.automation.alerts import (
     FAILURE_SENSOR,
     LogAlerts,

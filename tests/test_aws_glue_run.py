@@ -31,12 +31,12 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 from climate_glue.contract import DERIVED, LINEAGE_COLUMNS, RAW_DATASETS
-from dagster._core.storage.tags import (
+from psycopg import sql
+
+from climate_assets.dagster_compat import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-from psycopg import sql
-
 from climate_assets.defs.athena.assets import table_specs
 from climate_assets.defs.derived.assets import derived_metrics_asset
 from climate_assets.defs.processed.assets import processed_assets

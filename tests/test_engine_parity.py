@@ -28,13 +28,13 @@ import pytest
 from climate_glue.contract import DERIVED, RAW_DATASETS, WAREHOUSE_SCHEMA
 from climate_glue.raw import RawFilesError
 from climate_glue.warehouse import EMBEDDED_DATABASE
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from psycopg import sql
 
 from climate_assets.constants import WHOLE_GRAPH_JOB
+from climate_assets.dagster_compat import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from climate_assets.definitions import build_definitions
 from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.settings import GLUE_SCRIPTS_DIR, Settings

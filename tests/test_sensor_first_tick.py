@@ -15,7 +15,6 @@ import dagster as dg
 import pytest
 from climate_glue.contract import CLIMATE, HEALTH, RAW_DATASETS
 from climate_glue.lake import LocalLake
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_START_TAG
 
 from climate_assets.constants import (
     CLIMATE_DATA,
@@ -24,6 +23,7 @@ from climate_assets.constants import (
     HOSPITAL_DATA,
     LOCATIONS,
 )
+from climate_assets.dagster_compat import ASSET_PARTITION_RANGE_START_TAG
 from climate_assets.defs.automation.arrival_sensor import arrival_sensor
 from climate_assets.partitions import daily_partitions
 from climate_assets.resources.lake import LocalLakeResource

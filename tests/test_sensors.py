@@ -10,12 +10,12 @@ import pytest
 from climate_glue.contract import CLIMATE, HEALTH, HOSPITAL, LOCATIONS
 from climate_glue.lake import LocalLake
 from climate_glue.quarantine import REASON_SUFFIX
-from dagster._core.storage.tags import (
+
+from climate_assets.constants import DERIVED_ASSETS
+from climate_assets.dagster_compat import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-
-from climate_assets.constants import DERIVED_ASSETS
 from climate_assets.defs.automation.arrival_sensor import (
     ARRIVAL_SENSOR,
     DATASETS_TAG,

@@ -196,4 +196,5 @@ class AwsGlueRunner(GlueJobRunner):
             region=self.region,
             forward_termination=True,
             on_run=record,
+            poll_seconds=self.poll_interval_seconds,
         )

@@ -84,10 +84,12 @@ def embedded_server(pgdata: str):
         fcntl.flock(lock, fcntl.LOCK_EX)
         stale = clear_stale_server(pgdata)
         if stale or not os.path.exists(os.path.join(pgdata, "postmaster.pid")):
-            # pgserver keeps one handle per folder for the life of the process and would hand
-            # back the dead server's: forget it, so that a long-lived process (the daemon)
-            # starts anew.
-            PostgresServer._instances.pop(Path(pgdata).expanduser().resolve(), None)
+            # ``get_server`` hands back the handle this process already has for the folder,
+            # the dead server's in a long-lived process (the daemon); a new handle starts the
+            # server and becomes the one ``get_server`` hands back.
+            path = Path(pgdata).expanduser().resolve()
+            path.mkdir(exist_ok=True)
+            return PostgresServer(path)
         return pgserver.get_server(pgdata)
 
 

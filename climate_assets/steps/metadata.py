@@ -8,7 +8,8 @@ number (``rows_rejected_<rule>``). The job side could report those numbers itsel
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import inspect
+from collections.abc import Iterable, Iterator, Mapping
 
 import dagster as dg
 
@@ -29,6 +30,15 @@ def numeric_metadata(metadata: dict) -> dict[str, int | float]:
     }
 
 
+def with_metadata(result: dg.MaterializeResult, extra: Mapping) -> dg.MaterializeResult:
+    """``result`` with ``extra`` added to its metadata: a new result of the same public fields
+    (every parameter of ``MaterializeResult``, so a field added by Dagster is carried too)."""
+    fields = {
+        name: getattr(result, name) for name in inspect.signature(dg.MaterializeResult).parameters
+    }
+    return dg.MaterializeResult(**{**fields, "metadata": {**(result.metadata or {}), **extra}})
+
+
 def with_numeric_metadata(result):
     """The result with the added numbers; anything but a MaterializeResult is passed through."""
     if not isinstance(result, dg.MaterializeResult) or not result.metadata:
@@ -36,7 +46,7 @@ def with_numeric_metadata(result):
     extra = numeric_metadata(dict(result.metadata))
     if not extra:
         return result
-    return result._replace(metadata={**result.metadata, **extra})
+    return with_metadata(result, extra)
 
 
 def each_with_numeric_metadata(results: Iterable) -> Iterator:

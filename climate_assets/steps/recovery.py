@@ -15,7 +15,8 @@ import socket
 import dagster as dg
 from climate_glue.contract import STAGING_PREFIX
 from climate_glue.lake import Lake
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+
+from climate_assets.dagster_compat import IN_PROGRESS_RUN_STATUSES
 
 HOST_TAG = "climate/host"
 PID_TAG = "climate/pid"

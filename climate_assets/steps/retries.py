@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from climate_assets.settings import DEFAULT_RETRY_DELAY_SECONDS, DEFAULT_RETRY_MAX
-from climate_assets.steps.failures import cause_line, error_text
+from climate_assets.steps.failures import CHECK_FAILED_ERROR, cause_line, error_text
 
 TRANSIENT = "transient"
 DATA = "data"
@@ -30,13 +30,9 @@ UNKNOWN = "unknown"
 DATA_FAULT_TYPES = {
     "RawFilesError": "quarantine (raw files that cannot be read as the contract says)",
     "RawFileError": "quarantine (a raw file that cannot be read as the contract says)",
-    "BlockingCheckError": "blocking check failed",
-    "CheckFailedError": "blocking check failed",
     "UpstreamMissingError": "missing upstream partition",
-    "ContractError": "contract error",
-    "SchemaError": "contract error",
     "AnalysisException": "contract error (Spark could not resolve the data's schema)",
-    "DagsterAssetCheckFailedError": "blocking check failed",
+    CHECK_FAILED_ERROR: "blocking check failed",
 }
 
 # (pattern, what it means): faults that pass by themselves.

@@ -15,7 +15,7 @@ from climate_assets.resources.quality import QualityThresholds
 from climate_assets.resources.warehouse import WarehouseResource
 from climate_assets.steps.input_files import INPUT_FILES, input_files
 from climate_assets.steps.launch import launch_glue_job
-from climate_assets.steps.metadata import with_numeric_metadata
+from climate_assets.steps.metadata import with_metadata, with_numeric_metadata
 from climate_assets.steps.retries import glue_retry_policy
 
 STORAGE_KINDS = {"glue", "parquet", "postgres"}  # and the engine that runs the job
@@ -35,12 +35,7 @@ def run_processing_job(
     result = launch_glue_job(context, glue, lake, warehouse, quality, spec.name, spec.assets)
     materialization = result.get_materialize_result()
     return with_numeric_metadata(
-        materialization._replace(
-            metadata={
-                **(materialization.metadata or {}),
-                INPUT_FILES: dg.MetadataValue.json(files),
-            }
-        )
+        with_metadata(materialization, {INPUT_FILES: dg.MetadataValue.json(files)})
     )
 
 
