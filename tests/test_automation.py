@@ -45,10 +45,15 @@ def test_nightly_schedule_runs_yesterday_of_the_whole_graph_at_two_utc(defs):
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == WHOLE_GRAPH_JOB
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    # The context as a context manager: it enters the instance, and only its exit lets go of it
+    # (left open, Dagster's current definitions-state storage keeps pointing at a dead instance
+    # and a later test that resolves a job fails).
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance, scheduled_execution_time=datetime(2024, 7, 2, 2, 0, tzinfo=UTC)
-        )
+        ) as context,
+    ):
         [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == DAY
     job = defs.resolve_job_def(WHOLE_GRAPH_JOB)
