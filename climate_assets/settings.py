@@ -111,7 +111,7 @@ ENV_RETRY_MAX = "CLIMATE_RETRY_MAX"
 ENV_RETRY_DELAY = "CLIMATE_RETRY_DELAY_SECONDS"
 ENV_LEASE_TIMEOUT = "CLIMATE_LEASE_TIMEOUT_SECONDS"
 # Most COPY streams a job opens into PostgreSQL at once; unset: the job takes a share of the
-# server's free connections (climate_glue.warehouse.default_copy_streams).
+# server's free connections (climate_glue.copy_streams.default_copy_streams).
 ENV_COPY_STREAMS = "CLIMATE_COPY_STREAMS"
 DEFAULT_RETRY_MAX = 3
 DEFAULT_RETRY_DELAY_SECONDS = 10.0

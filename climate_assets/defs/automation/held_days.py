@@ -2,7 +2,7 @@
 
 Dagster blocks a step, not a partition. When a processed dataset's blocking check fails for one
 day of a range run, its job publishes the other days and holds that one back (the
-materialization's ``held_back`` metadata names the days and checks: ``climate_glue.jobs.audit``),
+materialization's ``held_back`` metadata names the days and checks: ``climate_glue.write_audit_publish.audit``),
 but the run's derived step is skipped for the whole range. The sensor here runs the derived step
 again around the held days: one run of the derived metrics per stretch of consecutive good days
 (a single-run backfill of that stretch). The in-process commands (``materialize``, ``check``) do
@@ -24,7 +24,7 @@ from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
 from climate_assets.partitions import days_of, range_tags, range_text, run_range, stretches
 from climate_assets.steps.failures import CHECK_FAILED_ERROR
 
-HELD_BACK = "held_back"  # materialization metadata written by the jobs (climate_glue.jobs)
+HELD_BACK = "held_back"  # materialization metadata written by the jobs (climate_glue.write_audit_publish)
 HELD_DAYS_SENSOR = "climate_derived_around_held_days"
 HELD_FOR_TAG = "climate/around_held_days_of"
 
