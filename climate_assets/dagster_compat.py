@@ -19,7 +19,7 @@ multi-asset") although the days are the same. The lineage is right, so the defin
 The fix gives the class the ``__ne__`` that ``__eq__`` implies. It is applied where the instance
 is loaded (``climate_assets.instance``), which every Dagster process of the project does: the
 webserver (which runs that check), the daemon and run workers. It does nothing once Dagster
-defines ``__ne__`` itself; ``tests/test_ui_backfill.py`` says when the bug is gone.
+defines ``__ne__`` itself; ``tests/e2e/test_ui_backfill.py`` says when the bug is gone.
 """
 
 from __future__ import annotations

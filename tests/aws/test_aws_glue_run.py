@@ -485,7 +485,7 @@ def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp
     """The Dagster process is SIGKILLed while its Glue run is in flight; the step then runs
     again in a new run (as a re-execution or a run retry does): it follows the same Glue run to
     its end and takes its result. One Glue run, one publish, one materialization."""
-    from tests.glue_attach_driver import GO_FILE
+    from tests.aws.glue_attach_driver import GO_FILE
 
     state, runs, home = tmp_path / "state", tmp_path / "glue-runs", tmp_path / "dagster-home"
     runs.mkdir()
@@ -493,7 +493,7 @@ def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     generate_landing_zone(state / "lake", locations=3, days=1, start=DAY, seed=3)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    command = [sys.executable, "-m", "tests.glue_attach_driver", "materialize"]
+    command = [sys.executable, "-m", "tests.aws.glue_attach_driver", "materialize"]
     command += [str(state), str(runs), SECRET_ID, PIPES_BUCKET]
     tag = run_tag(JOB_PROCESS_LOCATIONS)
     instance = dg.DagsterInstance.get()
@@ -534,7 +534,7 @@ def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp
 
 
 def _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_run, second_run):
-    from tests.glue_attach_driver import STARTED_FILE
+    from tests.aws.glue_attach_driver import STARTED_FILE
 
     # One Glue run was started, and it is the one that was followed.
     assert (runs / STARTED_FILE).read_text().split() == [JOB_PROCESS_LOCATIONS, glue_run]
@@ -560,7 +560,7 @@ def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_p
     stops that Glue run, as a step that started its own does; it starts none."""
     from dagster_pipes import encode_param
 
-    from tests.glue_attach_driver import DetachedGlue
+    from tests.aws.glue_attach_driver import DetachedGlue
 
     work = {"--lake-root": str(tmp_path / "lake"), "--warehouse": f"secretsmanager:{SECRET_ID}"}
     work |= {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
@@ -597,7 +597,7 @@ def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_p
 def test_a_run_of_other_days_in_flight_is_waited_for_before_starting(aws, tmp_path):
     """An earlier attempt's Glue run of the same job on other days is still in flight: the step
     waits for it to end (two runs of one job never write at once), then starts its own."""
-    from tests.glue_attach_driver import DetachedGlue
+    from tests.aws.glue_attach_driver import DetachedGlue
 
     work = {"--lake-root": str(tmp_path / "lake"), "--warehouse": f"secretsmanager:{SECRET_ID}"}
     other_day = date.fromordinal(DAY.toordinal() - 1).isoformat()

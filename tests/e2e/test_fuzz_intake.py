@@ -17,7 +17,7 @@ Either way the published data of the other day (set up once per module) stays by
 as it was, in the lake and in PostgreSQL. The examples are derandomized, so CI runs the same
 ones every time (about 90 s); ``FUZZ_INTAKE_EXAMPLES=<n>`` explores n fresh ones per test. A
 mutation plan is plain data, so a failing example reads as a recipe: each one found is kept as
-an explicit case in tests/test_bad_inputs.py, which runs on both engines.
+an explicit case in tests/e2e/test_bad_inputs.py, which runs on both engines.
 """
 
 from __future__ import annotations
