@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -51,7 +50,7 @@ from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.partitions import daily_partitions
 from climate_assets.queries import named_queries
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena, TableSpec
-from climate_assets.resources.glue import AwsGlueRunner, GlueJobRunner
+from climate_assets.resources.glue import GlueJobRunner
 from climate_assets.resources.glue_runs import run_tag
 from climate_assets.resources.lake import LocalLakeResource
 from climate_assets.resources.quality import QualityThresholds
@@ -60,6 +59,7 @@ from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
 from climate_cli.cli import main
 from climate_cli.deploy import DeployConfig, deploy
 from climate_cli.generate import generate_landing_zone
+from tests.aws.stand_in_glue import STAND_INS, StandInAwsGlueRunner, StandInGlue
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
 from tests.support import external_database, materialize_days
 
@@ -72,94 +72,6 @@ PIPES_BUCKET = "climate-pipes"
 LAKE_BUCKET = "climate-lake"
 SECRET_ID = "climate/rds"
 IGNORED = set(LINEAGE_COLUMNS) - {"_source_file"}  # _run_id, _processed_at differ per run
-
-
-class StandInGlue:
-    """The boto3 Glue client as PipesGlueClient calls it: the job comes from moto (as deployed),
-    the run happens on local Spark with the deployed script, and the driver's output goes to
-    moto's CloudWatch Logs where Glue 5.0 puts it (``/aws-glue/jobs/output``, stream = run id)."""
-
-    def __init__(self, local: LocalGlueClient | None = None, finishes: bool = True):
-        self._glue, self._logs, self._s3 = client("glue"), client("logs"), client("s3")
-        self._local = local
-        self._finishes = finishes
-        self.exceptions = self._glue.exceptions
-        self.started: list[tuple[str, dict]] = []
-        self.stopped: list[str] = []
-        self._jobs: dict[str, dict] = {}
-        self._polls = 0
-
-    def _deployed_script(self, job: dict) -> bytes:
-        location = job["Command"]["ScriptLocation"].removeprefix("s3://")
-        bucket, _, key = location.partition("/")
-        return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-    def start_job_run(self, JobName: str, Arguments: dict, **_) -> dict:  # noqa: N803
-        job = self._glue.get_job(JobName=JobName)["Job"]  # fails unless deployed
-        script = GLUE_JOB_SCRIPTS[JobName]
-        assert self._deployed_script(job) == (GLUE_SCRIPTS_DIR / script).read_bytes()
-        self.started.append((JobName, dict(Arguments)))
-        if not self._finishes:
-            run_id = f"jr_{uuid.uuid4().hex}"
-            self._jobs[run_id] = job
-            return {"JobRunId": run_id}
-        run_id = self._local.start_job_run(JobName=JobName, Arguments=Arguments)["JobRunId"]
-        self._jobs[run_id] = job
-        state = self._local.get_job_run(JobName=JobName, RunId=run_id)["JobRun"]["JobRunState"]
-        group = "/aws-glue/jobs/output"
-        with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-            self._logs.create_log_group(logGroupName=group)
-        self._logs.create_log_stream(logGroupName=group, logStreamName=run_id)
-        self._logs.put_log_events(
-            logGroupName=group,
-            logStreamName=run_id,
-            logEvents=[
-                {
-                    "timestamp": int(time.time() * 1000),
-                    "message": f"stand-in Glue driver: {script} finished {state}",
-                }
-            ],
-        )
-        return {"JobRunId": run_id}
-
-    def get_job_run(self, JobName: str, RunId: str, **_) -> dict:  # noqa: N803
-        job = self._jobs[RunId]
-        if not self._finishes:
-            self._polls += 1
-            if self._polls == 2:  # the run is waiting on Glue: cancel it as a user would
-                os.kill(os.getpid(), signal.SIGINT)
-            job_run = {"Id": RunId, "JobName": JobName, "JobRunState": "RUNNING"}
-        else:
-            job_run = self._local.get_job_run(JobName=JobName, RunId=RunId)["JobRun"]
-        job_run.update(
-            GlueVersion=job["GlueVersion"],  # the deployed job's, as AWS Glue reports it
-            WorkerType=job["WorkerType"],
-            NumberOfWorkers=job["NumberOfWorkers"],
-            LogGroupName="/aws-glue/jobs",
-        )
-        return {"JobRun": job_run}
-
-    def get_paginator(self, name: str):
-        return self._glue.get_paginator(name)  # moto's: no run of this stand-in is in flight
-
-    def batch_stop_job_run(self, JobName: str, JobRunIds: list[str], **_) -> dict:  # noqa: N803
-        self.stopped += JobRunIds
-        return {
-            "SuccessfulSubmissions": [{"JobName": JobName, "JobRunId": i} for i in JobRunIds],
-            "Errors": [],
-        }
-
-
-STAND_INS: dict[str, StandInGlue] = {}
-
-
-class StandInAwsGlueRunner(AwsGlueRunner):
-    """``AwsGlueRunner`` with the stand-in Glue client (everything else is the real runner)."""
-
-    stand_in: str
-
-    def glue_client(self):
-        return STAND_INS[self.stand_in]
 
 
 @pytest.fixture(scope="module")

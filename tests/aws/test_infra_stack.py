@@ -3,7 +3,7 @@
 The template is deployed as a stack on a moto server (real boto3 calls); ``climate-assets env``
 turns the stack's outputs into the environment; ``climate-assets deploy`` deploys the Glue jobs
 with it; and the ``locations`` asset is materialized through ``PipesGlueClient`` on that account,
-with the stand-in Glue client of ``tests/aws/test_aws_glue_run.py`` (moto's Glue runs no script).
+with the stand-in Glue client of ``tests/aws/stand_in_glue.py`` (moto's Glue runs no script).
 
 Where moto falls short, the test says so and asserts the rest:
 - moto's CloudFormation creates no ``AWS::Glue::Connection``, ``AWS::Glue::Database``,
@@ -55,7 +55,7 @@ from climate_assets.settings import (
 from climate_cli.cli import main
 from climate_cli.deploy import DeployConfig, iam_policies
 from climate_cli.env import variable_name
-from tests.aws.test_aws_glue_run import STAND_INS, StandInAwsGlueRunner, StandInGlue
+from tests.aws.stand_in_glue import STAND_INS, StandInAwsGlueRunner, StandInGlue
 from tests.aws_support import ACCOUNT, REGION, client, moto_server
 from tests.support import external_database
 
