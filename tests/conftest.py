@@ -1,5 +1,6 @@
-"""Fixtures every tier may use. Each tier's own are in its folder's ``conftest.py``: the engines
-of the unit tests (``tests/unit``), moto (``tests/aws``), ``climate-assets dev`` (``tests/e2e``)."""
+"""Fixtures every tier may use. Each tier's own are in its folder's ``conftest.py``: the DuckDB
+engine of the unit tests (``tests/unit``), moto (``tests/aws``), ``climate-assets dev``
+(``tests/e2e``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from climate_assets.instance import INSTANCE_SUFFIX
+from climate_assets.local_glue.spark import local_spark_session
 from tests.support import EXTERNAL_PG_URL
 
 # Put in front of the name of every database the tests make on the external server, where
@@ -48,3 +50,13 @@ def external_database():
                             sql.Identifier(database)
                         )
                     )
+
+
+@pytest.fixture
+def spark():
+    """The running local session, or a new one.
+
+    Not held across tests: a Dagster run in the end-to-end tests stops its session when the
+    run ends, exactly as it does in the product, and the next test simply starts another.
+    """
+    return local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)

@@ -1,12 +1,10 @@
-"""The engines the unit tests run the job library on: DuckDB (the embedded default) and the
-local Spark session (as on Glue)."""
+"""The engine the unit tests run the job library on: DuckDB, the embedded default (the local
+Spark session, as on Glue, is the ``spark`` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 from climate_glue.engines import open_engine
-
-from climate_assets.local_glue.spark import local_spark_session
 
 
 @pytest.fixture
@@ -17,13 +15,3 @@ def engine():
         yield duck
     finally:
         duck.close()
-
-
-@pytest.fixture
-def spark():
-    """The running local session, or a new one.
-
-    Not held across tests: a Dagster run in the end-to-end tests stops its session when the
-    run ends, exactly as it does in the product, and the next test simply starts another.
-    """
-    return local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)
