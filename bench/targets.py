@@ -6,7 +6,7 @@ end to end) at most 6 s; ``backfill`` (365 days) at most 3x the floor. Spark eng
 than the Spark medians recorded before the engines (``SPARK_BASELINE``), within
 ``SPARK_TOLERANCE``. On both: one job run per step over a backfill's whole range, and the
 orchestration per asset. The sensor tick (no engine) under 2 s. Issue 12: ``status`` on an
-instance with 2,000 runs stays quick: its call under 10 s, the bound of tests/test_status.py.
+instance with 2,000 runs stays quick: its call under 10 s, the bound of tests/dagster/test_status.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ FLOOR_MAX_RATIO = 3.0
 DUCKDB_PEAK_MAX_BYTES = 1.5 * GIB
 OVERHEAD_MAX_SECONDS = 1.0  # orchestration per asset, beyond its job
 SENSOR_MAX_SECONDS = 2.0
-STATUS_MAX_SECONDS = 10.0  # the status call (tests/test_status.py: 2,000 runs, < 10 s)
+STATUS_MAX_SECONDS = 10.0  # the status call (tests/dagster/test_status.py: 2,000 runs, < 10 s)
 DROP_MAX_SECONDS = 15.0  # issue 21: a day's files to its resilience_scores through the daemon
 # The Spark medians before the engines: every workload, 3 runs, idle machine (bench/RESULTS.md
 # of 2026-11-25). "No slower" allows the runs' own spread (seed 55.8 to 58.7 s there: 5 %).

@@ -1,7 +1,7 @@
 """The one place the code location reaches into Dagster's private modules, each with its reason.
 
 Dagster exports no public name for these; they are imported here only, re-exported, and
-``tests/test_dagster_compat.py`` imports each one through this module and checks that it still
+``tests/dagster/test_dagster_compat.py`` imports each one through this module and checks that it still
 means what the project relies on, so a Dagster upgrade that moves or changes one fails that
 test rather than a run.
 
@@ -44,7 +44,7 @@ multi-asset") although the days are the same. The lineage is right, so the defin
 The fix gives the class the ``__ne__`` that ``__eq__`` implies. It is applied where the instance
 is loaded (``climate_assets.instance``), which every Dagster process of the project does: the
 webserver (which runs that check), the daemon and run workers. It does nothing once Dagster
-defines ``__ne__`` itself; ``tests/test_ui_backfill.py`` says when the bug is gone.
+defines ``__ne__`` itself; ``tests/e2e/test_ui_backfill.py`` says when the bug is gone.
 """
 
 from __future__ import annotations

@@ -8,6 +8,21 @@ from contextlib import contextmanager
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
+SCRIPTS_BUCKET = "climate-scripts"
+LAKE_BUCKET = "climate-lake"
+PIPES_BUCKET = "climate-pipes"
+SECRET_ID = "climate/rds"
+# The project's AWS settings on moto, as ``climate-assets env`` exports them from a stack (the
+# ``aws_settings`` fixture of tests/aws/conftest.py sets them and makes the buckets).
+AWS_ENV = {
+    "CLIMATE_SCRIPTS_BUCKET": SCRIPTS_BUCKET,
+    "CLIMATE_LAKE_BUCKET": LAKE_BUCKET,
+    "CLIMATE_PIPES_BUCKET": PIPES_BUCKET,
+    "CLIMATE_RDS_SECRET_ID": SECRET_ID,
+    "CLIMATE_GLUE_CONNECTION": "climate-rds",
+    "CLIMATE_GLUE_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/climate-glue",
+    "CLIMATE_ATHENA_RESULTS": f"s3://{PIPES_BUCKET}/athena-results/",
+}
 
 
 @contextmanager

@@ -1,21 +1,55 @@
-"""Shared fixtures: the DuckDB engine the logic tests run on, and the local Spark session."""
+"""Fixtures every tier may use. Each tier's own are in its folder's ``conftest.py``: the DuckDB
+engine of the unit tests (``tests/unit``), moto (``tests/aws``), ``climate-assets dev``
+(``tests/e2e``)."""
 
 from __future__ import annotations
 
+import os
+import uuid
+
+import psycopg
 import pytest
-from climate_glue.engines import open_engine
+from psycopg import sql
 
+from climate_assets.instance import INSTANCE_SUFFIX
 from climate_assets.local_glue.spark import local_spark_session
+from tests.support import EXTERNAL_PG_URL
+
+# Put in front of the name of every database the tests make on the external server, where
+# several people or checkouts test on one server and want to tell theirs apart.
+EXTERNAL_PG_TAG = os.environ.get("CLIMATE_TEST_DATABASE_TAG", "")
 
 
-@pytest.fixture
-def engine():
-    """A fresh DuckDB engine (an in-memory database) per test, closed after it."""
-    duck = open_engine("duckdb")
+@pytest.fixture(scope="module")
+def external_database():
+    """New databases on the PostgreSQL server of CLIMATE_TEST_EXTERNAL_PG_URL (as RDS would
+    be), for the module: ``external_database(prefix)`` makes ``[<tag>_]<prefix>_<random>`` and
+    returns its psycopg connection parameters. When the module is done each is dropped, with the
+    Dagster instance database a deployment on it makes beside it (``climate_assets.instance``).
+    Skips the test when there is no such server."""
     try:
-        yield duck
-    finally:
-        duck.close()
+        admin = psycopg.connect(EXTERNAL_PG_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no external PostgreSQL at {EXTERNAL_PG_URL}: {exc}")
+    made = []
+
+    def make(prefix: str) -> dict:
+        name = "_".join(filter(None, [EXTERNAL_PG_TAG, prefix, uuid.uuid4().hex[:10]]))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        made.append(name)
+        return {**psycopg.conninfo.conninfo_to_dict(EXTERNAL_PG_URL), "dbname": name}
+
+    with admin:
+        try:
+            yield make
+        finally:
+            for name in made:
+                for database in (name, name + INSTANCE_SUFFIX):
+                    admin.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(database)
+                        )
+                    )
 
 
 @pytest.fixture
@@ -26,27 +60,3 @@ def spark():
     run ends, exactly as it does in the product, and the next test simply starts another.
     """
     return local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)
-
-
-@pytest.fixture(scope="module")
-def start_dev():
-    """Starts ``climate-assets dev`` (webserver + daemon) for a test module and stops it after.
-
-    ``start_dev(state, scratch, log, env)`` returns the running ``tests.dev_support.Dev`` once
-    its code location has loaded; everything it started is stopped when the module is done.
-    """
-    from tests.dev_support import Dev, free_port, start, stop
-
-    started = []
-
-    def _start(state, scratch, log, env: dict[str, str]) -> Dev:
-        dev = Dev(state, scratch, free_port(), log)
-        started.append(dev)
-        start(dev, env)
-        return dev
-
-    try:
-        yield _start
-    finally:
-        for dev in started:
-            stop(dev)

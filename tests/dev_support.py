@@ -1,6 +1,6 @@
 """``climate-assets dev`` (webserver + daemon) as the UI tests drive it: started on a state
 folder, spoken to through the webserver's GraphQL API, stopped with Ctrl-C as in a terminal.
-The fixture that starts it is ``start_dev`` in ``tests/conftest.py``."""
+The fixtures that start it are ``start_dev`` and ``dev`` in ``tests/e2e/conftest.py``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ class Dev:
         self.state, self.scratch, self.port, self.log = state, scratch, port, log
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
+        self.env: dict[str, str] = {}  # dev's environment, once started: the CLI's beside it
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
@@ -100,6 +101,7 @@ def start(dev: Dev, env: dict[str, str]) -> None:
     environment = {**os.environ, "CLIMATE_STATE_DIR": str(dev.state), **env}
     for name in OWN_STATE_ONLY:
         environment.pop(name, None)
+    dev.env = environment
     with dev.log.open("w") as log:
         dev.process = subprocess.Popen(
             [sys.executable, "-m", "climate_cli.cli", "dev", "-p", str(dev.port),

@@ -199,25 +199,3 @@ def materialize_days(state_dir, start: str, end: str, asset_selection=None, inst
 EXTERNAL_PG_URL = os.environ.get(
     "CLIMATE_TEST_EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-@contextmanager
-def external_database(prefix: str) -> Iterator[dict]:
-    """A new database ``<prefix>_<random>`` on the PostgreSQL server of
-    CLIMATE_TEST_EXTERNAL_PG_URL (as RDS would be), as psycopg connection parameters; dropped
-    afterwards. Skips the test when there is no such server."""
-    import uuid
-
-    import pytest
-
-    try:
-        admin = psycopg.connect(EXTERNAL_PG_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no external PostgreSQL at {EXTERNAL_PG_URL}: {exc}")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield {**psycopg.conninfo.conninfo_to_dict(EXTERNAL_PG_URL), "dbname": name}
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

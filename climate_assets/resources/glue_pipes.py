@@ -54,7 +54,7 @@ class ClimateGlueClient(PipesGlueClient):
     ``_extract_dagster_metadata``, the one private method overridden here. The base's builds a
     console link from ``client.meta.region_name``, which only a boto3 client has (the local
     engine's client is not one), and shows nothing of time or cost; this one is a pure function
-    of the record. ``tests/test_dagster_compat.py`` fails when a dagster-aws release moves it.
+    of the record. ``tests/dagster/test_dagster_compat.py`` fails when a dagster-aws release moves it.
 
     ``follow`` takes the result of a run that an earlier attempt started (``glue_runs``), as
     ``run`` does of the run it starts, stopping it too if the Dagster run is terminated.

@@ -6,7 +6,7 @@ it is). The DuckDB engine transpiles the same text with sqlglot. Nothing here to
 client or an engine: each function takes the names of the relations it reads (views the
 engine registered) and returns a query.
 
-Written so both engines agree value for value (``tests/test_engine_parity.py``):
+Written so both engines agree value for value (``tests/dagster/test_engine_parity.py``):
 - parsing is ``TRY_CAST`` behind a pattern, never a bare cast (Spark's cast gives null where
   DuckDB's raises);
 - scores round through ``DECIMAL(38, 12)`` (DuckDB rounds a double's binary value, Spark its

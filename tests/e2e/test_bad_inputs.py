@@ -467,7 +467,7 @@ def test_a_day_whose_every_row_is_rejected_publishes_its_rejects_not_a_crash(cas
 
 
 # --------------------------------------------------------------------------- found by fuzzing
-# Each example tests/test_fuzz_intake.py found, kept here as a case on both engines.
+# Each example tests/e2e/test_fuzz_intake.py found, kept here as a case on both engines.
 
 
 def test_a_row_longer_than_the_parser_block_is_loaded(case):

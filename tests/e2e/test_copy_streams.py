@@ -9,7 +9,6 @@ while a thread samples ``pg_stat_activity`` for the job's COPY connections (``ap
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 
@@ -24,11 +23,8 @@ from psycopg import sql
 from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.settings import ENV_COPY_STREAMS, Settings
 
-pytestmark = [pytest.mark.spark, pytest.mark.external_postgres]
+pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.external_postgres]
 
-ADMIN_URL = os.environ.get(
-    "CLIMATE_TEST_EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 TASK_SLOTS = 4
 PARTITIONS = 16
 ROWS = 240_000
@@ -37,20 +33,11 @@ TYPES = {"id": "long", "name": "string", "value": "double"}
 
 
 @pytest.fixture(scope="module")
-def database():
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no external PostgreSQL at {ADMIN_URL}: {exc}")
-    name = f"climate_copy_streams_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
-        dsn = psycopg.conninfo.make_conninfo(**{**params, "dbname": name})
-        with psycopg.connect(dsn, autocommit=True) as conn:  # as the processed jobs leave it
-            conn.execute("CREATE SCHEMA climate_health")
-        yield dsn
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+def database(external_database):
+    dsn = psycopg.conninfo.make_conninfo(**external_database("climate_copy_streams"))
+    with psycopg.connect(dsn, autocommit=True) as conn:  # as the processed jobs leave it
+        conn.execute("CREATE SCHEMA climate_health")
+    return dsn
 
 
 @pytest.fixture(scope="module")

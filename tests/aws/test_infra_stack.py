@@ -3,7 +3,7 @@
 The template is deployed as a stack on a moto server (real boto3 calls); ``climate-assets env``
 turns the stack's outputs into the environment; ``climate-assets deploy`` deploys the Glue jobs
 with it; and the ``locations`` asset is materialized through ``PipesGlueClient`` on that account,
-with the stand-in Glue client of ``tests/test_aws_glue_run.py`` (moto's Glue runs no script).
+with the stand-in Glue client of ``tests/aws/stand_in_glue.py`` (moto's Glue runs no script).
 
 Where moto falls short, the test says so and asserts the rest:
 - moto's CloudFormation creates no ``AWS::Glue::Connection``, ``AWS::Glue::Database``,
@@ -55,9 +55,8 @@ from climate_assets.settings import (
 from climate_cli.cli import main
 from climate_cli.deploy import DeployConfig, iam_policies
 from climate_cli.env import variable_name
-from tests.aws_support import ACCOUNT, REGION, client, moto_server
-from tests.support import external_database
-from tests.test_aws_glue_run import STAND_INS, StandInAwsGlueRunner, StandInGlue
+from tests.aws.stand_in_glue import STAND_INS, StandInAwsGlueRunner, StandInGlue
+from tests.aws_support import ACCOUNT, REGION, client
 
 pytestmark = [
     # moto's notice of each resource type it skips (MOTO_UNSUPPORTED, asserted once below)
@@ -250,16 +249,11 @@ def moto_rds_managed_secret():
 
 
 @pytest.fixture(scope="module")
-def database():
-    """A database on the machine's PostgreSQL, named for this test (RDS on moto runs none)."""
-    with external_database("climate_infra") as params:
-        yield params
-
-
-@pytest.fixture(scope="module")
-def stack(database):
-    """The template deployed on moto as ``climate-assets-dev``."""
-    with moto_server(), moto_rds_managed_secret():
+def stack(moto, external_database):
+    """The template deployed on moto as ``climate-assets-dev``, its database one on the
+    machine's PostgreSQL (RDS on moto runs none)."""
+    database = external_database("climate_infra")
+    with moto_rds_managed_secret():
         parameters = {
             "Environment": "dev",
             "DatabaseName": database["dbname"],

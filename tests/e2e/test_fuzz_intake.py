@@ -17,7 +17,7 @@ Either way the published data of the other day (set up once per module) stays by
 as it was, in the lake and in PostgreSQL. The examples are derandomized, so CI runs the same
 ones every time (about 90 s); ``FUZZ_INTAKE_EXAMPLES=<n>`` explores n fresh ones per test. A
 mutation plan is plain data, so a failing example reads as a recipe: each one found is kept as
-an explicit case in tests/test_bad_inputs.py, which runs on both engines.
+an explicit case in tests/e2e/test_bad_inputs.py, which runs on both engines.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def data_rows(content: bytes) -> int:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
+def two_published_days(tmp_path_factory):
     return publish_two_days(tmp_path_factory.mktemp("fuzz"))
 
 
@@ -282,19 +282,23 @@ def case_files(base: Published, dataset: str, plans: list) -> list[bytes]:
 @pytest.mark.parametrize("dataset", DAILY)
 @FUZZ
 @given(plans=PLANS_PER_FILE)
-def test_every_daily_file_has_one_outcome(lake, dataset, plans):
+def test_every_daily_file_has_one_outcome(two_published_days, dataset, plans):
     try:
-        one_outcome_each(lake, dataset, case_files(lake, dataset, plans))
+        one_outcome_each(
+            two_published_days, dataset, case_files(two_published_days, dataset, plans)
+        )
     finally:
-        _reset(lake, dataset)
+        _reset(two_published_days, dataset)
 
 
 @FUZZ
 @given(plans=PLANS_PER_FILE)
-def test_every_locations_file_has_one_outcome(lake, plans):
+def test_every_locations_file_has_one_outcome(two_published_days, plans):
     try:
-        outcomes = one_outcome_each(lake, "locations", case_files(lake, "locations", plans))
+        outcomes = one_outcome_each(
+            two_published_days, "locations", case_files(two_published_days, "locations", plans)
+        )
     finally:
-        _reset(lake, "locations")
+        _reset(two_published_days, "locations")
     if "processed" in outcomes:  # put the published locations back for the next example
-        lake.run("locations")
+        two_published_days.run("locations")

@@ -1,6 +1,6 @@
 """The privacy rule (contract section 4) is one field of the contract, ``suppress``: every
 place that shares an asset reads it from there (the job's exports, the shared Athena tables,
-``climate-assets export``: ``tests/test_export.py``)."""
+``climate-assets export``: ``tests/dagster/test_export.py``)."""
 
 from __future__ import annotations
 

@@ -120,7 +120,7 @@ FILE_CASES = {
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory) -> Path:
+def landing_with_cases(tmp_path_factory) -> Path:
     lake = tmp_path_factory.mktemp("parity-landing") / "lake"
     generate_landing_zone(lake, locations=6, days=3, start=START, seed=11)
     location = (lake / "raw/climate/date=2024-07-01/climate.csv").read_text().splitlines()[1]
@@ -182,7 +182,7 @@ def _quarantine_cases(engine: str, state: Path) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def runs(landing, tmp_path_factory) -> dict[str, dict]:
+def runs(landing_with_cases, tmp_path_factory) -> dict[str, dict]:
     # The catalog rejects many rows: a reject rate of 1 lets the derived metrics run.
     patch = pytest.MonkeyPatch()
     patch.setenv("CLIMATE_MAX_REJECT_RATE", "1.0")
@@ -191,7 +191,7 @@ def runs(landing, tmp_path_factory) -> dict[str, dict]:
         if engine == "spark":
             local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2)
         state = tmp_path_factory.mktemp(f"parity-{engine}")
-        result = _run_graph(engine, landing, state)
+        result = _run_graph(engine, landing_with_cases, state)
         out[engine] = {
             "state": state,
             "result": result,

@@ -1,6 +1,6 @@
-"""Run a job script and SIGKILL it at a named point (for ``tests/test_crash_points.py``).
+"""Run a job script and SIGKILL it at a named point (for ``tests/e2e/test_crash_points.py``).
 
-    python -m tests.crash_driver POINT MARKER SCRIPT [job arguments...]
+    python -m tests.e2e.crash_driver POINT MARKER SCRIPT [job arguments...]
 
 Test-side instrumentation only: the product's functions are wrapped in this process, and at
 POINT the wrapper writes MARKER (JSON: the point, and what it saw) and SIGKILLs its whole

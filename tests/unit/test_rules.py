@@ -1,6 +1,6 @@
 """Row rules and the duplicate rule of the data contract (DATA_CONTRACT.md section 1).
 
-The rules run on the DuckDB engine (the ``engine`` fixture); ``tests/test_logic_engines.py``
+The rules run on the DuckDB engine (the ``engine`` fixture); ``tests/unit/test_logic_engines.py``
 runs the trickiest inputs through the Spark engine too.
 
 Raw frames hold every contract column as a string (None = absent optional column or empty

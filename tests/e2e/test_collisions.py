@@ -26,6 +26,8 @@ from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_serve
 from climate_assets.steps.lease import LeaseHeldError, lease
 from climate_cli.generate import generate_landing_zone
 
+pytestmark = pytest.mark.e2e
+
 DAY = "2024-01-15"
 
 ONE_RUN = textwrap.dedent(
@@ -121,7 +123,6 @@ def landing(tmp_path):
     return tmp_path
 
 
-@pytest.mark.e2e
 def test_two_runs_of_the_same_day_without_pools_wait_or_fail_naming_the_other(landing):
     """Without pools only the lease keeps them apart: the second run waits for the first
     (a DuckDB job holds it for well under a second) or, past the 1 s timeout, fails naming the
@@ -141,7 +142,6 @@ def test_two_runs_of_the_same_day_without_pools_wait_or_fail_naming_the_other(la
     assert _run_ids_of_the_day(landing) <= {o["run_id"] for o in won}
 
 
-@pytest.mark.e2e
 def test_two_runs_of_the_same_day_with_pools_run_one_after_the_other(landing):
     home = landing / "home"
     home.mkdir()

@@ -25,7 +25,7 @@ D1, D2, D3 = date(2024, 7, 1), date(2024, 7, 2), date(2024, 7, 3)
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
+def runs_without_day_2(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     with pytest.MonkeyPatch.context() as patch:
         for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ENV"):
@@ -54,8 +54,8 @@ def _truth(settings: Settings, day: date) -> list[tuple]:
     ).fetchall()
 
 
-def test_small_counts_are_suppressed_unless_internal(lake, capsys):
-    settings, root = lake
+def test_small_counts_are_suppressed_unless_internal(runs_without_day_2, capsys):
+    settings, root = runs_without_day_2
     truth = _truth(settings, D1)
     small = [row for row in truth if row[1] is not None and 1 <= row[1] <= 10]
     assert small, f"the fixture needs a case_total of 1..10: {truth}"
@@ -80,8 +80,8 @@ def test_small_counts_are_suppressed_unless_internal(lake, capsys):
     assert {(k, r["case_total"]) for k, r in records.items()} == {(t[0], t[1]) for t in truth}
 
 
-def test_processed_health_counts_never_leave_unsuppressed(lake, tmp_path):
-    settings, _ = lake
+def test_processed_health_counts_never_leave_unsuppressed(runs_without_day_2, tmp_path):
+    settings, _ = runs_without_day_2
     with pytest.raises(ExportError, match="may not be exported with true small counts"):
         export(settings, "health_data", D1, D1, "csv", tmp_path / "x.csv", internal=True)
     result = export(settings, "health_data", D1, D1, "parquet", tmp_path / "health.parquet")
@@ -92,10 +92,12 @@ def test_processed_health_counts_never_leave_unsuppressed(lake, tmp_path):
     assert counts == (0, result.rows) and result.rows == 3
 
 
-def test_the_contracts_suppress_rule_is_all_an_export_needs(lake, tmp_path, monkeypatch):
+def test_the_contracts_suppress_rule_is_all_an_export_needs(
+    runs_without_day_2, tmp_path, monkeypatch
+):
     """Privacy is a field of the contract (``suppress``): hospital_resources has no rule, so its
     export shows every count; give it one, and the same export suppresses by it."""
-    settings, _ = lake
+    settings, _ = runs_without_day_2
     day = f"year={D1.year}/month={D1.month:02d}/day={D1.day:02d}"
     truth = {
         r[0]: r[1:]
@@ -130,8 +132,8 @@ def test_the_contracts_suppress_rule_is_all_an_export_needs(lake, tmp_path, monk
             assert shown == (count, pytest.approx(per_1k), False)
 
 
-def test_a_range_across_a_missing_day_names_it(lake, capsys):
-    _, root = lake
+def test_a_range_across_a_missing_day_names_it(runs_without_day_2, capsys):
+    _, root = runs_without_day_2
     out = root / "range.csv"
     code = main(["export", "resilience_scores", "--from", str(D1), "--to", str(D3), "-o", str(out)])
     assert code == 1 and not out.exists()
@@ -141,8 +143,8 @@ def test_a_range_across_a_missing_day_names_it(lake, capsys):
     )
 
 
-def test_a_range_without_data_is_refused(lake, capsys):
-    _, root = lake
+def test_a_range_without_data_is_refused(runs_without_day_2, capsys):
+    _, root = runs_without_day_2
     code = main(
         [
             "export",

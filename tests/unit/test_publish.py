@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from climate_glue.engines.spark import spread_by_day
 from pyspark.sql import functions as F
+
+pytestmark = pytest.mark.spark
 
 
 def _tasks_per_day(frame) -> dict[date, int]:

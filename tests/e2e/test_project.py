@@ -15,6 +15,8 @@ from climate_assets.local_glue.spark import SUPPORTED_JAVA, find_java_home, java
 from climate_assets.settings import PROJECT_ROOT
 from climate_cli.cli import main
 
+pytestmark = pytest.mark.e2e
+
 
 def _run(command: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     """A command from the project root as a user runs it: no DAGSTER_HOME exported."""

@@ -17,13 +17,7 @@ from climate_assets.resources.glue_logs import GlueDriverLogReader
 from climate_assets.resources.lake import S3LakeResource
 from climate_assets.resources.warehouse import SecretsManagerWarehouse
 from climate_assets.settings import Settings
-from tests.aws_support import client, moto_server
-
-
-@pytest.fixture(scope="module")
-def aws():
-    with moto_server():
-        yield
+from tests.aws_support import client
 
 
 def test_climate_env_picks_the_aws_resources_and_executor(monkeypatch):
@@ -57,7 +51,7 @@ def test_dpu_seconds_from_glue_or_from_workers():
     assert dpu_seconds({"JobRunState": "RUNNING"}) is None
 
 
-def test_the_driver_log_reader_streams_and_stops_when_the_session_closes(aws):
+def test_the_driver_log_reader_streams_and_stops_when_the_session_closes(moto):
     logs = client("logs")
     logs.create_log_group(logGroupName="/aws-glue/jobs/output")
     logs.create_log_stream(logGroupName="/aws-glue/jobs/output", logStreamName="jr_1")
@@ -92,7 +86,7 @@ def test_the_driver_log_reader_streams_and_stops_when_the_session_closes(aws):
     assert out.getvalue().splitlines() == ["first line", "second line"]
 
 
-def test_the_rds_secret_gives_a_dsn_with_sslmode_and_names_no_value(aws):
+def test_the_rds_secret_gives_a_dsn_with_sslmode_and_names_no_value(moto):
     secrets = client("secretsmanager")
     secret = {"host": "db.internal", "port": 5433, "username": "u", "password": "pw-77f1"}
     secrets.create_secret(Name="rds/a", SecretString=json.dumps({**secret, "dbname": "climate"}))
@@ -107,7 +101,7 @@ def test_the_rds_secret_gives_a_dsn_with_sslmode_and_names_no_value(aws):
     assert SecretsManagerWarehouse(secret_id="rds/a").job_reference() == "secretsmanager:rds/a"
 
 
-def test_a_secret_rds_manages_gets_where_the_database_is_from_the_reference(aws, monkeypatch):
+def test_a_secret_rds_manages_gets_where_the_database_is_from_the_reference(moto, monkeypatch):
     """RDS's own secret holds only username and password: CLIMATE_RDS_HOST, _PORT, _DATABASE and
     _SSLMODE go with the reference (not secret), and the jobs read the password from the secret."""
     arn = client("secretsmanager").create_secret(

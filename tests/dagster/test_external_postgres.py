@@ -8,49 +8,35 @@ Dagster's event log or the logs.
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import date
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from climate_cli.generate import generate_landing_zone
-from tests.support import materialize_days
+from tests.support import EXTERNAL_PG_URL, materialize_days
 
 pytestmark = [pytest.mark.external_postgres, pytest.mark.e2e]
 
-ADMIN_URL = os.environ.get(
-    "CLIMATE_TEST_EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 PASSWORD = "not-a-real-secret-7f3a"  # trust auth ignores it; it must still never be shown
 
 
 @pytest.fixture
-def external_database():
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no external PostgreSQL at {ADMIN_URL}: {exc}")
-    name = f"climate_it_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
-        params.update(dbname=name, password=PASSWORD)
-        yield psycopg.conninfo.make_conninfo(**params)
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+def warehouse_url(external_database):
+    """The URL of a new database on the external server, with a password in it."""
+    params = external_database("climate_it")
+    return psycopg.conninfo.make_conninfo(**{**params, "password": PASSWORD})
 
 
 def test_graph_loads_into_an_external_server_without_showing_its_password(
-    external_database, tmp_path, monkeypatch, capfd
+    warehouse_url, tmp_path, monkeypatch, capfd
 ):
     monkeypatch.setenv("CLIMATE_STATE_DIR", str(tmp_path))
-    monkeypatch.setenv("CLIMATE_WAREHOUSE_URL", external_database)
+    monkeypatch.setenv("CLIMATE_WAREHOUSE_URL", warehouse_url)
     generate_landing_zone(tmp_path / "lake", locations=3, days=1, start=date(2024, 1, 15), seed=3)
     result, event_log = materialize_days(tmp_path, "2024-01-15", "2024-01-15")
     assert result.success
-    with psycopg.connect(external_database) as conn:
+    with psycopg.connect(warehouse_url) as conn:
         counts = dict(
             conn.execute(
                 "SELECT relname, n_live_tup FROM pg_stat_user_tables WHERE schemaname = 'climate_health'"
@@ -69,28 +55,12 @@ def test_graph_loads_into_an_external_server_without_showing_its_password(
 
 
 @pytest.fixture
-def two_deployments():
+def two_deployments(external_database):
     """Two warehouse databases on one server (named for this test's author), dropped after,
     with the instance databases the deployments create beside them."""
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no external PostgreSQL at {ADMIN_URL}: {exc}")
-    suffix = uuid.uuid4().hex[:6]
-    names = [f"operator_a_{suffix}", f"operator_b_{suffix}"]
-    with admin:
-        for name in names:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        urls = []
-        for name in names:
-            params = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
-            params.update(dbname=name)
-            urls.append(psycopg.conninfo.make_conninfo(**params))
-        yield names, urls
-        for name in names + [f"{n}_dagster" for n in names]:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    databases = [external_database("operator_a"), external_database("operator_b")]
+    names = [params["dbname"] for params in databases]
+    return names, [psycopg.conninfo.make_conninfo(**params) for params in databases]
 
 
 def test_two_deployments_on_one_server_never_see_each_others_runs(
@@ -133,6 +103,6 @@ def test_two_deployments_on_one_server_never_see_each_others_runs(
     deployment(0)
     with dg.DagsterInstance.get() as instance:
         assert {r.run_id for r in instance.get_runs()} == runs_a  # nothing of deployment B
-    with psycopg.connect(ADMIN_URL) as conn:
+    with psycopg.connect(EXTERNAL_PG_URL) as conn:
         databases = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
     assert {f"{n}_dagster" for n in names} <= databases

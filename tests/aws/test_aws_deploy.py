@@ -14,40 +14,31 @@ from climate_assets.job_specs import JOB_SPECS
 from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
 from climate_cli.cli import main
 from climate_cli.deploy import DeployConfig, deploy, job_differences
-from tests.aws_support import ACCOUNT, REGION, client, moto_server
+from tests.aws_support import (
+    ACCOUNT,
+    AWS_ENV,
+    LAKE_BUCKET,
+    REGION,
+    SCRIPTS_BUCKET,
+    SECRET_ID,
+    client,
+)
 
-SCRIPTS_BUCKET = "climate-scripts"
-LAKE_BUCKET = "climate-lake"
-PIPES_BUCKET = "climate-pipes"
-SECRET_ID = "climate/rds"
 PASSWORD = "deploy-test-pw-5c1e"  # must appear in no job definition or policy
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/climate-glue"
-ENV = {
-    "CLIMATE_SCRIPTS_BUCKET": SCRIPTS_BUCKET,
-    "CLIMATE_LAKE_BUCKET": LAKE_BUCKET,
-    "CLIMATE_PIPES_BUCKET": PIPES_BUCKET,
-    "CLIMATE_RDS_SECRET_ID": SECRET_ID,
-    "CLIMATE_GLUE_CONNECTION": "climate-rds",
-    "CLIMATE_GLUE_ROLE_ARN": ROLE,
-    "CLIMATE_ATHENA_RESULTS": f"s3://{PIPES_BUCKET}/athena-results/",
-}
+ROLE = AWS_ENV["CLIMATE_GLUE_ROLE_ARN"]
 
 
 @pytest.fixture(scope="module")
-def aws():
-    with moto_server(), pytest.MonkeyPatch.context() as patch:
-        for name, value in ENV.items():
-            patch.setenv(name, value)
-        s3 = client("s3")
-        for bucket in (SCRIPTS_BUCKET, LAKE_BUCKET, PIPES_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-        client("secretsmanager").create_secret(
-            Name=SECRET_ID,
-            SecretString=json.dumps(
-                {"host": "db.example", "username": "climate", "password": PASSWORD}
-            ),
-        )
-        yield DeployConfig.from_settings(AwsSettings.from_env(), ("climate_health",))
+def deploy_config(aws_settings):
+    """The deploy configuration from the project's settings on moto, with an RDS secret that
+    names a server nobody connects to (deploy only refers to the secret)."""
+    client("secretsmanager").create_secret(
+        Name=SECRET_ID,
+        SecretString=json.dumps(
+            {"host": "db.example", "username": "climate", "password": PASSWORD}
+        ),
+    )
+    return DeployConfig.from_settings(AwsSettings.from_env(), ("climate_health",))
 
 
 def _jobs() -> dict[str, dict]:
@@ -55,7 +46,7 @@ def _jobs() -> dict[str, dict]:
     return {name: glue.get_job(JobName=name)["Job"] for name in glue.list_jobs()["JobNames"]}
 
 
-def test_dry_run_prints_the_plan_and_writes_nothing(aws, tmp_path, capsys):
+def test_dry_run_prints_the_plan_and_writes_nothing(deploy_config, tmp_path, capsys):
     assert main(["deploy", "--dry-run", "--policy-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "dry run" in out
@@ -68,8 +59,8 @@ def test_dry_run_prints_the_plan_and_writes_nothing(aws, tmp_path, capsys):
     assert client("glue").list_jobs()["JobNames"] == []
 
 
-def test_deploy_creates_each_job_exactly_as_specified(aws, tmp_path):
-    plan = deploy(aws, policy_dir=tmp_path)
+def test_deploy_creates_each_job_exactly_as_specified(deploy_config, tmp_path):
+    plan = deploy(deploy_config, policy_dir=tmp_path)
     assert sorted(plan.created_jobs) == sorted(JOB_SPECS)
     assert len(plan.uploads) == len(JOB_SPECS) + 1
     jobs = _jobs()
@@ -112,7 +103,7 @@ def test_deploy_creates_each_job_exactly_as_specified(aws, tmp_path):
     assert "climate_glue/lake.py" in names
 
 
-def test_a_second_deploy_changes_nothing_and_says_so(aws, tmp_path, capsys):
+def test_a_second_deploy_changes_nothing_and_says_so(deploy_config, tmp_path, capsys):
     before = {
         o["Key"]: o["LastModified"]
         for o in client("s3").list_objects_v2(Bucket=SCRIPTS_BUCKET)["Contents"]
@@ -130,7 +121,7 @@ def test_a_second_deploy_changes_nothing_and_says_so(aws, tmp_path, capsys):
     assert _jobs() == jobs_before
 
 
-def test_a_changed_definition_is_an_update_of_exactly_those_fields(aws):
+def test_a_changed_definition_is_an_update_of_exactly_those_fields(deploy_config):
     current = _jobs()["process-climate-data"]
     wanted = {k: current[k] for k in ("Command", "DefaultArguments", "NumberOfWorkers")}
     assert job_differences(current, wanted) == []
@@ -140,8 +131,8 @@ def test_a_changed_definition_is_an_update_of_exactly_those_fields(aws):
     assert job_differences(current, fewer_args) == ["DefaultArguments"]
 
 
-def test_iam_policies_are_scoped_and_hold_no_secret(aws, tmp_path):
-    deploy(aws, dry_run=True, policy_dir=tmp_path)
+def test_iam_policies_are_scoped_and_hold_no_secret(deploy_config, tmp_path):
+    deploy(deploy_config, dry_run=True, policy_dir=tmp_path)
     glue_role = json.loads((tmp_path / "glue-job-role-policy.json").read_text())
     dagster_role = json.loads((tmp_path / "dagster-role-policy.json").read_text())
     by_sid = {s["Sid"]: s for s in glue_role["Statement"]}
@@ -165,9 +156,9 @@ def test_iam_policies_are_scoped_and_hold_no_secret(aws, tmp_path):
     assert PASSWORD not in json.dumps(_jobs(), default=str)
 
 
-def test_jobs_reports_spark_and_each_jobs_size_on_aws(aws, monkeypatch, capsys):
+def test_jobs_reports_spark_and_each_jobs_size_on_aws(deploy_config, monkeypatch, capsys):
     """On AWS Glue every job runs Spark, whatever the local engine (CLIMATE_ENGINE) says."""
-    deploy(aws)
+    deploy(deploy_config)
     monkeypatch.setenv("CLIMATE_ENV", "aws")
     monkeypatch.setenv("CLIMATE_ENGINE", "duckdb")
     assert main(["jobs", "--json"]) == 0

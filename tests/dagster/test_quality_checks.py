@@ -29,7 +29,7 @@ def _curated_day(lake, asset: str, day: str):
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory):
+def spoiled_landing(tmp_path_factory):
     state = tmp_path_factory.mktemp("checks")
     lake = state / "lake"
     generate_landing_zone(lake, locations=3, days=2, start=date(2024, 7, 1), seed=9)
@@ -50,8 +50,8 @@ def _evaluations(result):
     }
 
 
-def test_blocking_check_on_one_day_stops_that_days_derived_metrics_only(landing):
-    state, lake = landing
+def test_blocking_check_on_one_day_stops_that_days_derived_metrics_only(spoiled_landing):
+    state, lake = spoiled_landing
     day1, _ = materialize_days(state, D1, D1)
     assert not day1.success
     checks = _evaluations(day1)
@@ -83,10 +83,10 @@ def test_blocking_check_on_one_day_stops_that_days_derived_metrics_only(landing)
     assert not _curated_day(lake, "health_risks", D1).exists()
 
 
-def test_check_command_fails_on_a_spoiled_landing_zone(landing, tmp_path, capsys):
+def test_check_command_fails_on_a_spoiled_landing_zone(spoiled_landing, tmp_path, capsys):
     """A range run: the blocking failure on day 1 stops the derived step for the whole range
     (Dagster blocks a step, not a partition), so day 2's published metrics stay as they were."""
-    _, lake = landing
+    _, lake = spoiled_landing
     published = _curated_day(lake, "health_risks", D2)
     before = sorted(p.name for p in published.iterdir()) if published.exists() else None
     code = cli.main(["check", "--lake-root", str(lake), "--state-dir", str(tmp_path)])

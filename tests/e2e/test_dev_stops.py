@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,17 +22,11 @@ import psutil
 import pytest
 
 from climate_assets.settings import PROJECT_ROOT
+from tests.dev_support import STARTUP_SECONDS, free_port
 
 pytestmark = pytest.mark.e2e
 
-STARTUP_SECONDS = 240
 STOP_SECONDS = 15
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _webserver_up(url: str) -> bool:
@@ -70,7 +63,7 @@ def _ctrl_c_stops_everything(tmp_path, env_extra: dict[str, str], before_stop=No
     env = {**os.environ, "CLIMATE_STATE_DIR": str(state), **env_extra}
     for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "DAGSTER_HOME"):
         env.pop(name, None)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "dev.log"
     with log.open("w") as out:

@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from datetime import date
 from pathlib import Path
 
@@ -46,7 +45,7 @@ from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.partitions import daily_partitions
 from climate_assets.queries import named_queries
 from climate_assets.resources.athena import DuckDBAthena, GlueCatalogAthena, TableSpec
-from climate_assets.resources.glue import AwsGlueRunner, GlueJobRunner
+from climate_assets.resources.glue import GlueJobRunner
 from climate_assets.resources.glue_runs import run_tag
 from climate_assets.resources.lake import LocalLakeResource
 from climate_assets.resources.quality import QualityThresholds
@@ -55,150 +54,46 @@ from climate_assets.settings import GLUE_SCRIPTS_DIR, AwsSettings
 from climate_cli.cli import main
 from climate_cli.deploy import DeployConfig, deploy
 from climate_cli.generate import generate_landing_zone
-from tests.aws_support import ACCOUNT, REGION, client, moto_server
-from tests.support import external_database, materialize_days
+from tests.aws.stand_in_glue import STAND_INS, StandInAwsGlueRunner, StandInGlue
+from tests.aws_support import (
+    LAKE_BUCKET,
+    PIPES_BUCKET,
+    REGION,
+    SECRET_ID,
+    client,
+)
+from tests.support import materialize_days
 
 pytestmark = [pytest.mark.e2e, pytest.mark.external_postgres]
 
 DAY = date(2024, 1, 15)
 PASSWORD = "aws-path-pw-9d2b"  # trust auth ignores it; it must never be shown
-SCRIPTS_BUCKET = "climate-scripts"
-PIPES_BUCKET = "climate-pipes"
-LAKE_BUCKET = "climate-lake"
-SECRET_ID = "climate/rds"
 IGNORED = set(LINEAGE_COLUMNS) - {"_source_file"}  # _run_id, _processed_at differ per run
 
 
-class StandInGlue:
-    """The boto3 Glue client as PipesGlueClient calls it: the job comes from moto (as deployed),
-    the run happens on local Spark with the deployed script, and the driver's output goes to
-    moto's CloudWatch Logs where Glue 5.0 puts it (``/aws-glue/jobs/output``, stream = run id)."""
-
-    def __init__(self, local: LocalGlueClient | None = None, finishes: bool = True):
-        self._glue, self._logs, self._s3 = client("glue"), client("logs"), client("s3")
-        self._local = local
-        self._finishes = finishes
-        self.exceptions = self._glue.exceptions
-        self.started: list[tuple[str, dict]] = []
-        self.stopped: list[str] = []
-        self._jobs: dict[str, dict] = {}
-        self._polls = 0
-
-    def _deployed_script(self, job: dict) -> bytes:
-        location = job["Command"]["ScriptLocation"].removeprefix("s3://")
-        bucket, _, key = location.partition("/")
-        return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-    def start_job_run(self, JobName: str, Arguments: dict, **_) -> dict:  # noqa: N803
-        job = self._glue.get_job(JobName=JobName)["Job"]  # fails unless deployed
-        script = JOB_SPECS[JobName].script
-        assert self._deployed_script(job) == (GLUE_SCRIPTS_DIR / script).read_bytes()
-        self.started.append((JobName, dict(Arguments)))
-        if not self._finishes:
-            run_id = f"jr_{uuid.uuid4().hex}"
-            self._jobs[run_id] = job
-            return {"JobRunId": run_id}
-        run_id = self._local.start_job_run(JobName=JobName, Arguments=Arguments)["JobRunId"]
-        self._jobs[run_id] = job
-        state = self._local.get_job_run(JobName=JobName, RunId=run_id)["JobRun"]["JobRunState"]
-        group = "/aws-glue/jobs/output"
-        with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
-            self._logs.create_log_group(logGroupName=group)
-        self._logs.create_log_stream(logGroupName=group, logStreamName=run_id)
-        self._logs.put_log_events(
-            logGroupName=group,
-            logStreamName=run_id,
-            logEvents=[
-                {
-                    "timestamp": int(time.time() * 1000),
-                    "message": f"stand-in Glue driver: {script} finished {state}",
-                }
-            ],
-        )
-        return {"JobRunId": run_id}
-
-    def get_job_run(self, JobName: str, RunId: str, **_) -> dict:  # noqa: N803
-        job = self._jobs[RunId]
-        if not self._finishes:
-            self._polls += 1
-            if self._polls == 2:  # the run is waiting on Glue: cancel it as a user would
-                os.kill(os.getpid(), signal.SIGINT)
-            job_run = {"Id": RunId, "JobName": JobName, "JobRunState": "RUNNING"}
-        else:
-            job_run = self._local.get_job_run(JobName=JobName, RunId=RunId)["JobRun"]
-        job_run.update(
-            GlueVersion=job["GlueVersion"],  # the deployed job's, as AWS Glue reports it
-            WorkerType=job["WorkerType"],
-            NumberOfWorkers=job["NumberOfWorkers"],
-            LogGroupName="/aws-glue/jobs",
-        )
-        return {"JobRun": job_run}
-
-    def get_paginator(self, name: str):
-        return self._glue.get_paginator(name)  # moto's: no run of this stand-in is in flight
-
-    def batch_stop_job_run(self, JobName: str, JobRunIds: list[str], **_) -> dict:  # noqa: N803
-        self.stopped += JobRunIds
-        return {
-            "SuccessfulSubmissions": [{"JobName": JobName, "JobRunId": i} for i in JobRunIds],
-            "Errors": [],
-        }
-
-
-STAND_INS: dict[str, StandInGlue] = {}
-
-
-class StandInAwsGlueRunner(AwsGlueRunner):
-    """``AwsGlueRunner`` with the stand-in Glue client (everything else is the real runner)."""
-
-    stand_in: str
-
-    def glue_client(self):
-        return STAND_INS[self.stand_in]
-
-
 @pytest.fixture(scope="module")
-def aws_database():
-    with external_database("climate_aws") as params:
-        yield params
-
-
-@pytest.fixture(scope="module")
-def aws(aws_database, tmp_path_factory):
-    """moto with the buckets, the RDS secret and the deployed Glue jobs."""
-    env = {
-        "CLIMATE_SCRIPTS_BUCKET": SCRIPTS_BUCKET,
-        "CLIMATE_LAKE_BUCKET": LAKE_BUCKET,
-        "CLIMATE_PIPES_BUCKET": PIPES_BUCKET,
-        "CLIMATE_RDS_SECRET_ID": SECRET_ID,
-        "CLIMATE_GLUE_CONNECTION": "climate-rds",
-        "CLIMATE_GLUE_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/climate-glue",
-        "CLIMATE_ATHENA_RESULTS": f"s3://{PIPES_BUCKET}/athena-results/",
+def deployed(aws_settings, external_database, tmp_path_factory):
+    """moto with the project's settings, the RDS secret pointing at a database on the machine's
+    PostgreSQL, and the deployed Glue jobs."""
+    database = external_database("climate_aws")
+    secret = {
+        "engine": "postgres",
+        "host": database["host"],
+        "port": int(database.get("port") or 5432),
+        "username": database.get("user") or "postgres",
+        "password": PASSWORD,
+        "dbname": database["dbname"],
+        "sslmode": "disable",
     }
-    with moto_server(), pytest.MonkeyPatch.context() as patch:
-        for key, value in env.items():
-            patch.setenv(key, value)
-        s3 = client("s3")
-        for bucket in (SCRIPTS_BUCKET, PIPES_BUCKET, LAKE_BUCKET):
-            s3.create_bucket(Bucket=bucket)
-        secret = {
-            "engine": "postgres",
-            "host": aws_database["host"],
-            "port": int(aws_database.get("port") or 5432),
-            "username": aws_database.get("user") or "postgres",
-            "password": PASSWORD,
-            "dbname": aws_database["dbname"],
-            "sslmode": "disable",
-        }
-        client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=json.dumps(secret))
-        config = DeployConfig.from_settings(AwsSettings.from_env(), ("climate_health",))
-        policies = tmp_path_factory.mktemp("iam")
-        deploy(config, policy_dir=policies)
-        yield {"database": aws_database, "policies": policies}
+    client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=json.dumps(secret))
+    config = DeployConfig.from_settings(AwsSettings.from_env(), ("climate_health",))
+    policies = tmp_path_factory.mktemp("iam")
+    deploy(config, policy_dir=policies)
+    return {"database": database, "policies": policies}
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory):
+def two_landings(tmp_path_factory):
     """The same small landing zone in two lakes: one for each engine."""
     local, remote = tmp_path_factory.mktemp("local"), tmp_path_factory.mktemp("aws")
     for state in (local, remote):
@@ -207,17 +102,17 @@ def landing(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_run(landing):
-    local, _ = landing
+def local_run(two_landings):
+    local, _ = two_landings
     result, _ = materialize_days(local, DAY.isoformat(), DAY.isoformat())
     assert result.success
     return local
 
 
 @pytest.fixture(scope="module")
-def aws_run(aws, landing, local_run):
+def aws_run(deployed, two_landings, local_run):
     """Processed and derived assets through the AWS Glue runner, in one in-process run."""
-    _, state = landing
+    _, state = two_landings
     spark = LocalGlueClient(
         {name: GLUE_SCRIPTS_DIR / spec.script for name, spec in JOB_SPECS.items()},
         lambda: local_spark_session(master="local[2]", driver_memory="1g", shuffle_partitions=2),
@@ -293,13 +188,13 @@ OUTPUTS = {
 }
 
 
-def test_the_aws_path_produces_what_the_local_engine_does(aws_run, local_run, aws):
+def test_the_aws_path_produces_what_the_local_engine_does(aws_run, local_run, deployed):
     assert aws_run["result"].success, aws_run["event_log"][-3000:]
     started = [job for job, _ in aws_run["stand_in"].started]
     assert sorted(started) == sorted(JOB_SPECS)  # every deployed job ran once
     local_lake, remote_lake = local_run / "lake", aws_run["state"] / "lake"
     local_pg = LocalWarehouse(embedded_pgdata=str(local_run / "pgdata"))
-    with local_pg.connect() as local_conn, psycopg.connect(**aws["database"]) as aws_conn:
+    with local_pg.connect() as local_conn, psycopg.connect(**deployed["database"]) as aws_conn:
         for asset, (prefix, types) in OUTPUTS.items():
             expected = _lake_rows(local_lake, prefix)
             assert expected, f"the local engine wrote no rows for {asset}"
@@ -329,13 +224,13 @@ def test_glue_metadata_and_driver_logs_arrive(aws_run):
         assert f"stand-in Glue driver: {script} finished SUCCEEDED" in aws_run["stdout"]
 
 
-def test_the_password_is_in_no_argument_log_or_event(aws_run, aws):
+def test_the_password_is_in_no_argument_log_or_event(aws_run, deployed):
     for job, arguments in aws_run["stand_in"].started:
         assert arguments["--warehouse"] == f"secretsmanager:{SECRET_ID}", job
         assert PASSWORD not in json.dumps(arguments)
     assert PASSWORD not in aws_run["event_log"]
     assert PASSWORD not in aws_run["stdout"]
-    assert all(PASSWORD not in p.read_text() for p in aws["policies"].iterdir())
+    assert all(PASSWORD not in p.read_text() for p in deployed["policies"].iterdir())
     jobs = client("glue").get_jobs()["Jobs"]
     assert PASSWORD not in json.dumps(jobs, default=str)
 
@@ -458,7 +353,7 @@ def _run_glue_asset(stand_in: str, job_name: str, work: dict[str, str], instance
     )
 
 
-def test_cancelling_the_run_stops_the_glue_run(aws):
+def test_cancelling_the_run_stops_the_glue_run(deployed):
     stand_in = StandInGlue(finishes=False)
     STAND_INS["cancel"] = stand_in
     result = _run_glue_asset("cancel", PROCESS_LOCATIONS.name, {})
@@ -476,11 +371,13 @@ def _wait_for(condition, what: str, timeout: float = 300):
     return found
 
 
-def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp_path, monkeypatch):
+def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(
+    deployed, tmp_path, monkeypatch
+):
     """The Dagster process is SIGKILLed while its Glue run is in flight; the step then runs
     again in a new run (as a re-execution or a run retry does): it follows the same Glue run to
     its end and takes its result. One Glue run, one publish, one materialization."""
-    from tests.glue_attach_driver import GO_FILE
+    from tests.aws.glue_attach_driver import GO_FILE
 
     state, runs, home = tmp_path / "state", tmp_path / "glue-runs", tmp_path / "dagster-home"
     runs.mkdir()
@@ -488,7 +385,7 @@ def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     generate_landing_zone(state / "lake", locations=3, days=1, start=DAY, seed=3)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    command = [sys.executable, "-m", "tests.glue_attach_driver", "materialize"]
+    command = [sys.executable, "-m", "tests.aws.glue_attach_driver", "materialize"]
     command += [str(state), str(runs), SECRET_ID, PIPES_BUCKET]
     tag = run_tag(PROCESS_LOCATIONS.name)
     instance = dg.DagsterInstance.get()
@@ -525,11 +422,11 @@ def test_a_killed_step_follows_its_glue_run_instead_of_starting_another(aws, tmp
             os.killpg(second.pid, signal.SIGKILL)
         (runs / GO_FILE).touch()
     ((second_run, _),) = followed.items()
-    _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_run, second_run)
+    _assert_one_glue_run_and_one_publish(deployed, instance, runs, glue_run, first_run, second_run)
 
 
-def _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_run, second_run):
-    from tests.glue_attach_driver import STARTED_FILE
+def _assert_one_glue_run_and_one_publish(deployed, instance, runs, glue_run, first_run, second_run):
+    from tests.aws.glue_attach_driver import STARTED_FILE
 
     # One Glue run was started, and it is the one that was followed.
     assert (runs / STARTED_FILE).read_text().split() == [PROCESS_LOCATIONS.name, glue_run]
@@ -543,19 +440,19 @@ def _assert_one_glue_run_and_one_publish(aws, instance, runs, glue_run, first_ru
     assert metadata["glue_job_run_id"].value == glue_run
     assert metadata["rows"].value == 3
     # One publish: the table's rows were written by that Glue run (the first Dagster run's id).
-    with psycopg.connect(**aws["database"]) as conn:
+    with psycopg.connect(**deployed["database"]) as conn:
         written = conn.execute(
             "SELECT count(*), array_agg(DISTINCT _run_id) FROM climate_health.locations"
         ).fetchone()
     assert written == (3, [first_run])
 
 
-def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_path):
+def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(deployed, tmp_path):
     """A step that follows an earlier attempt's Glue run (``glue_runs``) and is then cancelled
     stops that Glue run, as a step that started its own does; it starts none."""
     from dagster_pipes import encode_param
 
-    from tests.glue_attach_driver import DetachedGlue
+    from tests.aws.glue_attach_driver import DetachedGlue
 
     work = {"--lake-root": str(tmp_path / "lake"), "--warehouse": f"secretsmanager:{SECRET_ID}"}
     work |= {"--start-date": DAY.isoformat(), "--end-date": DAY.isoformat()}
@@ -589,10 +486,10 @@ def test_cancelling_a_run_that_follows_a_glue_run_stops_that_glue_run(aws, tmp_p
     assert [r["Id"] for r in listed] == [earlier]
 
 
-def test_a_run_of_other_days_in_flight_is_waited_for_before_starting(aws, tmp_path):
+def test_a_run_of_other_days_in_flight_is_waited_for_before_starting(deployed, tmp_path):
     """An earlier attempt's Glue run of the same job on other days is still in flight: the step
     waits for it to end (two runs of one job never write at once), then starts its own."""
-    from tests.glue_attach_driver import DetachedGlue
+    from tests.aws.glue_attach_driver import DetachedGlue
 
     work = {"--lake-root": str(tmp_path / "lake"), "--warehouse": f"secretsmanager:{SECRET_ID}"}
     other_day = date.fromordinal(DAY.toordinal() - 1).isoformat()

@@ -26,7 +26,6 @@ import os
 import shutil
 import time
 from collections import Counter
-from datetime import date
 
 import psycopg
 import pytest
@@ -41,7 +40,6 @@ from psycopg import sql
 
 from climate_assets.constants import DERIVED_ASSETS, GROUP_CURATED, PROCESSED_ASSETS
 from climate_assets.settings import PROJECT_ROOT
-from climate_cli.generate import generate_landing_zone
 from tests.dev_support import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -64,20 +62,13 @@ PLOTS_SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "asset-plots.png"
 COLUMNS_SCREENSHOT = PROJECT_ROOT / "docs" / "images" / "asset-columns.png"
 PLOTTED_ASSET = "climate_data"
 TABLES = [d.asset for d in DAILY_DATASETS] + [d.asset for d in DERIVED]
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory, start_dev):
-    root = tmp_path_factory.mktemp("dev")
-    state, scratch = root / "state", root / "scratch"
-    generate_landing_zone(scratch, locations=4, days=len(DAYS), start=date(2024, 7, 1), seed=5)
-    shutil.copytree(scratch / "raw/locations", state / "lake/raw/locations")  # already in place
-    env = {
-        "CLIMATE_SENSOR_INTERVAL": "5",
-        "CLIMATE_SPARK_MASTER": "local[2]",  # two runs at a time, each with a small session
-        "CLIMATE_SPARK_DRIVER_MEMORY": "1g",
-    }
-    return start_dev(state, scratch, root / "dev.log", env)
+# The ``dev`` fixture (tests/e2e/conftest.py): its landing zone and environment.
+DEV_LANDING = {"locations": 4, "days": len(DAYS)}
+DEV_ENV = {
+    "CLIMATE_SENSOR_INTERVAL": "5",
+    "CLIMATE_SPARK_MASTER": "local[2]",  # two runs at a time, each with a small session
+    "CLIMATE_SPARK_DRIVER_MEMORY": "1g",
+}
 
 
 def test_sensors_and_schedule_show_as_running(dev):

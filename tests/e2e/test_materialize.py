@@ -3,36 +3,21 @@ the daemon (as a UI launch is), then succeeds; ``status`` shows it like any othe
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 
 import pytest
 
 from climate_assets.settings import PROJECT_ROOT
-from climate_cli.generate import generate_landing_zone
-from tests.dev_support import CHROMEDRIVER, CHROMIUM, OWN_STATE_ONLY, Dev
+from tests.dev_support import CHROMEDRIVER, CHROMIUM, Dev
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory, start_dev):
-    root = tmp_path_factory.mktemp("materialize")
-    state = root / "state"
-    generate_landing_zone(root / "scratch", locations=3, days=1, start=date(2024, 7, 1), seed=5)
-    shutil.copytree(root / "scratch/raw/locations", state / "lake/raw/locations")
-    settings = {"CLIMATE_SPARK_MASTER": "local[2]", "CLIMATE_SPARK_DRIVER_MEMORY": "1g"}
-    running = start_dev(state, root / "scratch", root / "dev.log", settings)
-    running.env = {**os.environ, "CLIMATE_STATE_DIR": str(state), **settings}
-    for name in OWN_STATE_ONLY:  # the commands run against dev's own state, as dev does
-        running.env.pop(name, None)
-    return running
+# The ``dev`` fixture (tests/e2e/conftest.py): its landing zone and environment.
+DEV_LANDING = {"locations": 3, "days": 1}
+DEV_ENV = {"CLIMATE_SPARK_MASTER": "local[2]", "CLIMATE_SPARK_DRIVER_MEMORY": "1g"}
 
 
 def _cli(dev: Dev, *args: str) -> subprocess.CompletedProcess:

@@ -1,7 +1,7 @@
-"""A Dagster step on the AWS path whose Glue runs outlive it (for ``tests/test_aws_glue_run.py``).
+"""A Dagster step on the AWS path whose Glue runs outlive it (for ``tests/aws/test_aws_glue_run.py``).
 
-    python -m tests.glue_attach_driver materialize STATE RUNS SECRET_ID PIPES_BUCKET
-    python -m tests.glue_attach_driver worker RUNS RUN_ID
+    python -m tests.aws.glue_attach_driver materialize STATE RUNS SECRET_ID PIPES_BUCKET
+    python -m tests.aws.glue_attach_driver worker RUNS RUN_ID
 
 ``materialize`` materializes ``locations`` in this process through ``AwsGlueRunner`` on the
 Dagster instance of ``DAGSTER_HOME``, with ``DetachedGlue`` as its Glue client, and exits 0 when
@@ -62,7 +62,7 @@ class DetachedGlue:
                 [
                     sys.executable,
                     "-m",
-                    "tests.glue_attach_driver",
+                    "tests.aws.glue_attach_driver",
                     "worker",
                     str(self._runs),
                     run_id,

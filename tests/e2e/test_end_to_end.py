@@ -58,7 +58,7 @@ def demo(tmp_path_factory):
     """Generate, spoil a few rows on purpose, run the demo; return paths and the CLI output."""
     state = tmp_path_factory.mktemp("state")
     # The rows spoiled below are a third of day 1's climate rows: allow that many rejects here
-    # (the reject-rate check itself is tested in test_quality_checks.py).
+    # (the reject-rate check itself is tested in tests/dagster/test_quality_checks.py).
     env = {**os.environ, "CLIMATE_STATE_DIR": str(state), "CLIMATE_MAX_REJECT_RATE": "0.5"}
     env.pop("CLIMATE_WAREHOUSE_URL", None)
     env.pop("CLIMATE_LAKE_ROOT", None)

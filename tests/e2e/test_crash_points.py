@@ -8,7 +8,7 @@ process-climate-data and calculate-derived-metrics give "after". Both states are
 each case starts from "before" exactly (a derived case with the climate data of "after", its
 input).
 
-Each case runs the job script in a child process (``tests/crash_driver.py``, in a session of
+Each case runs the job script in a child process (``tests/e2e/crash_driver.py``, in a session of
 its own) that SIGKILLs its whole process group at one point of the job; one case kills the
 embedded PostgreSQL (postmaster and backends) with it. After the kill, the contract:
 
@@ -337,7 +337,7 @@ def _kill(world: World, job: str, point: str, run_id: str) -> dict:
         [
             sys.executable,
             "-m",
-            "tests.crash_driver",
+            "tests.e2e.crash_driver",
             point,
             str(marker),
             str(Path(GLUE_SCRIPTS_DIR, SCRIPTS[job])),
