@@ -284,7 +284,10 @@ def validate(dataset: Dataset, raw: str, known: str | None) -> str:
             f" ON parsed.{q(typed_name('location_id'))} = k.__known_location"
         )
     key = ", ".join(q(typed_name(k)) for k in dataset.key)
-    window = f"PARTITION BY {key}, __good"
+    # One window (partition and order) for both functions, so Spark sorts the rows once: two
+    # windows were two sorts of every row, one after the other in the same task.
+    ordered = f"PARTITION BY {key}, __good ORDER BY `_source_file` DESC, `_row` DESC"
+    whole = f"{ordered} ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
     output = ", ".join(
         [*map(q, names), *map(q, ROW_COLUMNS)]
         + ([q("_partition_date")] if dataset.daily else [])
@@ -299,8 +302,8 @@ ruled AS (SELECT *, {first_broken(row_rules(dataset))} AS _reject_rule FROM loca
 keyed AS (SELECT *, _reject_rule IS NULL AS __good, {_content(dataset)} AS __content FROM ruled),
 windowed AS (
   SELECT *,
-    min(__content) OVER ({window}) <> max(__content) OVER ({window}) AS __conflicting,
-    row_number() OVER ({window} ORDER BY `_source_file` DESC, `_row` DESC) = 1 AS __is_last
+    min(__content) OVER ({whole}) <> max(__content) OVER ({whole}) AS __conflicting,
+    row_number() OVER ({ordered}) = 1 AS __is_last
   FROM keyed
 )
 SELECT {output},

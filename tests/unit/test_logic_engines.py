@@ -21,11 +21,18 @@ from climate_glue.contract import (
     SPARK_TYPES,
 )
 from climate_glue.engines import open_engine
+from climate_glue.engines import spark as spark_engine
 from climate_glue.engines.spark import SparkEngine
 from climate_glue.lake import LocalLake
 from climate_glue.metrics import health_risks, hospital_resources, resilience_scores
 from climate_glue.raw import read_header
-from climate_glue.rules import RULE_UNKNOWN_LOCATION, rejected_rows, valid_rows, validate
+from climate_glue.rules import (
+    RULE_DUPLICATE_CONFLICT,
+    RULE_UNKNOWN_LOCATION,
+    rejected_rows,
+    valid_rows,
+    validate,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -187,6 +194,36 @@ def test_quoted_csv_fields_agree(engines, tmp_path):
     assert rows[1]["__v_population"] == 99999999999
     assert rows[2]["__v_population"] == 42 and rows[2]["latitude"] == "1,5"
     assert rows[3]["__v_population"] == 7 and rows[3]["__v_latitude"] == 34.05
+
+
+def test_a_large_raw_read_raises_the_jobs_shuffle_partitions(spark, tmp_path, monkeypatch):
+    """More raw rows than ROWS_PER_SHUFFLE_PARTITION (here 1) per shuffle partition: the job's
+    shuffles get one partition per that many rows, the duplicate rule decides as on a single
+    partition, and closing the job gives the session its own number back."""
+    monkeypatch.setattr(spark_engine, "ROWS_PER_SHUFFLE_PARTITION", 1)
+    lake = LocalLake(tmp_path)
+    key = "raw/locations/locations.csv"
+    header = b"location_id,name,state,latitude,longitude,population,elevation_m\n"
+    rows = [b"L1,A,IL,1,2,100,5", b"L2,B,NY,1,2,100,5", b"L1,A,IL,1,2,100,5"]
+    rows += [b"L2,B,NY,1,2,999,5", *(b"L%d,C,CA,1,2,100,5" % i for i in range(3, 8))]
+    lake.write_bytes(key, header + b"\n".join(rows) + b"\n")
+    before = spark.conf.get(spark_engine.SHUFFLE_PARTITIONS)
+    engine = SparkEngine(spark)
+    try:
+        raw, _ = engine.read_raw(lake, LOCATIONS, [read_header(lake, key, LOCATIONS, None)])
+        assert spark.conf.get(spark_engine.SHUFFLE_PARTITIONS) == "9"
+        validated = by(engine.rows(validate(engine, raw, LOCATIONS)), "_row")
+    finally:
+        engine.close()
+    assert spark.conf.get(spark_engine.SHUFFLE_PARTITIONS) == before
+    decided = [(r["location_id"], r["_reject_rule"], r["_duplicate_dropped"]) for r in validated]
+    assert decided[:4] == [
+        ("L1", None, True),  # identical to row 3, which is kept
+        ("L2", RULE_DUPLICATE_CONFLICT, False),
+        ("L1", None, False),
+        ("L2", RULE_DUPLICATE_CONFLICT, False),
+    ]
+    assert decided[4:] == [(f"L{i}", None, False) for i in range(3, 8)]
 
 
 def test_valid_and_rejected_rows_agree(engines):

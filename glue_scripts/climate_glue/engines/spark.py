@@ -43,6 +43,13 @@ SESSION_CONF = {
 # mostly driver work (planning, code generation, scheduling) on one core while the executors
 # wait; running a few side by side keeps every core busy (bench/ANALYSIS.md).
 CONCURRENT_ACTIONS = 3
+# Raw rows per shuffle partition at most: a job reading more raw rows than its session's
+# shuffle partitions allow raises them for the job, so each task's sort (the duplicate rule's
+# window, the joins) stays small. Local Spark keeps a few partitions for small data, and its
+# executors share the driver's heap: 15 days of 425,000 locations (10.6 million rows) in 4
+# partitions ran a 512 MiB heap out of memory merging a sort's spill files (bench/ANALYSIS.md).
+ROWS_PER_SHUFFLE_PARTITION = 250_000
+SHUFFLE_PARTITIONS = "spark.sql.shuffle.partitions"
 
 
 def spark_schema(types: dict[str, str]) -> str:
@@ -60,6 +67,7 @@ class SparkEngine(Engine):
         for key, value in SESSION_CONF.items():
             self.spark.conf.set(key, value)
         self._frames: dict[str, DataFrame] = {}
+        self._shuffle_partitions = self.spark.conf.get(SHUFFLE_PARTITIONS)  # restored at close
 
     def register(self, df: DataFrame, cache: bool = False) -> Frame:
         name = self._new_name()
@@ -131,7 +139,10 @@ class SparkEngine(Engine):
             )
         union = reduce(lambda a, b: a.unionByName(b), frames)
         numbered = _row_numbers(union.persist(StorageLevel.MEMORY_AND_DISK))
-        raw = numbered.frame
+        raw, scans = numbered.frame, numbered.scans
+        needed = -(-sum(scan.rows for scan in scans.values()) // ROWS_PER_SHUFFLE_PARTITION)
+        if needed > int(self.spark.conf.get(SHUFFLE_PARTITIONS)):
+            self.spark.conf.set(SHUFFLE_PARTITIONS, str(needed))
         if dataset.daily:
             raw = raw.withColumn(
                 "_partition_date", F.regexp_extract("_source_file", r"date=([0-9-]+)/", 1)
@@ -196,12 +207,14 @@ class SparkEngine(Engine):
         return sum(row["rows"] for row in counts)
 
     def close(self) -> None:
-        """Drop this job's views and every cached frame: a cached scan of a raw file would
-        otherwise answer the next job's read of the same path with the old bytes."""
+        """Drop this job's views and every cached frame (a cached scan of a raw file would
+        otherwise answer the next job's read of the same path with the old bytes), and give the
+        session back its shuffle partitions."""
         for name in self._frames:
             self.spark.catalog.dropTempView(name)
         self._frames.clear()
         self.spark.catalog.clearCache()
+        self.spark.conf.set(SHUFFLE_PARTITIONS, self._shuffle_partitions)
 
 
 class Numbered(NamedTuple):
