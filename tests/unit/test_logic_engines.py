@@ -210,7 +210,7 @@ def test_a_large_raw_read_raises_the_jobs_shuffle_partitions(spark, tmp_path, mo
     before = spark.conf.get(spark_engine.SHUFFLE_PARTITIONS)
     engine = SparkEngine(spark)
     try:
-        raw, _ = engine.read_raw(lake, LOCATIONS, [read_header(lake, key, LOCATIONS, None)])
+        raw = engine.read_raw(lake, LOCATIONS, [read_header(lake, key, LOCATIONS, None)]).frame
         assert spark.conf.get(spark_engine.SHUFFLE_PARTITIONS) == "9"
         validated = by(engine.rows(validate(engine, raw, LOCATIONS)), "_row")
     finally:
