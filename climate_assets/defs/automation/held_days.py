@@ -24,7 +24,8 @@ from climate_assets.constants import DERIVED_ASSETS, PROCESSED_ASSETS
 from climate_assets.partitions import days_of, range_tags, range_text, run_range, stretches
 from climate_assets.steps.failures import CHECK_FAILED_ERROR
 
-HELD_BACK = "held_back"  # materialization metadata written by the jobs (climate_glue.write_audit_publish)
+# Materialization metadata written by the jobs (climate_glue.write_audit_publish).
+HELD_BACK = "held_back"
 HELD_DAYS_SENSOR = "climate_derived_around_held_days"
 HELD_FOR_TAG = "climate/around_held_days_of"
 
