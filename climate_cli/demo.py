@@ -23,6 +23,7 @@ from climate_glue.contract import (
     RAW_DATASETS,
     REJECTS_PREFIX,
     WAREHOUSE_SCHEMA,
+    date_partition,
 )
 from climate_glue.lake import Lake
 from climate_glue.raw import DATE_FOLDER
@@ -94,7 +95,7 @@ def describe_failed_check(failed: FailedCheck, settings: Settings) -> list[str]:
         lines.append(f"    {meta['rows_rejected']} of {meta.get('rows_read')} rows rejected")
     dataset = DATASET_OF_ASSET.get(failed.asset)
     if dataset:
-        folders = [f"date={day}" for day in days] or ["date=YYYY-MM-DD"]
+        folders = [date_partition(day) for day in days] or [date_partition("YYYY-MM-DD")]
         for folder in folders:
             lines.append(
                 f"    rejected rows: {settings.lake_root / REJECTS_PREFIX / dataset / folder}/"

@@ -48,6 +48,7 @@ from climate_glue.contract import (
     LOCATIONS,
     RAW_PREFIX,
     Dataset,
+    date_partition,
 )
 from climate_glue.lake import LocalLake
 
@@ -619,7 +620,7 @@ def _write(root: Path, dataset: Dataset, day: date | None, columns: Mapping[str,
         raise RuntimeError(f"{dataset.name}: generated columns differ from the contract")
     folder = f"{RAW_PREFIX}/{dataset.name}"
     if day is not None:
-        folder = f"{folder}/date={day.isoformat()}"
+        folder = f"{folder}/{date_partition(day)}"
     key = f"{folder}/{dataset.name}.csv"
     values = [_as_list(columns[name]) for name in dataset.column_names]
     # Through the lake: a link where a file or folder goes is refused or replaced, never

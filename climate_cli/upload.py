@@ -18,7 +18,7 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
-from climate_glue.contract import RAW_DATASETS, RAW_PREFIX
+from climate_glue.contract import RAW_DATASETS, RAW_PREFIX, date_partition
 from climate_glue.lake import Lake
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -101,7 +101,7 @@ def upload(lake: Lake, path: Path, dataset_name: str) -> list[str]:
         raise UploadError(f"{path}: not UTF-8 (byte {exc.start})") from None
     keys = []
     for day, content in split_by_date(path, text).items():
-        key = f"{RAW_PREFIX}/{dataset.name}/date={day}/{name}"
+        key = f"{RAW_PREFIX}/{dataset.name}/{date_partition(day)}/{name}"
         lake.write_text(key, content)
         keys.append(key)
     return keys

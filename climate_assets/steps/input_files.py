@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dagster as dg
-from climate_glue.contract import RAW_PREFIX, Dataset
+from climate_glue.contract import RAW_PREFIX, Dataset, date_partition
 from climate_glue.lake import Lake
 
 INPUT_FILES = "input_files"  # materialization metadata: {raw key: content tag}
@@ -23,7 +23,7 @@ def input_files(lake: Lake, dataset: Dataset, days: Sequence[str] | None = None)
     """Landing files of ``dataset`` for ``days`` (partition keys; all of them for locations) and
     their content tags; dot files (uploads in flight) are not inputs."""
     if dataset.daily and days is not None:
-        prefixes = [f"{RAW_PREFIX}/{dataset.name}/date={day}/" for day in days]
+        prefixes = [f"{RAW_PREFIX}/{dataset.name}/{date_partition(day)}/" for day in days]
     else:
         prefixes = [f"{RAW_PREFIX}/{dataset.name}/"]
     files = {}
@@ -62,7 +62,7 @@ def consumed_files(instance: dg.DagsterInstance, asset_key: dg.AssetKey) -> dict
                 if key in decided:
                     continue
                 # A daily file belongs to the partition of its date folder.
-                if partition is None or f"/date={partition}/" in key:
+                if partition is None or f"/{date_partition(partition)}/" in key:
                     consumed[key] = tag
                     decided.add(key)
         if not result.has_more:

@@ -401,9 +401,10 @@ def hive_partition(day: date) -> str:
     return f"year={day:%Y}/month={day:%m}/day={day:%d}"
 
 
-def date_partition(day: date) -> str:
-    """The folder of a day in the landing zone and the rejects (contract sections 1 and 3)."""
-    return f"date={day.isoformat()}"
+def date_partition(day: date | str) -> str:
+    """The folder of a day (a date, or its ISO text as a partition key has it) in the landing
+    zone and the rejects (contract sections 1 and 3)."""
+    return f"date={day}"
 
 
 # PostgreSQL schema holding one table per asset.
