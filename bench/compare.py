@@ -1,11 +1,22 @@
-"""Is the floor's curated output the pipeline's? Row counts, keys and every value, per asset."""
+"""Is a floor's output the pipeline's? The curated floor: row counts, keys and every value of the
+curated Parquet, per asset; the full floor: every output, files, columns, rows and values."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
-from climate_glue.contract import DERIVED
+import psycopg
+from climate_glue.contract import (
+    CURATED_PREFIX,
+    DERIVED,
+    EXPORTS_PREFIX,
+    PROCESSED_PREFIX,
+    RAW_DATASETS,
+    WAREHOUSE_SCHEMA,
+)
+from psycopg import sql
 
 TOLERANCE = 1e-9  # unrounded doubles may differ in the last bits between engines
 
@@ -56,3 +67,114 @@ def compare_curated(pipeline_lake: Path, floor_out: Path) -> dict:
         }
     con.close()
     return report
+
+
+# --- the full-output floor: every output, value by value ------------------------------------
+
+RUN_OWN = ("_processed_at", "_run_id")  # lineage each run stamps its own
+
+
+def _files(lake: Path, prefix: str) -> list[str]:
+    base = lake / prefix
+    return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+
+
+def _reader(lake: Path, prefix: str, fmt: str) -> str:
+    path = str(lake / prefix / "**" / f"*.{fmt}").replace("'", "''")
+    if fmt == "parquet":
+        return f"read_parquet('{path}', hive_partitioning = false)"
+    if fmt == "csv":  # as text: a value written differently differs
+        return f"read_csv('{path}', header = true, all_varchar = true, hive_partitioning = false)"
+    return f"read_json('{path}', format = 'newline_delimited', hive_partitioning = false)"
+
+
+def _lake_output(con, pipeline: Path, floor: Path, prefix: str, fmt: str) -> dict:
+    """Files, columns (names and types), rows, and rows on one side only (every column but
+    RUN_OWN, duplicates counted) of one lake output."""
+    found = {"files": _files(pipeline, prefix) == _files(floor, prefix)}
+    if not (pipeline / prefix).exists() or not (floor / prefix).exists():
+        return {**found, "missing": True, "equal": False}
+    p, f = _reader(pipeline, prefix, fmt), _reader(floor, prefix, fmt)
+
+    def described(source: str) -> list[tuple]:  # the JSON reader guesses RUN_OWN's types
+        rows = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        return [(r[0], None if r[0] in RUN_OWN else r[1]) for r in rows]
+
+    columns = described(p)
+    found["columns"] = columns == described(f)
+    shown = ", ".join(f'"{c}"' for c, _ in columns if c not in RUN_OWN)
+    found["pipeline_rows"] = con.execute(f"SELECT count(*) FROM {p}").fetchone()[0]
+    found["floor_rows"] = con.execute(f"SELECT count(*) FROM {f}").fetchone()[0]
+    for side, (a, b) in {"only_in_pipeline": (p, f), "only_in_floor": (f, p)}.items():
+        found[side] = con.execute(
+            f"SELECT count(*) FROM (SELECT {shown} FROM {a} EXCEPT ALL SELECT {shown} FROM {b})"
+        ).fetchone()[0]
+    found["equal"] = (
+        found["files"]
+        and found["columns"]
+        and found["pipeline_rows"] == found["floor_rows"]
+        and not found["only_in_pipeline"]
+        and not found["only_in_floor"]
+    )
+    return found
+
+
+def _table_digest(dsn: str, table: str, key: tuple[str, ...]) -> tuple[list, int, str]:
+    """A PostgreSQL table's columns (name, type), rows, and a digest of its rows as text, in
+    key order, every column but RUN_OWN (None, 0, '' when there is no such table)."""
+    with psycopg.connect(dsn) as conn:
+        columns = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (WAREHOUSE_SCHEMA, table),
+        ).fetchall()
+        if not columns:
+            return None, 0, ""
+        shown = [c for c, _ in columns if c not in RUN_OWN]
+        query = sql.SQL("COPY (SELECT {} FROM {}.{} ORDER BY {}) TO STDOUT").format(
+            sql.SQL(", ").join(map(sql.Identifier, shown)),
+            sql.Identifier(WAREHOUSE_SCHEMA),
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, key)),
+        )
+        digest, rows = hashlib.sha256(), 0
+        with conn.cursor().copy(query) as copy_out:
+            for block in copy_out:
+                digest.update(block)
+                rows += bytes(block).count(b"\n")
+    return [list(c) for c in columns], rows, digest.hexdigest()
+
+
+def compare_full(pipeline_lake: Path, pipeline_dsn: str, floor_lake: Path, floor_dsn: str) -> dict:
+    """Every output of the pipeline against the full floor's: the processed and curated Parquet,
+    the CSV and JSON exports (files, columns, rows and values) and the seven PostgreSQL tables
+    (columns, rows and values); the run's own lineage (RUN_OWN) aside. ``equal``: all of it."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    lake = {}
+    for dataset in RAW_DATASETS.values():
+        prefix = f"{PROCESSED_PREFIX}/{dataset.asset}"
+        lake[prefix] = _lake_output(con, pipeline_lake, floor_lake, prefix, "parquet")
+    for spec in DERIVED:
+        prefix = f"{CURATED_PREFIX}/{spec.asset}"
+        lake[prefix] = _lake_output(con, pipeline_lake, floor_lake, prefix, "parquet")
+        for fmt in ("csv", "json"):
+            prefix = f"{EXPORTS_PREFIX}/{fmt}/{spec.asset}"
+            lake[prefix] = _lake_output(con, pipeline_lake, floor_lake, prefix, fmt)
+    con.close()
+    postgres = {}
+    for spec in (*RAW_DATASETS.values(), *DERIVED):
+        p_columns, p_rows, p_digest = _table_digest(pipeline_dsn, spec.asset, spec.key)
+        f_columns, f_rows, f_digest = _table_digest(floor_dsn, spec.asset, spec.key)
+        postgres[spec.asset] = {
+            "pipeline_rows": p_rows,
+            "floor_rows": f_rows,
+            "columns": p_columns is not None and p_columns == f_columns,
+            "values": p_digest == f_digest,
+            "equal": p_columns is not None and p_columns == f_columns and p_digest == f_digest,
+        }
+    return {
+        "lake": lake,
+        "postgres": postgres,
+        "equal": all(x["equal"] for x in (*lake.values(), *postgres.values())),
+    }
