@@ -74,9 +74,10 @@ def compare_curated(pipeline_lake: Path, floor_out: Path) -> dict:
 RUN_OWN = ("_processed_at", "_run_id")  # lineage each run stamps its own
 
 
-def _files(lake: Path, prefix: str) -> list[str]:
+def _folders(lake: Path, prefix: str, fmt: str) -> list[str]:
+    """The folders that hold the output's files (file names are each writer's own)."""
     base = lake / prefix
-    return sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+    return sorted({p.parent.relative_to(base).as_posix() for p in base.rglob(f"*.{fmt}")})
 
 
 def _reader(lake: Path, prefix: str, fmt: str) -> str:
@@ -89,10 +90,11 @@ def _reader(lake: Path, prefix: str, fmt: str) -> str:
 
 
 def _lake_output(con, pipeline: Path, floor: Path, prefix: str, fmt: str) -> dict:
-    """Files, columns (names and types), rows, and rows on one side only (every column but
+    """Folders, columns (names and types), rows, and rows on one side only (every column but
     RUN_OWN, duplicates counted) of one lake output."""
-    found = {"files": _files(pipeline, prefix) == _files(floor, prefix)}
-    if not (pipeline / prefix).exists() or not (floor / prefix).exists():
+    folders = _folders(pipeline, prefix, fmt)
+    found = {"folders": len(folders), "same_folders": folders == _folders(floor, prefix, fmt)}
+    if not folders or not _folders(floor, prefix, fmt):
         return {**found, "missing": True, "equal": False}
     p, f = _reader(pipeline, prefix, fmt), _reader(floor, prefix, fmt)
 
@@ -102,6 +104,8 @@ def _lake_output(con, pipeline: Path, floor: Path, prefix: str, fmt: str) -> dic
 
     columns = described(p)
     found["columns"] = columns == described(f)
+    if not found["columns"]:  # a column missing, added or retyped: no value compares
+        return {**found, "equal": False}
     shown = ", ".join(f'"{c}"' for c, _ in columns if c not in RUN_OWN)
     found["pipeline_rows"] = con.execute(f"SELECT count(*) FROM {p}").fetchone()[0]
     found["floor_rows"] = con.execute(f"SELECT count(*) FROM {f}").fetchone()[0]
@@ -110,7 +114,7 @@ def _lake_output(con, pipeline: Path, floor: Path, prefix: str, fmt: str) -> dic
             f"SELECT count(*) FROM (SELECT {shown} FROM {a} EXCEPT ALL SELECT {shown} FROM {b})"
         ).fetchone()[0]
     found["equal"] = (
-        found["files"]
+        found["same_folders"]
         and found["columns"]
         and found["pipeline_rows"] == found["floor_rows"]
         and not found["only_in_pipeline"]
@@ -147,7 +151,7 @@ def _table_digest(dsn: str, table: str, key: tuple[str, ...]) -> tuple[list, int
 
 def compare_full(pipeline_lake: Path, pipeline_dsn: str, floor_lake: Path, floor_dsn: str) -> dict:
     """Every output of the pipeline against the full floor's: the processed and curated Parquet,
-    the CSV and JSON exports (files, columns, rows and values) and the seven PostgreSQL tables
+    the CSV and JSON exports (folders, columns, rows and values) and the seven PostgreSQL tables
     (columns, rows and values); the run's own lineage (RUN_OWN) aside. ``equal``: all of it."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
