@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 from .breakdown import median_steps
-from .shape import engine_parts, floor_summary
+from .shape import engine_parts, floor_summary, full_floor_summary, median
 
 MIB = 2**20
 
@@ -99,7 +99,7 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
         "- engines: each graph workload ran on "
         + ", ".join(f"**{e}**" for e in results.get("engines", ["spark"]))
         + " (the child process's `CLIMATE_ENGINE`; results from before the engines measured"
-        " Spark only), the DuckDB floor once per workload; the sensor tick and status run no job"
+        " Spark only), and for `seed`, `100mb` and `backfill` the two floors (curated and full-output) as many times; the sensor tick and status run no job"
         " measured",
         "- memory: peak over the run of the sum over the whole process tree (Python, which runs"
         " the DuckDB engine in-process; with Spark also its JVM and Python workers; the embedded"
@@ -150,7 +150,11 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(name: str, what: str, runs_on: str, s: dict, floor_wall: float | None) -> list:
+def _ratio(wall: float | None, floor_wall: float | None) -> float | None:
+    return round(wall / floor_wall, 2) if wall and floor_wall else None
+
+
+def _row(name: str, what: str, runs_on: str, s: dict, floors: tuple) -> list:
     wall = (s.get("wall_seconds") or {}).get("median")
     return [
         name,
@@ -161,13 +165,14 @@ def _row(name: str, what: str, runs_on: str, s: dict, floor_wall: float | None) 
         _spread(s.get("peak_rss_bytes"), MIB, "MiB"),
         _spread(s.get("peak_uss_bytes"), MIB, "MiB"),
         _spread(s.get("cpu_seconds")),
-        round(wall / floor_wall, 2) if wall and floor_wall else None,
+        *(_ratio(wall, floor_wall) for floor_wall in floors),
         s.get("failed_runs"),
     ]
 
 
 def _workloads_table(results: dict) -> list[str]:
-    """One row per workload and engine, the floor's row first: side by side in one column."""
+    """One row per workload and engine, the floors' rows first: side by side, each row's
+    process wall over each floor's in a column of its own."""
     rows = []
     for name, w in results["workloads"].items():
         landing = w["landing_zone"]
@@ -176,24 +181,25 @@ def _workloads_table(results: dict) -> list[str]:
             f" {_size(sum(landing['raw_bytes'].values()))}"
             f" ({_size(landing['daily_bytes_per_day'])}/day)"
         )
-        floor = floor_summary(w)
-        floor_wall = (floor or {}).get("wall_seconds", {}) or {}
-        floor_wall = floor_wall.get("median")
-        shown = []
-        if floor:
-            shown.append(("DuckDB floor", floor))
+        curated, full = floor_summary(w), full_floor_summary(w)
+        floors = tuple(median(f, "wall_seconds") for f in (curated, full))
+        shown = [
+            (label, f)
+            for label, f in (("curated floor", curated), ("full-output floor", full))
+            if f
+        ]
         parts = engine_parts(w)
         shown += [(f"{engine} engine", part["summary"]) for engine, part in parts.items()]
         if not parts:
             shown.append(("(no engine)", w["summary"]))
         for i, (runs_on, summary) in enumerate(shown):
             rows.append(
-                _row(name if i == 0 else "", what if i == 0 else "", runs_on, summary, floor_wall)
+                _row(name if i == 0 else "", what if i == 0 else "", runs_on, summary, floors)
             )
     lines = _table(
         [
             "workload", "what", "runs on", "process wall", "Dagster run", "peak RSS",
-            "peak USS", "CPU", "x floor", "failed",
+            "peak USS", "CPU", "x curated floor", "x full floor", "failed",
         ],
         rows,
     )  # fmt: skip
@@ -202,10 +208,15 @@ def _workloads_table(results: dict) -> list[str]:
         "",
         "*process wall*: from starting the process to its exit (imports, PostgreSQL, the Spark"
         " JVM when the engine is Spark, the run, shutdown); *Dagster run*: `run_whole_graph`"
-        " alone; *x floor*: process wall over the floor's process wall; *CPU*: user + system"
-        " seconds of the whole process tree (steadier than wall time when other work shares the"
-        " machine); the floor is plain DuckDB from the same landing zone to the same curated"
-        " Parquet (`bench/floor_duckdb.py`).",
+        " alone; *x curated floor*, *x full floor*: process wall over that floor's process wall;"
+        " *CPU*: user + system seconds of the whole process tree (steadier than wall time when"
+        " other work shares the machine). Both floors are plain DuckDB from the same landing"
+        " zone: the *curated floor* (`bench/floor_duckdb.py`) writes only the curated Parquet;"
+        " the *full-output floor* (`bench/floor_full.py`) writes every output the pipeline"
+        " writes (processed and curated Parquet, CSV and JSON exports, the seven PostgreSQL"
+        " tables COPYed on two streams into its own embedded PostgreSQL, started in its"
+        " process), without orchestration, atomic publishing, checks or rejects. Results from"
+        " before issue 21 have no full-output floor.",
     ]
 
 
@@ -225,6 +236,7 @@ def _other_shares(
         for run in [
             *w.get("runs", []),
             *w.get("floor_runs", []),
+            *w.get("full_floor_runs", []),
             *(r for part in w.get("engines", {}).values() for r in part["runs"]),
         ]
         if run.get(field) is not None and run.get("wall_seconds")
@@ -319,10 +331,22 @@ def _workload_detail(name: str, w: dict) -> list[str]:
         f = floors[0]
         lines += [
             "",
-            f"### {name}: the DuckDB floor",
+            f"### {name}: the curated floor",
             "",
             f"First run: {f.get('seconds')} s inside DuckDB {f.get('stages')},"
             f" valid rows {f.get('valid_rows')}.",
+        ]
+    full = [r for r in w.get("full_floor_runs", []) if r["exit_code"] == 0]
+    if full:
+        f = full[0]
+        lines += [
+            "",
+            f"### {name}: the full-output floor",
+            "",
+            f"First run: {f.get('seconds')} s from its start to the last COPY, by stage"
+            f" {f.get('stages')} (the embedded PostgreSQL starts on a thread from the first"
+            f" moment; *wait_for_postgres* is what was left of its start); PostgreSQL rows"
+            f" {f.get('postgres_rows')}.",
         ]
     return lines
 
@@ -525,9 +549,27 @@ def _engine_detail(w: dict) -> list[str]:
             if by_kind:
                 shown = "; ".join(f"{kind} {seconds:,.1f} s" for kind, seconds in by_kind.items())
                 lines += ["", f"CPU seconds by process (first run): {shown}."]
+    full = w.get("full_comparison")
+    if full:
+        lines += [
+            "",
+            "Full-output floor vs this engine's pipeline, every output (first run of each):",
+            "",
+        ]
+        outputs = [(k, "lake", v) for k, v in full["lake"].items()]
+        outputs += [(f"climate_health.{k}", "PostgreSQL", v) for k, v in full["postgres"].items()]
+        lines += _table(
+            ["output", "in", "pipeline rows", "floor rows", "equal"],
+            [[k, where, v.get("pipeline_rows"), v.get("floor_rows"), "yes" if v["equal"] else "NO"]
+             for k, where, v in outputs],
+        )  # fmt: skip
     comparison = w.get("comparison")
     if comparison:
-        lines += ["", "Floor vs this engine's pipeline, curated Parquet (first run of each):", ""]
+        lines += [
+            "",
+            "Curated floor vs this engine's pipeline, curated Parquet (first run of each):",
+            "",
+        ]
         lines += _table(
             ["asset", "pipeline rows", "floor rows", "only pipeline", "only floor", "values differing", "equal"],
             [

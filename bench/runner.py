@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psutil
 
-from .compare import compare_curated
+from .compare import compare_curated, compare_full
 from .memory import PeakMemory
 from .report import render
 from .targets import evaluate
@@ -253,6 +253,45 @@ def run_floor(workload: Workload, data_dir: Path, out: Path) -> dict:
     return result
 
 
+def run_full_floor(workload: Workload, data_dir: Path, state: Path) -> dict:
+    """``bench.floor_full``: the same landing zone to every output, its own embedded
+    PostgreSQL on ``state/pgdata`` started inside the measured process, as the pipeline's."""
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    summary = state / "floor-full.json"
+    command = [
+        sys.executable, "-m", "bench.floor_full",
+        "--lake-root", str(data_dir / workload.data_name / "lake"), "--state", str(state),
+        "--start", workload.start.isoformat(), "--end", workload.end.isoformat(),
+        "--json", str(summary),
+    ]  # fmt: skip
+    result = run_child(command, str(state), state / "floor-full.log")
+    if summary.exists():
+        result.update(json.loads(summary.read_text()))
+    if result["exit_code"] != 0:
+        result["log_tail"] = _tail(state / "floor-full.log")
+    return result
+
+
+def compare_full_outputs(pipeline_state: Path, floor_state: Path) -> dict:
+    """Every output of a pipeline run against the full floor's (``compare.compare_full``), each
+    embedded PostgreSQL started for it and stopped after."""
+    from climate_glue.warehouse import EMBEDDED_DATABASE
+
+    from climate_assets.resources.warehouse import embedded_server
+
+    with (
+        embedded_server(str(pipeline_state / "pgdata")) as pipeline,
+        embedded_server(str(floor_state / "pgdata")) as floor,
+    ):
+        return compare_full(
+            pipeline_state / "lake",
+            pipeline.get_uri(EMBEDDED_DATABASE),
+            floor_state / "lake",
+            floor.get_uri(EMBEDDED_DATABASE),
+        )
+
+
 def run_sensor(workload: Workload, state: Path) -> dict:
     out = state / "bench-sensor.json"
     command = [sys.executable, "-m", "bench.sensor_tick", "--state", str(state), "--out", str(out)]
@@ -383,7 +422,7 @@ def run_workload(
     engines: list[str] | None = None,
 ) -> dict:
     """A graph workload runs ``repeat`` times on each engine (``engines[name]``: runs, summary,
-    its first run's curated rows compared with the floor's), then the floor ``repeat`` times;
+    its first run's outputs compared with the floors'), then both floors ``repeat`` times;
     the sensor tick and status, which run no job measured, ``repeat`` times (``runs``,
     ``summary``)."""
     landing = ensure_landing_zone(workload, data_dir)
@@ -433,34 +472,78 @@ def run_workload(
                 shutil.rmtree(state, ignore_errors=True)
         result["engines"][engine] = {"runs": runs, "summary": summarize(runs)}
     if workload.floor:
-        result["floor_runs"] = []
-        for i in range(repeat):
-            out = work / f"{workload.name}-floor-{i}"
-            log(f"{workload.name}: DuckDB floor {i + 1}/{repeat}")
-            floor = run_floor(workload, data_dir, out)
-            result["floor_runs"].append(floor)
-            log(f"{workload.name}: floor {floor['wall_seconds']:.1f}s")
-            if i == 0 and floor["exit_code"] == 0:
-                for engine, state in first_states.items():
-                    if state.exists():
-                        result["engines"][engine]["comparison"] = compare_curated(
-                            state / "lake", out
-                        )
-            if not keep:
-                shutil.rmtree(out, ignore_errors=True)
-        floors = [r for r in result["floor_runs"] if r["exit_code"] == 0]
-        result["floor_summary"] = {
-            "wall_seconds": spread([r["wall_seconds"] for r in floors]),
-            "seconds": spread([r.get("seconds") for r in floors]),
-            "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in floors]),
-            "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in floors]),
-            "cpu_seconds": spread([r.get("cpu_seconds") for r in floors]),
-            "failed_runs": len(result["floor_runs"]) - len(floors),
-        }
+        _run_floors(workload, repeat, data_dir, work, keep, result, first_states)
     if not keep:
         for state in first_states.values():
             shutil.rmtree(state, ignore_errors=True)
     return result
+
+
+def floor_spread(runs: list[dict]) -> dict:
+    """A floor's medians with min and max over its successful runs."""
+    ok = [r for r in runs if r["exit_code"] == 0]
+    return {
+        "wall_seconds": spread([r["wall_seconds"] for r in ok]),
+        "seconds": spread([r.get("seconds") for r in ok]),
+        "peak_rss_bytes": spread([r["peak_rss_bytes"] for r in ok]),
+        "peak_uss_bytes": spread([r["peak_uss_bytes"] for r in ok]),
+        "cpu_seconds": spread([r.get("cpu_seconds") for r in ok]),
+        "failed_runs": len(runs) - len(ok),
+    }
+
+
+def _run_floors(
+    workload: Workload,
+    repeat: int,
+    data_dir: Path,
+    work: Path,
+    keep: bool,
+    result: dict,
+    first_states: dict[str, Path],
+) -> None:
+    """Both floors ``repeat`` times, alternating (the curated floor: ``floor_runs``,
+    ``floor_summary``; the full-output floor: ``full_floor_runs``, ``full_floor_summary``);
+    each one's first run compared with each engine's first run (``comparison``,
+    ``full_comparison``)."""
+    result["floor_runs"], result["full_floor_runs"] = [], []
+    for i in range(repeat):
+        out = work / f"{workload.name}-floor-{i}"
+        log(f"{workload.name}: curated floor {i + 1}/{repeat}")
+        floor = run_floor(workload, data_dir, out)
+        result["floor_runs"].append(floor)
+        log(f"{workload.name}: curated floor {floor['wall_seconds']:.1f}s")
+        full_state = work / f"{workload.name}-floor-full-{i}"
+        log(f"{workload.name}: full-output floor {i + 1}/{repeat}")
+        full = run_full_floor(workload, data_dir, full_state)
+        result["full_floor_runs"].append(full)
+        log(f"{workload.name}: full-output floor {full['wall_seconds']:.1f}s")
+        if i == 0:
+            _compare_first_runs(result, first_states, floor, out, full, full_state)
+        if not keep:
+            shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(full_state, ignore_errors=True)
+    result["floor_summary"] = floor_spread(result["floor_runs"])
+    result["full_floor_summary"] = floor_spread(result["full_floor_runs"])
+
+
+def _compare_first_runs(
+    result: dict,
+    first_states: dict[str, Path],
+    floor: dict,
+    out: Path,
+    full: dict,
+    full_state: Path,
+) -> None:
+    for engine, state in first_states.items():
+        if not state.exists():
+            continue
+        part = result["engines"][engine]
+        if floor["exit_code"] == 0:
+            part["comparison"] = compare_curated(state / "lake", out)
+        if full["exit_code"] == 0:
+            part["full_comparison"] = compare_full_outputs(state, full_state)
+            equal = part["full_comparison"]["equal"]
+            log(f"{engine} engine vs full-output floor: {'equal' if equal else 'DIFFERENT'}")
 
 
 def merge(base: dict, extra: dict, extra_name: str) -> dict:
@@ -597,5 +680,9 @@ def main(argv: list[str] | None = None) -> int:
         for w in results["workloads"].values()
         for part in [w, *w.get("engines", {}).values()]
         if "summary" in part
-    ) + sum(w.get("floor_summary", {}).get("failed_runs", 0) for w in results["workloads"].values())
+    ) + sum(
+        w.get(floors, {}).get("failed_runs", 0)
+        for w in results["workloads"].values()
+        for floors in ("floor_summary", "full_floor_summary")
+    )
     return 1 if failed else 0

@@ -1,9 +1,11 @@
-"""A workload's results by engine and its floor, read the same way from every results file.
+"""A workload's results by engine and its floors, read the same way from every results file.
 
 Since the engines (issue 11) a graph workload keeps ``engines[name]`` (``runs``, ``summary``,
-``comparison``) and ``floor_runs`` with ``floor_summary``; results from before measured the
-Spark engine only and kept ``runs``, ``summary`` (with ``floor_*`` fields) and ``comparison``
-on the workload itself. The sensor tick runs no job: ``runs`` and ``summary`` in both.
+``comparison``, ``full_comparison``) and ``floor_runs`` with ``floor_summary`` (the curated
+floor); since issue 21 also ``full_floor_runs`` with ``full_floor_summary`` (the full-output
+floor), absent from earlier files. Results from before the engines measured the Spark engine
+only and kept ``runs``, ``summary`` (with ``floor_*`` fields) and ``comparison`` on the
+workload itself. The sensor tick runs no job: ``runs`` and ``summary`` in both.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ def floor_summary(workload: dict) -> dict | None:
         "cpu_seconds": old.get("floor_cpu_seconds"),
         "failed_runs": 0,
     }
+
+
+def full_floor_summary(workload: dict) -> dict | None:
+    """The full-output floor's medians (issue 21); None in results from before it."""
+    return workload.get("full_floor_summary")
 
 
 def median(found: dict | None, field: str, stat: str = "median"):
