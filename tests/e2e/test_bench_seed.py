@@ -1,5 +1,5 @@
 """The benchmark suite run as a user runs it (``python -m bench seed --quick``): its runner, the
-DuckDB floor and each engine's comparison with it, end to end (no timings asserted)."""
+two floors and each engine's comparison with them, end to end (no timings asserted)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.spark]
 
 
 def test_runner_quick_seed_end_to_end(tmp_path: Path) -> None:
-    """One quick seed run on each engine: the pipeline through Dagster, the floor, each
-    engine's comparison with it, the per-step breakdown and the results files."""
+    """One quick seed run on each engine: the pipeline through Dagster, the two floors, each
+    engine's comparison with them, the per-step breakdown and the results files."""
     done = subprocess.run(
         [sys.executable, "-m", "bench", "seed", "--quick", "--repeat", "1",
          "--out", str(tmp_path), "--data-dir", str(tmp_path / "data")],
@@ -52,8 +52,12 @@ def test_runner_quick_seed_end_to_end(tmp_path: Path) -> None:
         # No JVM on DuckDB: the CPU split names only the processes there were.
         assert ("spark jvm" in run["cpu_by_kind"]) == (engine == "spark")
     assert seed["floor_summary"]["wall_seconds"]["n"] == 1
+    assert seed["full_floor_summary"]["wall_seconds"]["n"] == 1
+    assert seed["full_floor_runs"][0]["postgres_rows"]["resilience_scores"] == 36
+    # Each engine's every output, PostgreSQL included, is the full-output floor's.
+    assert all(part["full_comparison"]["equal"] for part in seed["engines"].values())
     report = (tmp_path / "RESULTS.md").read_text()
-    assert "## Targets" in report and "seed batch end to end" in report
+    assert "## Targets" in report and "seed batch vs full-output floor" in report
     assert "### seed on the duckdb engine" in report and "### seed on the spark engine" in report
     assert "| derived_metrics |" in report
     assert not (tmp_path / "data" / "runs").exists() or not any(
