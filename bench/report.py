@@ -344,9 +344,10 @@ def _workload_detail(name: str, w: dict) -> list[str]:
             f"### {name}: the full-output floor",
             "",
             f"First run: {f.get('seconds')} s from its start to the last COPY, by stage"
-            f" {f.get('stages')} (the embedded PostgreSQL starts on a thread from the first"
-            f" moment; *wait_for_postgres* is what was left of its start); PostgreSQL rows"
-            f" {f.get('postgres_rows')}.",
+            f" {f.get('stages')} (CPU seconds of its Python process: {f.get('stages_cpu')});"
+            " PostgreSQL on a thread of its own, side by side with the lake's files: waiting"
+            " for the server (started on a thread from the first moment) and loading"
+            f" {f.get('postgres_stages')}; rows COPYed {f.get('postgres_rows')}.",
         ]
     return lines
 
