@@ -551,7 +551,12 @@ def _engine_detail(w: dict) -> list[str]:
                 shown = "; ".join(f"{kind} {seconds:,.1f} s" for kind, seconds in by_kind.items())
                 lines += ["", f"CPU seconds by process (first run): {shown}."]
     full = w.get("full_comparison")
-    if full:
+    if full and "error" in full:
+        lines += [
+            "",
+            f"Full-output floor vs this engine's pipeline: not compared ({full['error']}).",
+        ]
+    elif full:
         lines += [
             "",
             "Full-output floor vs this engine's pipeline, every output (first run of each):",

@@ -275,21 +275,25 @@ def run_full_floor(workload: Workload, data_dir: Path, state: Path) -> dict:
 
 def compare_full_outputs(pipeline_state: Path, floor_state: Path) -> dict:
     """Every output of a pipeline run against the full floor's (``compare.compare_full``), each
-    embedded PostgreSQL started for it and stopped after."""
+    embedded PostgreSQL started for it and stopped after. A comparison that cannot run is
+    recorded (``error``), not the end of the benchmark."""
     from climate_glue.warehouse import EMBEDDED_DATABASE
 
     from climate_assets.resources.warehouse import embedded_server
 
-    with (
-        embedded_server(str(pipeline_state / "pgdata")) as pipeline,
-        embedded_server(str(floor_state / "pgdata")) as floor,
-    ):
-        return compare_full(
-            pipeline_state / "lake",
-            pipeline.get_uri(EMBEDDED_DATABASE),
-            floor_state / "lake",
-            floor.get_uri(EMBEDDED_DATABASE),
-        )
+    try:
+        with (
+            embedded_server(str(pipeline_state / "pgdata")) as pipeline,
+            embedded_server(str(floor_state / "pgdata")) as floor,
+        ):
+            return compare_full(
+                pipeline_state / "lake",
+                pipeline.get_uri(EMBEDDED_DATABASE),
+                floor_state / "lake",
+                floor.get_uri(EMBEDDED_DATABASE),
+            )
+    except Exception as exc:
+        return {"equal": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def run_sensor(workload: Workload, state: Path) -> dict:
@@ -534,6 +538,7 @@ def _compare_first_runs(
     full: dict,
     full_state: Path,
 ) -> None:
+    """Each engine's first run against each floor's first run (kept until then)."""
     for engine, state in first_states.items():
         if not state.exists():
             continue
