@@ -20,6 +20,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from importlib import metadata
+from importlib.util import find_spec
 from pathlib import Path
 
 import psutil
@@ -91,9 +92,8 @@ def versions() -> dict:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[package] = "absent"
-    import pgserver
-
-    postgres = Path(pgserver.__file__).parent / "pginstall" / "bin" / "postgres"
+    # Found, not imported: importing pgserver warns about XDG_RUNTIME_DIR where it is unset.
+    postgres = Path(find_spec("pgserver").origin).parent / "pginstall" / "bin" / "postgres"
     found["postgres"] = _command_version([str(postgres), "--version"])
     try:  # only the Spark engine needs Java: a DuckDB-only machine may have none
         from climate_assets.local_glue.spark import find_java_home
