@@ -265,8 +265,18 @@ def test_report_shows_the_floor_and_each_engine_side_by_side(tmp_path: Path) -> 
         "load_average_start": [0.1, 0.1, 0.1],
         "load_average_end": [0.1, 0.1, 0.1],
     }
+    engines = results["workloads"]["seed"]["engines"]
+    engines["duckdb"]["full_comparison"] = {
+        "lake": {"processed/locations": {"pipeline_rows": 3, "floor_rows": 3, "equal": True}},
+        "postgres": {"locations": {"pipeline_rows": 3, "floor_rows": 2, "equal": False}},
+        "equal": False,
+    }
+    engines["spark"]["full_comparison"] = {"equal": False, "error": "OperationalError: refused"}
     results["targets"] = evaluate(results, baseline=BASELINE)
     report = render(results, "r.json", [])
+    assert "| processed/locations | lake | 3 | 3 | yes |" in report
+    assert "| climate_health.locations | PostgreSQL | 3 | 2 | NO |" in report
+    assert "not compared (OperationalError: refused)" in report
     seed_rows = report.split("| seed |", 1)[1].split("| 100mb |", 1)[0]
     assert "| curated floor | 1.3 s" in seed_rows
     assert "| full-output floor | 2.5 s" in seed_rows
