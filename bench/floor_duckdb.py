@@ -1,4 +1,5 @@
-"""The floor: the same landing zone to the same curated Parquet, in plain DuckDB, no orchestration.
+"""The curated floor: the same landing zone to the same curated Parquet, in plain DuckDB, no
+orchestration.
 
 ``python -m bench.floor_duckdb --lake-root LAKE --out OUT --start D --end D [--json FILE]``
 
@@ -8,7 +9,8 @@ duplicate rule (identical rows keep one, conflicting rows are all rejected), the
 derived formulas with half-away-from-zero rounding to 2 decimals, and writes
 ``OUT/curated/<asset>/year=/month=/day=/`` Parquet with the lineage columns. It does none of
 the rest (processed Parquet, rejects files, PostgreSQL, exports, atomic publishing, Athena),
-so the pipeline's time over this one is the price of everything the floor leaves out.
+so the pipeline's time over this one is the price of everything the floor leaves out. The
+full-output floor (``bench/floor_full.py``) runs this module's SQL and writes every output.
 """
 
 from __future__ import annotations
