@@ -114,6 +114,36 @@ def test_a_job_never_has_more_copy_streams_open_than_its_bound(spark_slots, data
         table.discard()
 
 
+def test_loads_of_few_partitions_run_side_by_side_within_the_bound(spark_slots, database):
+    """A load takes only the slots its partitions use: three one-partition loads under a bound
+    of 16 are open at once (a load that took every slot made the others wait for it)."""
+    engine = SparkEngine(spark_slots)
+    engine.copy_slots = CopySlots(COPY_STREAMS_CAP)
+    run_id = f"copytest{uuid.uuid4().hex[:8]}"
+    frame = engine.register(
+        spark_slots.range(0, ROWS, numPartitions=1).selectExpr(
+            "id", "repeat(concat('row-', id), 8) AS name", "id / 7.0 AS value"
+        )
+    )
+    tables = ["side_a", "side_b", "side_c"]
+    sampler = ConnectionSampler(database, run_id)
+    sampler.start()
+    try:
+        staged = run_concurrently(
+            [
+                lambda t=t: stage_load(engine, frame, database, t, TYPES, ("id",), run_id)
+                for t in tables
+            ],
+            workers=len(tables),
+        )
+    finally:
+        sampler.stop()
+    assert 2 <= sampler.most <= len(tables), f"{sampler.most} COPY connection(s) at most at once"
+    assert [table.rows for table in staged] == [ROWS] * len(tables)
+    for table in staged:
+        table.discard()
+
+
 def test_the_default_bound_is_a_share_of_the_free_connections(database):
     with psycopg.connect(database) as conn:
         limit = int(conn.execute("SHOW max_connections").fetchone()[0])

@@ -191,8 +191,9 @@ class SparkEngine(Engine):
         """Each task copies its own Arrow batches over its own connection, in parallel, on at
         most as many tasks as the job's free COPY slots: a frame with more partitions is
         repartitioned to that many first (a shuffle of the rows loaded; everything before it
-        keeps its parallelism, which ``coalesce`` would not). One row per task comes back to
-        the driver: its count."""
+        keeps its parallelism, which ``coalesce`` would not). A load takes only the slots its
+        partitions use, so the other loads of the job (the derived job's three) run beside it
+        within the bound. One row per task comes back to the driver: its count."""
 
         def task(batches: Iterator) -> Iterator:
             import pyarrow as pa
@@ -200,8 +201,9 @@ class SparkEngine(Engine):
             yield pa.RecordBatch.from_pydict({"rows": [copy(batches)]})
 
         df = self._frames[frame.name]
-        with self.copy_slots.take(self.copy_slots.limit) as streams:
-            if df.rdd.getNumPartitions() > streams:
+        partitions = df.rdd.getNumPartitions()
+        with self.copy_slots.take(partitions) as streams:
+            if partitions > streams:
                 df = df.repartition(streams)
             counts = df.mapInArrow(task, "rows long").collect()
         return sum(row["rows"] for row in counts)
