@@ -20,6 +20,7 @@ from climate_glue.engines.duck import DuckDBEngine
 from climate_glue.warehouse import (
     DAYS_SCHEMA,
     EMBEDDED_DATABASE,
+    KEY_AFTER_LOAD_MAX_DAYS,
     ensure_table,
     stage_load,
     stage_table_name,
@@ -166,9 +167,11 @@ def test_held_back_days_and_a_discarded_stage_leave_the_live_rows_as_they_were(e
     assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_%") == []
 
 
-def test_a_failed_replace_leaves_the_table_as_it_was(engine, dsn):
-    """A duplicate key fails the load at its primary key, before anything is published."""
-    table, days = "failing", _days(0, 1)
+@pytest.mark.parametrize("count", [1, KEY_AFTER_LOAD_MAX_DAYS + 3])
+def test_a_failed_replace_leaves_the_table_as_it_was(engine, dsn, count):
+    """A duplicate key fails the load at its primary key (built after the COPY for a short
+    run, kept up during it for a long range), before anything is published."""
+    table, days = f"failing_{count}", _days(0, count)
     _load(engine, dsn, table, days, "old", "f0")
     doubled = engine.sql(
         f"SELECT * FROM {_frame(engine, days, 'bad').name}"
@@ -176,8 +179,9 @@ def test_a_failed_replace_leaves_the_table_as_it_was(engine, dsn):
     )
     with pytest.raises(psycopg.errors.UniqueViolation):
         stage_load(engine, doubled, dsn, table, TYPES, KEY, "f1", days)
-    assert _by_day(dsn, table) == {days[0]: (ROWS_PER_DAY, ("old",))}
+    assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, ("old",)) for d in days}
     assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_failing%") == []
+    assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_failing%") == []
 
 
 def test_a_range_run_replaces_exactly_its_days(engine, dsn):
