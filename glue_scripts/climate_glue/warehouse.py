@@ -55,11 +55,6 @@ COPY_APPLICATION_PREFIX = "climate-copy:"
 # which lists one table per asset).
 DAYS_SCHEMA = f"{WAREHOUSE_SCHEMA}_days"
 PARTITION_COLUMN = "date"
-# A run of at most this many days builds each staged day's primary key after its COPY (one
-# sort, faster for a big day); a longer range creates the keys with its days and keeps them up
-# during the COPY (each key built afterwards would end in an fsync of its own: measured slower
-# for 365 small days, docs/design.md).
-KEY_AFTER_LOAD_MAX_DAYS = 7
 
 
 def resolve_dsn(reference: str) -> str:
@@ -322,10 +317,6 @@ class StagedTable:
     day_prefix: str
     rows: int = 0
 
-    @property
-    def key_after_load(self) -> bool:
-        return self.days is None or len(self.days) <= KEY_AFTER_LOAD_MAX_DAYS
-
     def _staged_day(self, day: date) -> str:
         return f"{self.day_prefix}{day:%Y%m%d}"
 
@@ -340,42 +331,25 @@ class StagedTable:
             conn.execute(like)
             return
         partitioned = sql.SQL(" PARTITION BY LIST ({})").format(sql.Identifier(PARTITION_COLUMN))
-        conn.execute(
-            _statements([like + partitioned, *map(self._create_day, self.days), self._other()])
-        )
-
-    def _create_day(self, day: date) -> sql.Composed:
-        """A staged day: the CHECK of its live bound (so attaching it needs no scan), and its
-        primary key unless built after the load."""
-        name = self._staged_day(day)
-        constraints = [
-            sql.SQL("CONSTRAINT day_bound CHECK ({} = {})").format(
-                sql.Identifier(PARTITION_COLUMN), sql.Literal(day)
+        check = sql.SQL("CREATE TABLE {} PARTITION OF {} (CONSTRAINT day_bound CHECK ({} = {})) {}")
+        days = [
+            check.format(
+                _day(self._staged_day(d)),
+                stage,
+                sql.Identifier(PARTITION_COLUMN),
+                sql.Literal(d),
+                _bound(d),
             )
+            for d in self.days
         ]
-        if not self.key_after_load:
-            constraints.append(
-                sql.SQL("CONSTRAINT {} PRIMARY KEY ({})").format(
-                    sql.Identifier(_key_name(name)),
-                    sql.SQL(", ").join(map(sql.Identifier, self.key)),
-                )
-            )
-        return sql.SQL("CREATE TABLE {} PARTITION OF {} ({}) {}").format(
-            _day(name), _table(self.stage_name), sql.SQL(", ").join(constraints), _bound(day)
+        other = sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(
+            _day(f"{self.day_prefix}other"), stage
         )
-
-    def _other(self) -> sql.Composed:
-        """Rows of days not the run's: never published."""
-        return sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(
-            _day(f"{self.day_prefix}other"), _table(self.stage_name)
-        )
+        conn.execute(_statements([like + partitioned, *days, other]))
 
     def build_keys(self) -> None:
         """The primary key of each staged table, built once its rows are in (faster than
-        keeping it up row by row; a duplicate key fails the load here), unless the days were
-        created with it (``key_after_load``)."""
-        if not self.key_after_load:
-            return
+        keeping it up row by row; a duplicate key fails the load here)."""
         tables = (
             [self.stage_name] if self.days is None else [self._staged_day(d) for d in self.days]
         )
