@@ -426,10 +426,11 @@ def stage_load(
     types: dict[str, str],
     key: tuple[str, ...],
     run_id: str,
-    days: list[date] | None,
+    days: list[date] | None = None,
 ) -> StagedTable:
     """COPY ``frame`` into the run's staging table of ``name`` (shaped as the live table; for
-    a dated table, one partition per day of ``days``), then build its primary key.
+    a dated table, one partition per day of ``days``; ``None``: an undated table, staged
+    whole), then build its primary key.
 
     Nothing live changes: the job publishes the staged rows after its checks pass.
     """

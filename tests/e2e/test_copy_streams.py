@@ -92,7 +92,7 @@ def test_a_job_never_has_more_copy_streams_open_than_its_bound(spark_slots, data
     try:
         staged = run_concurrently(
             [
-                lambda t=t: stage_load(engine, frame, database, t, TYPES, ("id",), run_id, None)
+                lambda t=t: stage_load(engine, frame, database, t, TYPES, ("id",), run_id)
                 for t in tables
             ],
             workers=len(tables),
