@@ -318,7 +318,14 @@ def stage_processed(run: Run, dataset: Dataset, valid: Frame, dsn: str) -> Stage
     with run.timings.part("load_postgres"):
         staged = read_staged(engine, run.lake, output, dataset.output_types)
         table = stage_load(
-            engine, staged, dsn, dataset.asset, dataset.output_types, dataset.key, run.run_id
+            engine,
+            staged,
+            dsn,
+            dataset.asset,
+            dataset.output_types,
+            dataset.key,
+            run.run_id,
+            run.days,
         )
     return Staged(dataset.asset, outputs=(output,), table=table)
 
@@ -512,6 +519,6 @@ def stage_export(run: Run, spec: Derived, frame: Frame, fmt: str) -> Staged:
 def load_derived(run: Run, spec: Derived, frame: Frame, dsn: str) -> Staged:
     with run.timings.part("load_postgres"):
         table = stage_load(
-            run.engine, frame, dsn, spec.asset, spec.output_types, spec.key, run.run_id
+            run.engine, frame, dsn, spec.asset, spec.output_types, spec.key, run.run_id, run.days
         )
     return Staged(spec.asset, table=table)

@@ -1,13 +1,24 @@
-"""Loading a frame into PostgreSQL: parallel COPY into a staging table, then one replace transaction.
+"""Loading a frame into PostgreSQL: each row written once, then one replace transaction.
 
-The engine COPYs its Arrow batches (as CSV) into an unlogged staging table (the Spark engine from
-its tasks, each over its own connection, so the load scales with the workers and needs no JDBC
-jar; the DuckDB engine on one stream): ``stage_load``, within the job's bound on COPY streams
-(``copy_streams.CopySlots``). Nothing live changes until the job's blocking checks have passed
-on its staged outputs; then ``StagedTable.publish`` deletes the partitions being replaced and
-inserts the staged rows in a single transaction: readers see the old rows until it commits, and
-a failure anywhere leaves the table as it was. The job drops its staging tables when it ends
-(``drop_stages``); a killed job's are dropped by the next run of the same job.
+A dated live table is partitioned by day (``PARTITION BY LIST (date)``, one partition per day in
+schema ``DAYS_SCHEMA``). The engine COPYs its Arrow batches (as CSV) into the run's staging table
+(the Spark engine from its tasks, each over its own connection; the DuckDB engine on
+``DuckEngine.copy_streams`` streams): ``stage_load``, within the job's bound on COPY streams
+(``copy_streams.CopySlots``). For a dated table the staging table is itself partitioned by day,
+each day a regular table shaped as that day's live partition, with a CHECK matching its bound;
+its primary key is built after the load. Nothing live changes until the job's blocking checks
+have passed on its staged outputs; then ``StagedTable.publish`` swaps, in one transaction, each
+published day's live partition for the staged one (drop the old, detach the new from the staging
+table, attach it to the live table: no row is copied and the CHECK spares the attach its scan),
+or, for an undated table, the whole table for the staged one. Readers see the old rows until it
+commits (they wait for its lock while it runs), and a failure anywhere leaves the table as it
+was. The job drops its staging tables when it ends (``drop_stages``); a killed job's are dropped
+by the next run of the same job. A dated table made by an older version (unpartitioned) is
+partitioned in place, its rows kept, in one transaction, by the first load that finds it.
+
+Why (measured: docs/design.md, "PostgreSQL: each row written once"): staging into an unlogged
+table and then DELETE and INSERT ... SELECT wrote every row twice, logged every live row and
+maintained the index row by row.
 
 The job learns where the warehouse is from a *reference*, never from a credential in its
 arguments: ``env:NAME`` (a libpq URL in the job's environment), ``pgserver:PATH`` (the embedded
@@ -18,6 +29,7 @@ database is (a secret that RDS manages holds only the username and password).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -39,6 +51,10 @@ if TYPE_CHECKING:
 EMBEDDED_DATABASE = "climate"
 # Every COPY stream's connection is named so (with the job's run id) in pg_stat_activity.
 COPY_APPLICATION_PREFIX = "climate-copy:"
+# The day partitions of the live tables, and of the staging tables (kept out of WAREHOUSE_SCHEMA,
+# which lists one table per asset).
+DAYS_SCHEMA = f"{WAREHOUSE_SCHEMA}_days"
+PARTITION_COLUMN = "date"
 
 
 def resolve_dsn(reference: str) -> str:
@@ -112,24 +128,44 @@ def _dsn_from_secret(value: str) -> str:
     )
 
 
-def _table(name: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(name))
+def _table(name: str, schema: str = WAREHOUSE_SCHEMA) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def _day(name: str) -> sql.Composed:
+    return _table(name, DAYS_SCHEMA)
+
+
+def _statements(statements: list[sql.Composable]) -> sql.Composed:
+    """Several statements sent as one (one round trip; one transaction when autocommit)."""
+    return sql.SQL("; ").join(statements)
+
+
+def day_partition_name(name: str, day: date) -> str:
+    """The live partition of ``name`` holding ``day`` (in ``DAYS_SCHEMA``)."""
+    return f"{name}_{day:%Y%m%d}"
+
+
+def _bound(day: date) -> sql.Composed:
+    return sql.SQL("FOR VALUES IN ({})").format(sql.Literal(day))
 
 
 def ensure_table(
-    conn: psycopg.Connection, name: str, types: dict[str, str], key: tuple[str, ...]
+    conn: psycopg.Connection,
+    name: str,
+    types: dict[str, str],
+    key: tuple[str, ...],
+    dated: bool = False,
 ) -> None:
-    """Create the schema and table if absent; refuse a table whose columns differ from the contract."""
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(WAREHOUSE_SCHEMA)))
-    columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(col), sql.SQL(POSTGRES_TYPES[kind]))
-        for col, kind in types.items()
-    )
-    conn.execute(
-        sql.SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))").format(
-            _table(name), columns, sql.SQL(", ").join(map(sql.Identifier, key))
-        )
-    )
+    """Create the schemas and table if absent (a dated table partitioned by day); refuse a
+    table whose columns differ from the contract; partition in place a dated table that an
+    older version made unpartitioned. ``conn`` is in autocommit."""
+    for schema in (WAREHOUSE_SCHEMA, DAYS_SCHEMA):
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        except psycopg.errors.UniqueViolation:  # a load of another table made it meanwhile
+            pass
+    conn.execute(_create_live(name, types, key, dated, if_not_exists=True))
     found = [
         row[0]
         for row in conn.execute(
@@ -143,6 +179,85 @@ def ensure_table(
             f"table {WAREHOUSE_SCHEMA}.{name} has columns {found}, the contract says {list(types)};"
             " migrate or drop it before loading"
         )
+    if dated and _kind(conn, name) == "r":
+        partition_in_place(conn, name, types, key)
+
+
+def _create_live(
+    name: str, types: dict[str, str], key: tuple[str, ...], dated: bool, if_not_exists: bool
+) -> sql.Composed:
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(col), sql.SQL(POSTGRES_TYPES[kind]))
+        for col, kind in types.items()
+    )
+    return sql.SQL("CREATE TABLE {}{} ({}, PRIMARY KEY ({})){}").format(
+        sql.SQL("IF NOT EXISTS ") if if_not_exists else sql.SQL(""),
+        _table(name),
+        columns,
+        sql.SQL(", ").join(map(sql.Identifier, key)),
+        sql.SQL(" PARTITION BY LIST ({})").format(sql.Identifier(PARTITION_COLUMN))
+        if dated
+        else sql.SQL(""),
+    )
+
+
+def _kind(conn: psycopg.Connection, name: str) -> str:
+    """The table's ``pg_class.relkind``: ``r`` a plain table, ``p`` a partitioned one."""
+    return conn.execute(
+        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s",
+        (WAREHOUSE_SCHEMA, name),
+    ).fetchone()[0]
+
+
+def partition_in_place(
+    conn: psycopg.Connection, name: str, types: dict[str, str], key: tuple[str, ...]
+) -> int:
+    """Turn an unpartitioned dated table (an older version's) into one partitioned by day,
+    keeping its rows, in one transaction: readers see the old table until it commits, and a
+    failure leaves it as it was. Returns the rows moved."""
+    old = f"{name}_unpartitioned"
+    with conn.transaction():
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(_table(name)))
+        if _kind(conn, name) != "r":  # another run did it while this one waited
+            return 0
+        (primary,) = conn.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'p'",
+            (f"{WAREHOUSE_SCHEMA}.{name}",),
+        ).fetchone() or (None,)
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(_table(name), sql.Identifier(old))
+        )
+        if primary:  # its index name is the new table's
+            drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}")
+            conn.execute(drop.format(_table(old), sql.Identifier(primary)))
+        conn.execute(_create_live(name, types, key, dated=True, if_not_exists=False))
+        days = [
+            day
+            for (day,) in conn.execute(
+                sql.SQL("SELECT DISTINCT {} FROM {}").format(
+                    sql.Identifier(PARTITION_COLUMN), _table(old)
+                )
+            )
+        ]
+        if days:
+            create = sql.SQL("CREATE TABLE {} PARTITION OF {} {}")
+            conn.execute(
+                _statements(
+                    [
+                        create.format(_day(day_partition_name(name, d)), _table(name), _bound(d))
+                        for d in days
+                    ]
+                )
+            )
+        names = sql.SQL(", ").join(map(sql.Identifier, types))
+        moved = conn.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                _table(name), names, names, _table(old)
+            )
+        ).rowcount
+        conn.execute(sql.SQL("DROP TABLE {}").format(_table(old)))
+    return moved
 
 
 def copy_batches(
@@ -168,47 +283,139 @@ def copy_batches(
     return rows
 
 
-@dataclass
-class StagedTable:
-    """Rows COPYed into an unlogged staging table, waiting for the job's audit.
-
-    ``publish`` replaces the live rows of the given days (every row, for an unpartitioned table)
-    with the staged ones in one transaction; ``discard`` drops the staging table. Both are safe
-    to call after the other: the staging table is dropped once.
-    """
-
-    dsn: str
-    name: str
-    stage_name: str
-    columns: list[str]
-    rows: int
-
-    def publish(self, days: list[date] | None) -> None:
-        names = sql.SQL(", ").join(map(sql.Identifier, self.columns))
-        insert = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-            _table(self.name), names, names, _table(self.stage_name)
-        )
-        with psycopg.connect(self.dsn) as conn, conn.transaction():
-            if days is None:
-                conn.execute(sql.SQL("DELETE FROM {}").format(_table(self.name)))
-                conn.execute(insert)
-            else:
-                in_days = sql.SQL(" WHERE {} = ANY(%s)").format(sql.Identifier("date"))
-                conn.execute(sql.SQL("DELETE FROM {}").format(_table(self.name)) + in_days, (days,))
-                conn.execute(insert + in_days, (days,))
-        self.discard()
-
-    def discard(self) -> None:
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(self.stage_name)))
-
-
 STAGE_TABLE_PREFIX = "_stage_"
 
 
 def stage_table_name(name: str, run_id: str) -> str:
     """The staging table of ``name`` for a run (PostgreSQL keeps 63 bytes of a name)."""
     return f"{STAGE_TABLE_PREFIX}{name}_{run_id}"[:63]
+
+
+def stage_day_prefix(name: str, run_id: str) -> str:
+    """How the names of a run's staged days of ``name`` begin (in ``DAYS_SCHEMA``): a digest
+    of the run id stands for it, so that a day still fits in PostgreSQL's 63 bytes."""
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:12]
+    return f"{STAGE_TABLE_PREFIX}{name}_{digest}_"
+
+
+@dataclass
+class StagedTable:
+    """Rows COPYed into a run's staging table, waiting for the job's audit.
+
+    ``days``: the run's days, one staged partition each (``None``: an undated table, staged
+    whole). ``publish`` replaces the live rows of the given days (the whole table, for an
+    undated one) with the staged ones in one transaction; ``discard`` drops the staging
+    table. Both are safe to call after the other: the staging table is dropped once.
+    """
+
+    dsn: str
+    name: str
+    stage_name: str
+    columns: list[str]
+    key: tuple[str, ...]
+    days: list[date] | None
+    day_prefix: str
+    rows: int = 0
+
+    def _staged_day(self, day: date) -> str:
+        return f"{self.day_prefix}{day:%Y%m%d}"
+
+    def create(self, conn: psycopg.Connection) -> None:
+        """The staging table, shaped as the live table (for a dated one: partitioned by day,
+        each day with the CHECK of its live bound, and a default partition for rows of other
+        days, which are never published)."""
+        stage = _table(self.stage_name)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+        like = sql.SQL("CREATE TABLE {} (LIKE {})").format(stage, _table(self.name))
+        if self.days is None:
+            conn.execute(like)
+            return
+        partitioned = sql.SQL(" PARTITION BY LIST ({})").format(sql.Identifier(PARTITION_COLUMN))
+        check = sql.SQL("CREATE TABLE {} PARTITION OF {} (CONSTRAINT day_bound CHECK ({} = {})) {}")
+        days = [
+            check.format(
+                _day(self._staged_day(d)),
+                stage,
+                sql.Identifier(PARTITION_COLUMN),
+                sql.Literal(d),
+                _bound(d),
+            )
+            for d in self.days
+        ]
+        other = sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(
+            _day(f"{self.day_prefix}other"), stage
+        )
+        conn.execute(_statements([like + partitioned, *days, other]))
+
+    def build_keys(self) -> None:
+        """The primary key of each staged table, built once its rows are in (faster than
+        keeping it up row by row; a duplicate key fails the load here)."""
+        tables = (
+            [self.stage_name] if self.days is None else [self._staged_day(d) for d in self.days]
+        )
+        schema = WAREHOUSE_SCHEMA if self.days is None else DAYS_SCHEMA
+        add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})")
+        key = sql.SQL(", ").join(map(sql.Identifier, self.key))
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(
+                _statements(
+                    [
+                        add.format(_table(t, schema), sql.Identifier(_key_name(t)), key)
+                        for t in tables
+                    ]
+                )
+            )
+
+    def publish(self, days: list[date] | None) -> None:
+        with psycopg.connect(self.dsn) as conn, conn.transaction():
+            if days is None:
+                conn.execute(self._replace_table())
+            elif days:
+                conn.execute(self._replace_days(days))
+        self.discard()
+
+    def _replace_table(self) -> sql.Composed:
+        rename = sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}")
+        return _statements(
+            [
+                sql.SQL("DROP TABLE IF EXISTS {}").format(_table(self.name)),
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                    _table(self.stage_name), sql.Identifier(self.name)
+                ),
+                rename.format(
+                    _table(self.name),
+                    sql.Identifier(_key_name(self.stage_name)),
+                    sql.Identifier(_key_name(self.name)),
+                ),
+            ]
+        )
+
+    def _replace_days(self, days: list[date]) -> sql.Composed:
+        statements: list[sql.Composable] = []
+        for day in days:
+            staged, live = self._staged_day(day), day_partition_name(self.name, day)
+            statements += [
+                sql.SQL("DROP TABLE IF EXISTS {}").format(_day(live)),
+                sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                    _table(self.stage_name), _day(staged)
+                ),
+                sql.SQL("ALTER TABLE {} RENAME TO {}").format(_day(staged), sql.Identifier(live)),
+                sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                    _day(live), sql.Identifier(_key_name(staged)), sql.Identifier(_key_name(live))
+                ),
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+                    _table(self.name), _day(live), _bound(day)
+                ),
+            ]
+        return _statements(statements)
+
+    def discard(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(self.stage_name)))
+
+
+def _key_name(table: str) -> str:
+    return f"{table[:58]}_pkey"
 
 
 def stage_load(
@@ -219,27 +426,35 @@ def stage_load(
     types: dict[str, str],
     key: tuple[str, ...],
     run_id: str,
+    days: list[date] | None = None,
 ) -> StagedTable:
-    """COPY ``frame`` into the run's staging table of ``name`` (created like the live table).
+    """COPY ``frame`` into the run's staging table of ``name`` (shaped as the live table; for
+    a dated table, one partition per day of ``days``; ``None``: an undated table, staged
+    whole), then build its primary key.
 
     Nothing live changes: the job publishes the staged rows after its checks pass.
     """
-    stage_name = stage_table_name(name, run_id)
-    columns = list(types)
+    staged = StagedTable(
+        dsn,
+        name,
+        stage_table_name(name, run_id),
+        list(types),
+        key,
+        days,
+        stage_day_prefix(name, run_id),
+    )
     with psycopg.connect(dsn, autocommit=True) as conn:
         engine.copy_slots.resolve(conn)
-        ensure_table(conn, name, types, key)
+        ensure_table(conn, name, types, key, dated=days is not None)
         drop_stale_stages(conn, name, run_id)
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(stage_name)))
-        conn.execute(
-            sql.SQL("CREATE UNLOGGED TABLE {} (LIKE {})").format(_table(stage_name), _table(name))
-        )
-    staged = StagedTable(dsn, name, stage_name, columns, 0)
+        staged.create(conn)
     try:
-        selected = engine.sql(f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {frame.name}")
-        staged.rows = engine.copy_to_postgres(
-            selected, partial(copy_batches, dsn, stage_name, columns, run_id=run_id)
+        selected = engine.sql(
+            f"SELECT {', '.join(f'`{c}`' for c in staged.columns)} FROM {frame.name}"
         )
+        copy = partial(copy_batches, dsn, staged.stage_name, staged.columns, run_id=run_id)
+        staged.rows = engine.copy_to_postgres(selected, copy)
+        staged.build_keys()
     except BaseException:
         staged.discard()
         raise
@@ -247,7 +462,8 @@ def stage_load(
 
 
 def drop_stages(dsn: str, names: Iterable[str], run_id: str) -> None:
-    """Drop the run's staging tables of ``names`` that exist (the job's clean-up)."""
+    """Drop the run's staging tables of ``names`` that exist (the job's clean-up; a staging
+    table's days go with it)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         for name in names:
             table = _table(stage_table_name(name, run_id))
@@ -255,16 +471,18 @@ def drop_stages(dsn: str, names: Iterable[str], run_id: str) -> None:
 
 
 def drop_stale_stages(conn: psycopg.Connection, name: str, run_id: str) -> list[str]:
-    """Drop the staging tables of ``name`` that other runs left (a killed job's): the job holds
-    the table's write lease (``climate_assets.steps.lease``), so no other run is using them."""
-    own = stage_table_name(name, run_id)
+    """Drop the staging tables of ``name`` that other runs left (a killed job's), and any
+    staged day of theirs left on its own: the job holds the table's write lease
+    (``climate_assets.steps.lease``), so no other run is using them."""
+    own = (WAREHOUSE_SCHEMA, stage_table_name(name, run_id))
     pattern = (STAGE_TABLE_PREFIX + name + "_").replace("_", "\\_") + "%"
     found = conn.execute(
-        "SELECT table_name FROM information_schema.tables"
-        " WHERE table_schema = %s AND table_name LIKE %s",
-        (WAREHOUSE_SCHEMA, pattern),
+        "SELECT table_schema, table_name FROM information_schema.tables"
+        " WHERE table_schema = ANY(%s) AND table_name LIKE %s"
+        " ORDER BY table_schema = %s DESC, table_name",
+        ([WAREHOUSE_SCHEMA, DAYS_SCHEMA], pattern, WAREHOUSE_SCHEMA),
     ).fetchall()
-    stale = [table for (table,) in found if table != own]
-    for table in stale:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(table)))
-    return stale
+    stale = [(schema, table) for schema, table in found if (schema, table) != own]
+    for schema, table in stale:  # the staging tables first: their days go with them
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(table, schema)))
+    return [table for schema, table in stale if schema == WAREHOUSE_SCHEMA]

@@ -12,7 +12,7 @@ Points, in the order a job reaches them (``climate_glue.write_audit_publish.publ
 
 - ``before_pg_replace``: everything is staged and audited, no table replaced yet;
 - ``pg_uncommitted`` / ``postgres_killed``: inside a table's replace transaction, after its
-  DELETE and INSERT, before COMMIT;
+  days are swapped (old partitions dropped, staged ones attached), before COMMIT;
 - ``between_tables``: the first table is committed, the second not yet replaced (derived job);
 - ``pg_committed``: right after the (last) table's COMMIT, before its staging table is dropped
   and before any lake partition is swapped;
@@ -81,7 +81,7 @@ def main(point: str, marker: str, script: str, argv: list[str]) -> None:
         if table is None or exc_type is not None:
             return transaction_exit(self, exc_type, exc, tb)
         if point in ("pg_uncommitted", "postgres_killed"):
-            # What this transaction sees: its own DELETE and INSERT, not yet committed.
+            # What this transaction sees: its own swap of the days, not yet committed.
             query = sql.SQL("SELECT count(*) FROM climate_health.{} WHERE _run_id = %s")
             rows = self.connection.execute(
                 query.format(sql.Identifier(table.name)), (run_id,)

@@ -68,6 +68,7 @@ from climate_glue.contract import (
     hive_partition,
 )
 from climate_glue.lake import LocalLake
+from climate_glue.warehouse import DAYS_SCHEMA
 from psycopg import sql
 
 from climate_assets.resources.warehouse import (
@@ -260,14 +261,15 @@ class World:
             runs |= found
         return seen, runs
 
-    def staging_tables(self) -> list[str]:
+    def staging_tables(self, schema: str = WAREHOUSE_SCHEMA) -> list[str]:
+        """The staging tables (in ``DAYS_SCHEMA``: their staged days)."""
         with self.connect() as conn:
             return [
                 name
                 for (name,) in conn.execute(
                     "SELECT table_name FROM information_schema.tables"
                     " WHERE table_schema = %s AND table_name LIKE %s",
-                    (WAREHOUSE_SCHEMA, "\\_stage\\_%"),
+                    (schema, "\\_stage\\_%"),
                 )
             ]
 
@@ -365,6 +367,7 @@ def _next_run(world: World, job: str, dead: str, run_id: str) -> None:
     assert runs == {run_id}
     assert LocalLake(world.lake).list_dirs(STAGING_PREFIX) == []
     assert world.staging_tables() == []
+    assert world.staging_tables(DAYS_SCHEMA) == []
 
 
 def _everything(world: World, job: str, state: str) -> dict[str, str]:
@@ -380,7 +383,7 @@ REJECTS = f"{REJECTS_PREFIX}/{CLIMATE.name}"
     [
         # Staged and audited, nothing replaced: all as before.
         pytest.param("before_pg_replace", "before", [], True, id="before_pg_replace"),
-        # Inside the replace transaction, DELETE and INSERT done: rolled back with the session.
+        # Inside the replace transaction, the days swapped: rolled back with the session.
         pytest.param("pg_uncommitted", "before", [], True, id="pg_uncommitted"),
         # Committed: the table is after, the lake still before (they disagree until the next run).
         pytest.param("pg_committed", "after", [], True, id="pg_committed"),
@@ -414,7 +417,7 @@ def test_a_killed_climate_run_leaves_each_part_before_or_after(
     note = _kill(world, "climate", point, dead)
     assert note["point"] == point
     if point == "pg_uncommitted":
-        assert note["uncommitted_rows"] > 0  # the kill came after the DELETE and INSERT
+        assert note["uncommitted_rows"] > 0  # the kill came after the swap
 
     world.start_warehouse()
     expected = _everything(world, "climate", "before")
@@ -446,8 +449,10 @@ def test_a_run_killed_with_the_embedded_postgresql_recovers(world):
     assert embedded_server_pid(world.pgdata) not in (None, killed)
     seen, _ = world.observe("climate")
     assert seen == _everything(world, "climate", "before")
-    # The dead run's unlogged staging table survives the crash (emptied): the next run drops it.
+    # The dead run's staging table (its days in DAYS_SCHEMA) survives the crash: the next run
+    # drops it.
     assert world.staging_tables() == ["_stage_climate_data_dead-postgres"]
+    assert len(world.staging_tables(DAYS_SCHEMA)) == len(DAYS) + 1  # its days, and the others
 
     _next_run(world, "climate", "dead-postgres", "next-dead-postgres")
 

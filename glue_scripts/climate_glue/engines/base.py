@@ -9,9 +9,11 @@ Parquet/CSV/JSON, and bulk-copying rows into PostgreSQL.
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,12 +50,30 @@ class RawScan:
     scans: dict[str, FileScan]
 
 
+class _SharedBatches:
+    """One iterator of batches that several threads take from, a batch each in turn."""
+
+    def __init__(self, batches: Iterator):
+        self._batches = batches
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> Iterator:
+        while True:
+            with self._lock:
+                batch = next(self._batches, None)
+            if batch is None:
+                return
+            yield batch
+
+
 class Engine(ABC):
     """One engine for one job (one Spark session, or one DuckDB connection)."""
 
     name: str
     # How many independent parts of a job run side by side (each part is one or more queries).
     concurrent_parts: int = 1
+    # How many COPY streams one load of ``arrow_batches`` uses (within the job's copy_slots).
+    copy_streams: int = 1
 
     def __init__(self) -> None:
         self._prefix = f"f_{uuid.uuid4().hex[:8]}_"
@@ -110,10 +130,16 @@ class Engine(ABC):
 
     def copy_to_postgres(self, frame: Frame, copy) -> int:
         """Copy ``frame``'s rows with ``copy(batches) -> rows`` within the job's ``copy_slots``:
-        the Spark engine runs it on up to that many tasks in parallel, the DuckDB engine on one
-        stream."""
-        with self.copy_slots.take(1):
-            return copy(self.arrow_batches(frame))
+        the Spark engine runs it on up to that many tasks in parallel, the others on up to
+        ``copy_streams`` threads, which take the frame's batches in turn."""
+        with self.copy_slots.take(self.copy_streams) as streams:
+            if streams == 1:
+                return copy(self.arrow_batches(frame))
+            shared = _SharedBatches(self.arrow_batches(frame))
+            with ThreadPoolExecutor(streams, thread_name_prefix="copy-stream") as pool:
+                futures = [pool.submit(copy, shared) for _ in range(streams)]
+                wait(futures)
+            return sum(future.result() for future in futures)
 
     @abstractmethod
     def close(self) -> None:

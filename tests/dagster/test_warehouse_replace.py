@@ -1,0 +1,305 @@
+"""The PostgreSQL load writes each row once and replaces a day (a range's days, a whole undated
+table) in one transaction (``climate_glue.warehouse``), on the embedded PostgreSQL 16.
+
+A reader running throughout a replace sees the old rows or the new ones, never a mix or
+nothing; days held back by the audit, and days outside a range, keep their rows; a table made
+unpartitioned by an older version is partitioned in place with its rows; a killed run's staging
+is dropped by the next; the Spark engine loads the same rows as the DuckDB engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+from climate_glue.contract import WAREHOUSE_SCHEMA
+from climate_glue.copy_streams import CopySlots
+from climate_glue.engines.duck import DuckDBEngine
+from climate_glue.warehouse import (
+    COPY_APPLICATION_PREFIX,
+    DAYS_SCHEMA,
+    EMBEDDED_DATABASE,
+    ensure_table,
+    stage_load,
+    stage_table_name,
+)
+from psycopg import sql
+
+from climate_assets.resources.warehouse import embedded_server
+
+TYPES = {"id": "long", "date": "date", "version": "string"}
+KEY = ("id", "date")
+START = date(2024, 7, 1)
+ROWS_PER_DAY = 2_000
+
+
+def _days(first: int, count: int) -> list[date]:
+    return [START + timedelta(days=first + i) for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def dsn(tmp_path_factory):
+    server = embedded_server(str(tmp_path_factory.mktemp("replace") / "pgdata"))
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DATABASE)))
+    return server.get_uri(EMBEDDED_DATABASE)
+
+
+@pytest.fixture
+def engine():
+    engine = DuckDBEngine()
+    engine.copy_slots = CopySlots(2)
+    yield engine
+    engine.close()
+
+
+def _frame(engine, days: list[date], version: str, rows: int = ROWS_PER_DAY):
+    listed = ", ".join(f"(DATE '{d}')" for d in days)
+    return engine.sql(
+        f"SELECT CAST(i AS BIGINT) AS id, d AS date, '{version}' AS version"
+        f" FROM range({rows}) t(i), (VALUES {listed}) v(d)"
+    )
+
+
+def _load(engine, dsn, table, days, version, run, publish=None, frame_days=None):
+    """Stage ``version`` of ``days`` (the rows of ``frame_days`` when given) and publish
+    ``publish`` of them (all of them unless given)."""
+    frame = _frame(engine, frame_days or days or [START], version)
+    staged = stage_load(engine, frame, dsn, table, TYPES, KEY, run, days)
+    staged.publish(days if publish is None else publish)
+    return staged
+
+
+def _by_day(dsn, table) -> dict[date, tuple[int, tuple[str, ...]]]:
+    """Per day: its rows and the versions among them."""
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            sql.SQL(
+                "SELECT date, count(*), array_agg(DISTINCT version ORDER BY version)"
+                " FROM {}.{} GROUP BY date ORDER BY date"
+            ).format(sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(table))
+        ).fetchall()
+    return {day: (rows, tuple(versions)) for day, rows, versions in found}
+
+
+def _tables(dsn, schema: str, like: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [
+            name
+            for (name,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = %s AND table_name LIKE %s ORDER BY table_name",
+                (schema, like),
+            )
+        ]
+
+
+class Reader(threading.Thread):
+    """Reads the table over and over until stopped; keeps every (rows, versions) it saw."""
+
+    def __init__(self, dsn: str, table: str, where: str = "TRUE"):
+        super().__init__(daemon=True)
+        self._query = sql.SQL(
+            "SELECT count(*), array_agg(DISTINCT version ORDER BY version) FROM {}.{} WHERE {}"
+        ).format(sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(table), sql.SQL(where))
+        self._dsn, self._halt, self.seen = dsn, threading.Event(), []
+
+    def run(self) -> None:
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            while not self._halt.is_set():
+                rows, versions = conn.execute(self._query).fetchone()
+                self.seen.append((rows, tuple(versions or ())))
+
+    def stop(self) -> list[tuple[int, tuple[str, ...]]]:
+        self._halt.set()
+        self.join()
+        return self.seen
+
+
+def test_a_reader_during_replaces_sees_the_old_day_or_the_new_never_a_mix(engine, dsn):
+    table, days = "readers_dated", _days(0, 2)
+    _load(engine, dsn, table, days, "v0", "r0")
+    reader = Reader(dsn, table, f"date = DATE '{days[0]}'")
+    reader.start()
+    for n in range(1, 6):
+        _load(engine, dsn, table, days, f"v{n}", f"r{n}")
+    seen = reader.stop()
+    assert len(seen) > 5
+    assert {s for s in seen} <= {(ROWS_PER_DAY, (f"v{n}",)) for n in range(6)}, seen
+    assert seen[-1] == (ROWS_PER_DAY, ("v5",))
+    assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, ("v5",)) for d in days}
+    # Every live day is a partition in DAYS_SCHEMA; nothing staged is left.
+    assert _tables(dsn, DAYS_SCHEMA, f"{table}%") == [f"{table}_20240701", f"{table}_20240702"]
+    assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_%") == []
+    assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_%") == []
+
+
+def test_a_reader_during_replaces_of_an_undated_table_sees_old_or_new(engine, dsn):
+    table = "readers_undated"
+    _load(engine, dsn, table, None, "v0", "u0")
+    reader = Reader(dsn, table)
+    reader.start()
+    for n in range(1, 6):
+        _load(engine, dsn, table, None, f"v{n}", f"u{n}")
+    seen = reader.stop()
+    assert len(seen) > 5
+    assert set(seen) <= {(ROWS_PER_DAY, (f"v{n}",)) for n in range(6)}, seen
+    assert _by_day(dsn, table) == {START: (ROWS_PER_DAY, ("v5",))}
+
+
+def test_held_back_days_and_a_discarded_stage_leave_the_live_rows_as_they_were(engine, dsn):
+    table, days = "held", _days(0, 3)
+    _load(engine, dsn, table, days, "old", "h0")
+    # The audit held back the first day: the others are published, it keeps its rows.
+    _load(engine, dsn, table, days, "new", "h1", publish=days[1:])
+    assert _by_day(dsn, table) == {
+        days[0]: (ROWS_PER_DAY, ("old",)),
+        days[1]: (ROWS_PER_DAY, ("new",)),
+        days[2]: (ROWS_PER_DAY, ("new",)),
+    }
+    # Everything held back: the staging is discarded, nothing live changes.
+    staged = stage_load(engine, _frame(engine, days, "never"), dsn, table, TYPES, KEY, "h2", days)
+    staged.discard()
+    assert _by_day(dsn, table)[days[0]] == (ROWS_PER_DAY, ("old",))
+    assert {v for _, (_, v) in _by_day(dsn, table).items()} == {("old",), ("new",)}
+    assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_%") == []
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_a_failed_replace_leaves_the_table_as_it_was(engine, dsn, count):
+    """A duplicate key fails the load at its primary key (built after the COPY), before
+    anything is published: for one day and for a range."""
+    table, days = f"failing_{count}", _days(0, count)
+    _load(engine, dsn, table, days, "old", "f0")
+    doubled = engine.sql(
+        f"SELECT * FROM {_frame(engine, days, 'bad').name}"
+        f" UNION ALL SELECT * FROM {_frame(engine, days, 'bad', 1).name}"
+    )
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        stage_load(engine, doubled, dsn, table, TYPES, KEY, "f1", days)
+    assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, ("old",)) for d in days}
+    assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_failing%") == []
+    assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_failing%") == []
+
+
+def test_a_range_run_replaces_exactly_its_days(engine, dsn):
+    table = "ranged"
+    _load(engine, dsn, table, _days(0, 10), "backfill", "g0")
+    # Days 3..6, from a frame that also has rows of days 0 and 9 (not the run's: not published).
+    _load(engine, dsn, table, _days(3, 4), "rerun", "g1", frame_days=_days(0, 10))
+    found = _by_day(dsn, table)
+    assert found == {
+        d: (ROWS_PER_DAY, ("rerun",) if d in _days(3, 4) else ("backfill",)) for d in _days(0, 10)
+    }
+    assert len(_tables(dsn, DAYS_SCHEMA, f"{table}\\_%")) == 10
+
+
+def test_an_unpartitioned_table_of_an_older_version_is_partitioned_in_place(engine, dsn):
+    table, days = "legacy", _days(0, 3)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ensure_table(conn, table, TYPES, KEY)  # as the older version made it: unpartitioned
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.{} SELECT i, DATE '2024-07-01' + d, 'old'"
+                " FROM generate_series(0, 999) i, generate_series(0, 2) d"
+            ).format(sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(table))
+        )
+    _load(engine, dsn, table, days[1:2], "new", "m1")
+    assert _by_day(dsn, table) == {
+        days[0]: (1000, ("old",)),
+        days[1]: (ROWS_PER_DAY, ("new",)),
+        days[2]: (1000, ("old",)),
+    }
+    with psycopg.connect(dsn) as conn:
+        kind = conn.execute(
+            "SELECT relkind FROM pg_class WHERE oid = %s::regclass",
+            (f"{WAREHOUSE_SCHEMA}.{table}",),
+        ).fetchone()[0]
+    assert kind == "p"
+    assert _tables(dsn, WAREHOUSE_SCHEMA, f"{table}%") == [table]
+
+
+def test_a_killed_runs_staging_is_dropped_by_the_next_run(engine, dsn):
+    table, days = "killed", _days(0, 2)
+    stage_load(engine, _frame(engine, days, "dead"), dsn, table, TYPES, KEY, "dead-run", days)
+    assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_killed%") == [
+        stage_table_name(table, "dead-run")
+    ]
+    assert len(_tables(dsn, DAYS_SCHEMA, "\\_stage\\_killed%")) == 3  # two days and the others
+    _load(engine, dsn, table, days, "next", "next-run")
+    assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_killed%") == []
+    assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_killed%") == []
+    assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, ("next",)) for d in days}
+
+
+@pytest.mark.spark
+def test_the_spark_engine_loads_the_same_rows(engine, dsn, spark):
+    from climate_glue.engines.spark import SparkEngine
+
+    days = _days(0, 3)
+    _load(engine, dsn, "by_duckdb", days, "same", "d-duck")
+    sparks = SparkEngine(spark)
+    sparks.copy_slots = CopySlots(2)
+    frame = sparks.register(
+        spark.range(0, ROWS_PER_DAY, numPartitions=3)
+        .crossJoin(spark.createDataFrame([(d,) for d in days], "date date"))
+        .selectExpr("id", "date", "'same' AS version")
+    )
+    staged = stage_load(sparks, frame, dsn, "by_spark", TYPES, KEY, "d-spark", days)
+    staged.publish(days)
+    sparks.close()
+    query = "SELECT id, date, version FROM {}.{} ORDER BY id, date"
+    with psycopg.connect(dsn) as conn:
+        by = {
+            table: conn.execute(
+                sql.SQL(query).format(sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(table))
+            ).fetchall()
+            for table in ("by_duckdb", "by_spark")
+        }
+    assert len(by["by_spark"]) == ROWS_PER_DAY * len(days)
+    assert by["by_spark"] == by["by_duckdb"]
+
+
+class CopyConnections(threading.Thread):
+    """The most COPY connections of a run seen at once in pg_stat_activity, until stopped."""
+
+    def __init__(self, dsn: str, run_id: str):
+        super().__init__(daemon=True)
+        self._dsn, self._application = dsn, f"{COPY_APPLICATION_PREFIX}{run_id}"
+        self._halt, self.most = threading.Event(), 0
+
+    def run(self) -> None:
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            while not self._halt.is_set():
+                (seen,) = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                    (self._application,),
+                ).fetchone()
+                self.most = max(self.most, seen)
+                self._halt.wait(0.005)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.most
+
+
+@pytest.mark.parametrize("slots", [1, 2])
+def test_the_duckdb_engine_copies_on_two_streams_within_the_jobs_bound(dsn, slots):
+    engine = DuckDBEngine()
+    engine.copy_slots = CopySlots(slots)
+    days, run = _days(0, 1), f"streams-{slots}"
+    frame = _frame(engine, days, "many", rows=400_000)
+    watcher = CopyConnections(dsn, run)
+    watcher.start()
+    try:
+        staged = stage_load(engine, frame, dsn, f"streams_{slots}", TYPES, KEY, run, days)
+    finally:
+        most = watcher.stop()
+        engine.close()
+    assert most == min(slots, DuckDBEngine.copy_streams)
+    assert staged.rows == 400_000
+    staged.publish(days)
+    assert _by_day(dsn, f"streams_{slots}") == {days[0]: (400_000, ("many",))}
