@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where to write the JSON summary")
     parser.add_argument("--select", help="comma list of asset keys (default: the whole graph)")
     args = parser.parse_args(argv)
+    from climate_cli.cli import collect_garbage_less_often
 
+    collect_garbage_less_often()  # as the demo's process does
     os.environ["CLIMATE_STATE_DIR"] = args.state
     os.environ.pop("CLIMATE_LAKE_ROOT", None)
     os.environ.pop("CLIMATE_WAREHOUSE_URL", None)

@@ -24,6 +24,12 @@ from climate_assets.settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
 DAGSTER_DATABASE = "dagster"  # on the embedded server
 INSTANCE_SUFFIX = "_dagster"  # on CLIMATE_WAREHOUSE_URL's server: <warehouse database>_dagster
 MAX_IDENTIFIER = 63  # PostgreSQL's longest name
+# The storage's connections (see ``ProjectPostgresStorage``): one kept open per storage, up to
+# this many more at once for concurrent users (threads), closed when given back; the kept one is
+# replaced after an hour (Dagster's webserver defaults). No statement timeout (0), as before.
+POOL_MAX_OVERFLOW = 20
+POOL_RECYCLE_SECONDS = 3600
+NO_STATEMENT_TIMEOUT = 0
 
 
 def _with_database(url: str, database: str) -> str:
@@ -81,7 +87,24 @@ def dagster_storage_url(settings: Settings) -> str:
 
 
 class ProjectPostgresStorage(DagsterPostgresStorage):
-    """dagster-postgres storage in the instance's database on the project's server."""
+    """dagster-postgres storage in the instance's database on the project's server.
+
+    Its run, event log and schedule storages keep a connection open: dagster-postgres opens a
+    new one per statement otherwise (SQLAlchemy's ``NullPool``), and a run writes every event
+    through its own connection, a PostgreSQL backend started and stopped each time (about 2.4
+    of the 3.4 CPU seconds PostgreSQL spent on a one-day run of the whole graph,
+    bench/ANALYSIS.md). ``optimize_for_webserver`` is the public switch dagster-postgres has
+    for that (the webserver calls it with its own settings, which then apply there).
+    """
+
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None):
+        super().__init__(postgres_url, should_autocreate_tables, inst_data)
+        for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
+            storage.optimize_for_webserver(
+                statement_timeout=NO_STATEMENT_TIMEOUT,
+                pool_recycle=POOL_RECYCLE_SECONDS,
+                max_overflow=POOL_MAX_OVERFLOW,
+            )
 
     @classmethod
     def config_type(cls):

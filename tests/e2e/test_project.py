@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from climate_assets.job_specs import JOB_SPECS
 from climate_assets.local_glue.spark import SUPPORTED_JAVA, find_java_home, java_major
 from climate_assets.settings import PROJECT_ROOT
-from climate_cli.cli import main
+from climate_cli.cli import GC_THRESHOLDS, console, main
 
 pytestmark = pytest.mark.e2e
 
@@ -69,3 +70,16 @@ def test_jobs_reports_the_configured_engine_locally(engine, monkeypatch, capsys)
     assert main(["jobs"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]  # no worker sizes locally: one line a job
     assert [row.split()[:2] for row in rows] == [[name, engine] for name in JOB_SPECS]
+
+
+def test_the_command_collects_garbage_less_often_than_python_by_default(monkeypatch, capsys):
+    """The ``climate-assets`` script's process, not ``main`` (which tests call in-process)."""
+    before = gc.get_threshold()
+    assert before != GC_THRESHOLDS
+    monkeypatch.delenv("CLIMATE_ENV", raising=False)
+    monkeypatch.setattr(sys, "argv", ["climate-assets", "jobs"])
+    try:
+        assert console() == 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.set_threshold(*before)
