@@ -87,6 +87,7 @@ __all__ = [
     "PARTITION_NAME_TAG",
     "InstigatorStatus",
     "PlannedBatchEventLogStorage",
+    "SqlEventLogStorageTable",
     "fix_time_window_subset_inequality",
 ]
 
