@@ -38,6 +38,8 @@ def _jsonable(value):
 def run_events(instance, run_id: str) -> dict:
     from dagster import DagsterEventType
 
+    from climate_assets.steps.input_files import INPUT_FILES
+
     RUN_EVENTS = {  # noqa: N806
         DagsterEventType.RUN_START: "RUN_START",
         DagsterEventType.RUN_SUCCESS: "RUN_SUCCESS",
@@ -71,7 +73,10 @@ def run_events(instance, run_id: str) -> dict:
                 {
                     "asset": materialization.asset_key.to_user_string(),
                     "partition": materialization.partition,
-                    "metadata": {k: v.value for k, v in materialization.metadata.items()},
+                    # Not the day's own raw files (each day differs): the rest compacts.
+                    "metadata": {
+                        k: v.value for k, v in materialization.metadata.items() if k != INPUT_FILES
+                    },
                 }
             )
     first = min((s["start"] for s in steps.values() if "start" in s), default=None)

@@ -8,16 +8,28 @@ history; ``dagster`` on the embedded server, which serves one deployment (its st
 ``ProjectPostgresStorage`` (named in dagster.yaml) finds that server itself, so every Dagster
 command run in the project (``dg dev``, ``dg check defs``, plain ``dagster`` commands, the daemon,
 run workers) uses the same instance; ``.env`` at the project root gives them ``DAGSTER_HOME``.
+
+Loading the instance also makes the process write a ranged run's records in batches
+(``batch_event_writes``): a backfill of a year records one materialization and one planned
+materialization per day and asset, and Dagster writes those one at a time (a new PostgreSQL
+connection or three each) unless ``DAGSTER_EVENT_BATCH_SIZE`` is set in the process that
+writes them. The storage writes a batch of planned events in one statement
+(``climate_assets.dagster_compat.PlannedBatchEventLogStorage``).
 """
 
 from __future__ import annotations
+
+import os
 
 import psycopg
 from climate_glue.warehouse import resolve_dsn
 from dagster import Field
 from dagster_postgres import DagsterPostgresStorage
 
-from climate_assets.dagster_compat import fix_time_window_subset_inequality
+from climate_assets.dagster_compat import (
+    PlannedBatchEventLogStorage,
+    fix_time_window_subset_inequality,
+)
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
 from climate_assets.settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
 
@@ -30,6 +42,10 @@ MAX_IDENTIFIER = 63  # PostgreSQL's longest name
 POOL_MAX_OVERFLOW = 20
 POOL_RECYCLE_SECONDS = 3600
 NO_STATEMENT_TIMEOUT = 0
+# Dagster reads this in the process that writes a run's events (at each event, not at import).
+EVENT_BATCH_SIZE = "DAGSTER_EVENT_BATCH_SIZE"
+# Records per write: a year of days of one asset in one batch (Dagster's default 0: one by one).
+EVENT_BATCH = 1000
 
 
 def _with_database(url: str, database: str) -> str:
@@ -86,25 +102,44 @@ def dagster_storage_url(settings: Settings) -> str:
     return sqlalchemy_url(_with_database(admin, database))
 
 
+def batch_event_writes() -> None:
+    """Write batchable records (a ranged run's materializations, a run's planned events) in
+    batches of ``EVENT_BATCH`` in this process, unless ``DAGSTER_EVENT_BATCH_SIZE`` is set.
+
+    Set where the instance is loaded: every process that writes the project's events loads it
+    first (a run worker, an in-process run of the CLI or the demo, the daemon and the webserver,
+    which create runs and so write their planned events), and a run worker started by the
+    daemon's run launcher inherits it too."""
+    os.environ.setdefault(EVENT_BATCH_SIZE, str(EVENT_BATCH))
+
+
 class ProjectPostgresStorage(DagsterPostgresStorage):
     """dagster-postgres storage in the instance's database on the project's server.
 
-    Its run, event log and schedule storages keep a connection open: dagster-postgres opens a
-    new one per statement otherwise (SQLAlchemy's ``NullPool``), and a run writes every event
-    through its own connection, a PostgreSQL backend started and stopped each time (about 2.4
-    of the 3.4 CPU seconds PostgreSQL spent on a one-day run of the whole graph,
-    bench/ANALYSIS.md). ``optimize_for_webserver`` is the public switch dagster-postgres has
-    for that (the webserver calls it with its own settings, which then apply there).
+    Its event log writes a batch of planned events in one statement
+    (``PlannedBatchEventLogStorage``). Its run, event log and schedule storages keep a
+    connection open: dagster-postgres opens a new one per statement otherwise (SQLAlchemy's
+    ``NullPool``), and a run writes every event through its own connection, a PostgreSQL
+    backend started and stopped each time (about 2.4 of the 3.4 CPU seconds PostgreSQL spent on
+    a one-day run of the whole graph, bench/ANALYSIS.md). ``optimize_for_webserver`` is the
+    public switch dagster-postgres has for that (the webserver calls it with its own settings,
+    which then apply there).
     """
 
     def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None):
         super().__init__(postgres_url, should_autocreate_tables, inst_data)
+        # The tables exist now (the event log storage above made them when missing).
+        self._event_log = PlannedBatchEventLogStorage(postgres_url, should_autocreate_tables=False)
         for storage in (self.run_storage, self.event_log_storage, self.schedule_storage):
             storage.optimize_for_webserver(
                 statement_timeout=NO_STATEMENT_TIMEOUT,
                 pool_recycle=POOL_RECYCLE_SECONDS,
                 max_overflow=POOL_MAX_OVERFLOW,
             )
+
+    @property
+    def event_log_storage(self) -> PlannedBatchEventLogStorage:
+        return self._event_log
 
     @classmethod
     def config_type(cls):
@@ -114,6 +149,7 @@ class ProjectPostgresStorage(DagsterPostgresStorage):
     def from_config_value(cls, inst_data, config_value):
         # Every process that loads the instance: the webserver's backfill launch needs it.
         fix_time_window_subset_inequality()
+        batch_event_writes()
         return cls(
             postgres_url=dagster_storage_url(Settings.from_env()),
             should_autocreate_tables=config_value.get("should_autocreate_tables", True),

@@ -146,3 +146,27 @@ def test_glue_client_run_reports_the_run_it_started_and_its_metadata(tmp_path):
     assert metadata["glue_job_run_id"].value == run_id  # glue_cost.run_metadata's
     assert "glue_execution_seconds" in metadata
     assert not any(key.startswith("AWS Glue") for key in metadata)  # not dagster-aws's
+
+
+def test_planned_batch_storage_uses_what_dagster_postgres_batches_with():
+    """The names ``PlannedBatchEventLogStorage`` writes a batch with are still dagster-postgres's,
+    with the parameters it passes; what it stores is read back in ``test_range_records.py``."""
+    storage = dagster_compat.PlannedBatchEventLogStorage
+    assert "id" in dagster_compat.SqlEventLogStorageTable.c
+    assert list(inspect.signature(storage.prepare_insert_event_batch).parameters) == [
+        "self",
+        "events",
+    ]
+    assert list(inspect.signature(storage._store_asset_event).parameters) == [
+        "self",
+        "conn",
+        "event",
+        "event_id",
+    ]
+    assert list(inspect.signature(storage.store_asset_check_event).parameters) == [
+        "self",
+        "event",
+        "event_id",
+    ]
+    for name in ("_connect", "index_transaction"):
+        assert callable(getattr(storage, name))

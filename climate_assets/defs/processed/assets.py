@@ -29,14 +29,29 @@ def run_processing_job(
     quality: QualityThresholds,
     spec: JobSpec,
 ) -> dg.MaterializeResult:
-    """The job's result, with the raw files it was launched on (``input_files``: key -> tag)."""
-    days = context.partition_keys if context.has_partition_key_range else None
-    files = input_files(lake.open(), spec.raw_dataset, days)
+    """The job's result, with the raw files it was launched on (``input_files``: key -> tag).
+
+    A day's materialization records that day's files only: a range run records one
+    materialization per day, and the range's files on each would grow as the square of its
+    days (a year: 365 records of 365 days of files)."""
+    dataset = spec.raw_dataset
+    if dataset.daily:
+        lake_now = lake.open()
+        files = {day: input_files(lake_now, dataset, [day]) for day in context.partition_keys}
+    else:
+        files = {None: input_files(lake.open(), dataset)}
     result = launch_glue_job(context, glue, lake, warehouse, quality, spec.name, spec.assets)
     materialization = result.get_materialize_result()
-    return with_numeric_metadata(
-        with_metadata(materialization, {INPUT_FILES: dg.MetadataValue.json(files)})
-    )
+    if dataset.daily:
+        for day, day_files in files.items():
+            context.add_asset_metadata(
+                {INPUT_FILES: dg.MetadataValue.json(day_files)}, partition_key=day
+            )
+    else:
+        materialization = with_metadata(
+            materialization, {INPUT_FILES: dg.MetadataValue.json(files[None])}
+        )
+    return with_numeric_metadata(materialization)
 
 
 def processed_asset(
