@@ -10,11 +10,15 @@ its primary key is built after the load. Nothing live changes until the job's bl
 have passed on its staged outputs; then ``StagedTable.publish`` swaps, in one transaction, each
 published day's live partition for the staged one (drop the old, detach the new from the staging
 table, attach it to the live table: no row is copied and the CHECK spares the attach its scan),
-or, for an undated table, the whole table for the staged one. Readers see the old rows until it
-commits (they wait for its lock while it runs), and a failure anywhere leaves the table as it
-was. The job drops its staging tables when it ends (``drop_stages``); a killed job's are dropped
-by the next run of the same job. A dated table made by an older version (unpartitioned) is
-partitioned in place, its rows kept, in one transaction, by the first load that finds it.
+or, for an undated table (partitioned by its first key column, all its rows in its one DEFAULT
+partition), that partition the same way. The live table itself is never dropped or renamed, so
+a user's views and grants on it stay. Readers see the old rows until it commits (they wait for
+its lock while it runs), and a failure anywhere leaves the table as it was. It waits at most
+``PUBLISH_LOCK_TIMEOUT`` for queries already reading the table (new readers queue behind it
+meanwhile), then rolls back, pauses and tries again, a bounded number of times. The job drops its
+staging tables when it ends (``drop_stages``); a killed job's are dropped by the next run of the
+same job. A table made by an older version (unpartitioned) is partitioned in place, its rows
+kept, in one transaction, by the first load that finds it.
 
 Why (measured: docs/design.md, "PostgreSQL: each row written once"): staging into an unlogged
 table and then DELETE and INSERT ... SELECT wrote every row twice, logged every live row and
@@ -33,6 +37,7 @@ import hashlib
 import io
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -55,6 +60,13 @@ COPY_APPLICATION_PREFIX = "climate-copy:"
 # which lists one table per asset).
 DAYS_SCHEMA = f"{WAREHOUSE_SCHEMA}_days"
 PARTITION_COLUMN = "date"
+# A publish waits at most this long (seconds) for the live table's readers (new readers queue
+# behind it while it waits), then rolls back, pauses (PUBLISH_BACKOFF seconds, doubled each time
+# up to PUBLISH_BACKOFF_MOST) and tries again: PUBLISH_ATTEMPTS times in all.
+PUBLISH_LOCK_TIMEOUT = 2.0
+PUBLISH_BACKOFF = 1.0
+PUBLISH_BACKOFF_MOST = 30.0
+PUBLISH_ATTEMPTS = 8
 
 
 def resolve_dsn(reference: str) -> str:
@@ -146,7 +158,16 @@ def day_partition_name(name: str, day: date) -> str:
     return f"{name}_{day:%Y%m%d}"
 
 
-def _bound(day: date) -> sql.Composed:
+def whole_partition_name(name: str) -> str:
+    """The one partition (DEFAULT) of the undated table ``name``, holding all its rows (in
+    ``DAYS_SCHEMA``)."""
+    return f"{name}_default"
+
+
+def _bound(day: date | None) -> sql.Composable:
+    """A day's partition bound; ``None``: the DEFAULT partition (an undated table's)."""
+    if day is None:
+        return sql.SQL("DEFAULT")
     return sql.SQL("FOR VALUES IN ({})").format(sql.Literal(day))
 
 
@@ -157,9 +178,9 @@ def ensure_table(
     key: tuple[str, ...],
     dated: bool = False,
 ) -> None:
-    """Create the schemas and table if absent (a dated table partitioned by day); refuse a
-    table whose columns differ from the contract; partition in place a dated table that an
-    older version made unpartitioned. ``conn`` is in autocommit."""
+    """Create the schemas and table if absent (partitioned: by day, or an undated one with one
+    DEFAULT partition); refuse a table whose columns differ from the contract; partition in
+    place a table that an older version made unpartitioned. ``conn`` is in autocommit."""
     for schema in (WAREHOUSE_SCHEMA, DAYS_SCHEMA):
         try:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -179,8 +200,8 @@ def ensure_table(
             f"table {WAREHOUSE_SCHEMA}.{name} has columns {found}, the contract says {list(types)};"
             " migrate or drop it before loading"
         )
-    if dated and _kind(conn, name) == "r":
-        partition_in_place(conn, name, types, key)
+    if _kind(conn, name) == "r":
+        partition_in_place(conn, name, types, key, dated)
 
 
 def _create_live(
@@ -195,10 +216,15 @@ def _create_live(
         _table(name),
         columns,
         sql.SQL(", ").join(map(sql.Identifier, key)),
-        sql.SQL(" PARTITION BY LIST ({})").format(sql.Identifier(PARTITION_COLUMN))
-        if dated
-        else sql.SQL(""),
+        _partitioned_by(key, dated),
     )
+
+
+def _partitioned_by(key: tuple[str, ...], dated: bool) -> sql.Composed:
+    """A dated table is partitioned by day; an undated one by its first key column (allowed
+    with the primary key), its rows all in its one DEFAULT partition."""
+    column = PARTITION_COLUMN if dated else key[0]
+    return sql.SQL(" PARTITION BY LIST ({})").format(sql.Identifier(column))
 
 
 def _kind(conn: psycopg.Connection, name: str) -> str:
@@ -211,11 +237,15 @@ def _kind(conn: psycopg.Connection, name: str) -> str:
 
 
 def partition_in_place(
-    conn: psycopg.Connection, name: str, types: dict[str, str], key: tuple[str, ...]
+    conn: psycopg.Connection,
+    name: str,
+    types: dict[str, str],
+    key: tuple[str, ...],
+    dated: bool = True,
 ) -> int:
-    """Turn an unpartitioned dated table (an older version's) into one partitioned by day,
-    keeping its rows, in one transaction: readers see the old table until it commits, and a
-    failure leaves it as it was. Returns the rows moved."""
+    """Turn an unpartitioned table (an older version's) into a partitioned one (by day; an
+    undated one: its one DEFAULT partition), keeping its rows, in one transaction: readers see
+    the old table until it commits, and a failure leaves it as it was. Returns the rows moved."""
     old = f"{name}_unpartitioned"
     with conn.transaction():
         conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(_table(name)))
@@ -231,17 +261,14 @@ def partition_in_place(
         if primary:  # its index name is the new table's
             drop = sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}")
             conn.execute(drop.format(_table(old), sql.Identifier(primary)))
-        conn.execute(_create_live(name, types, key, dated=True, if_not_exists=False))
-        days = [
-            day
-            for (day,) in conn.execute(
-                sql.SQL("SELECT DISTINCT {} FROM {}").format(
-                    sql.Identifier(PARTITION_COLUMN), _table(old)
-                )
+        conn.execute(_create_live(name, types, key, dated, if_not_exists=False))
+        create = sql.SQL("CREATE TABLE {} PARTITION OF {} {}")
+        if not dated:
+            conn.execute(
+                create.format(_day(whole_partition_name(name)), _table(name), _bound(None))
             )
-        ]
+        days = _distinct_days(conn, old) if dated else []
         if days:
-            create = sql.SQL("CREATE TABLE {} PARTITION OF {} {}")
             conn.execute(
                 _statements(
                     [
@@ -258,6 +285,14 @@ def partition_in_place(
         ).rowcount
         conn.execute(sql.SQL("DROP TABLE {}").format(_table(old)))
     return moved
+
+
+def _distinct_days(conn: psycopg.Connection, table: str) -> list[date]:
+    query = sql.SQL("SELECT DISTINCT {} FROM {}")
+    return [
+        day
+        for (day,) in conn.execute(query.format(sql.Identifier(PARTITION_COLUMN), _table(table)))
+    ]
 
 
 def copy_batches(
@@ -298,14 +333,18 @@ def stage_day_prefix(name: str, run_id: str) -> str:
     return f"{STAGE_TABLE_PREFIX}{name}_{digest}_"
 
 
+class PublishBlockedError(RuntimeError):
+    """Readers held the live table through every attempt of a publish."""
+
+
 @dataclass
 class StagedTable:
     """Rows COPYed into a run's staging table, waiting for the job's audit.
 
     ``days``: the run's days, one staged partition each (``None``: an undated table, staged
-    whole). ``publish`` replaces the live rows of the given days (the whole table, for an
-    undated one) with the staged ones in one transaction; ``discard`` drops the staging
-    table. Both are safe to call after the other: the staging table is dropped once.
+    whole in one DEFAULT partition). ``publish`` replaces the live rows of the given days (the
+    whole table, for an undated one) with the staged ones in one transaction; ``discard`` drops
+    the staging table. Both are safe to call after the other: the staging table is dropped once.
     """
 
     dsn: str
@@ -317,24 +356,36 @@ class StagedTable:
     day_prefix: str
     rows: int = 0
 
-    def _staged_day(self, day: date) -> str:
-        return f"{self.day_prefix}{day:%Y%m%d}"
+    def _staged(self, day: date | None) -> str:
+        """The staged partition of ``day`` (``None``: the undated table's one partition)."""
+        return f"{self.day_prefix}{'default' if day is None else f'{day:%Y%m%d}'}"
+
+    def _live(self, day: date | None) -> str:
+        return (
+            whole_partition_name(self.name) if day is None else day_partition_name(self.name, day)
+        )
+
+    def _parts(self) -> list[date | None]:
+        return [None] if self.days is None else list(self.days)
 
     def create(self, conn: psycopg.Connection) -> None:
-        """The staging table, shaped as the live table (for a dated one: partitioned by day,
-        each day with the CHECK of its live bound, and a default partition for rows of other
-        days, which are never published)."""
+        """The staging table, shaped and partitioned as the live table: each day with the
+        CHECK of its live bound, and a default partition for rows of other days, which are
+        never published; an undated table's rows all in its DEFAULT partition."""
         stage = _table(self.stage_name)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
         like = sql.SQL("CREATE TABLE {} (LIKE {})").format(stage, _table(self.name))
+        partitioned = _partitioned_by(self.key, dated=self.days is not None)
         if self.days is None:
-            conn.execute(like)
+            whole = sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT")
+            conn.execute(
+                _statements([like + partitioned, whole.format(_day(self._staged(None)), stage)])
+            )
             return
-        partitioned = sql.SQL(" PARTITION BY LIST ({})").format(sql.Identifier(PARTITION_COLUMN))
         check = sql.SQL("CREATE TABLE {} PARTITION OF {} (CONSTRAINT day_bound CHECK ({} = {})) {}")
         days = [
             check.format(
-                _day(self._staged_day(d)),
+                _day(self._staged(d)),
                 stage,
                 sql.Identifier(PARTITION_COLUMN),
                 sql.Literal(d),
@@ -348,52 +399,56 @@ class StagedTable:
         conn.execute(_statements([like + partitioned, *days, other]))
 
     def build_keys(self) -> None:
-        """The primary key of each staged table, built once its rows are in (faster than
+        """The primary key of each staged partition, built once its rows are in (faster than
         keeping it up row by row; a duplicate key fails the load here)."""
-        tables = (
-            [self.stage_name] if self.days is None else [self._staged_day(d) for d in self.days]
-        )
-        schema = WAREHOUSE_SCHEMA if self.days is None else DAYS_SCHEMA
+        tables = [self._staged(part) for part in self._parts()]
         add = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})")
         key = sql.SQL(", ").join(map(sql.Identifier, self.key))
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(
                 _statements(
-                    [
-                        add.format(_table(t, schema), sql.Identifier(_key_name(t)), key)
-                        for t in tables
-                    ]
+                    [add.format(_day(t), sql.Identifier(_key_name(t)), key) for t in tables]
                 )
             )
 
-    def publish(self, days: list[date] | None) -> None:
-        with psycopg.connect(self.dsn) as conn, conn.transaction():
-            if days is None:
-                conn.execute(self._replace_table())
-            elif days:
-                conn.execute(self._replace_days(days))
+    def publish(self, days: list[date] | None, attempts: int = PUBLISH_ATTEMPTS) -> None:
+        """Swap the staged partitions of ``days`` (``None``: the undated table's whole one) in,
+        in one transaction; then drop the staging table. The transaction waits at most
+        ``PUBLISH_LOCK_TIMEOUT`` for the readers of the live table (new readers queue behind it
+        meanwhile), and is tried again after a pause, ``attempts`` times in all."""
+        parts: list[date | None] = [None] if days is None else list(days)
+        if parts:
+            self._swap(parts, attempts)
         self.discard()
 
-    def _replace_table(self) -> sql.Composed:
-        rename = sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}")
-        return _statements(
-            [
-                sql.SQL("DROP TABLE IF EXISTS {}").format(_table(self.name)),
-                sql.SQL("ALTER TABLE {} RENAME TO {}").format(
-                    _table(self.stage_name), sql.Identifier(self.name)
-                ),
-                rename.format(
-                    _table(self.name),
-                    sql.Identifier(_key_name(self.stage_name)),
-                    sql.Identifier(_key_name(self.name)),
-                ),
-            ]
+    def _swap(self, parts: list[date | None], attempts: int) -> None:
+        timeout = sql.SQL("SET LOCAL lock_timeout = {}").format(
+            sql.Literal(f"{round(PUBLISH_LOCK_TIMEOUT * 1000)}ms")
         )
+        swap = self._replace(parts)
+        with psycopg.connect(self.dsn) as conn:
+            for attempt in range(1, attempts + 1):
+                try:
+                    with conn.transaction():
+                        conn.execute(timeout)
+                        conn.execute(swap)
+                    return
+                except psycopg.errors.LockNotAvailable:
+                    if attempt == attempts:
+                        raise PublishBlockedError(
+                            f"publish of {WAREHOUSE_SCHEMA}.{self.name} gave up after {attempts}"
+                            f" attempts: readers held the table longer than the lock timeout"
+                            f" ({PUBLISH_LOCK_TIMEOUT:g} s) each time; nothing was changed"
+                        ) from None
+                time.sleep(min(PUBLISH_BACKOFF * 2 ** (attempt - 1), PUBLISH_BACKOFF_MOST))
 
-    def _replace_days(self, days: list[date]) -> sql.Composed:
-        statements: list[sql.Composable] = []
-        for day in days:
-            staged, live = self._staged_day(day), day_partition_name(self.name, day)
+    def _replace(self, parts: list[date | None]) -> sql.Composed:
+        """Lock the live table (first: its readers are the only wait), then for each part:
+        drop the live partition, detach the staged one, rename it and its key, attach it."""
+        lock = sql.SQL("LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE").format(_table(self.name))
+        statements: list[sql.Composable] = [lock]
+        for part in parts:
+            staged, live = self._staged(part), self._live(part)
             statements += [
                 sql.SQL("DROP TABLE IF EXISTS {}").format(_day(live)),
                 sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
@@ -404,7 +459,7 @@ class StagedTable:
                     _day(live), sql.Identifier(_key_name(staged)), sql.Identifier(_key_name(live))
                 ),
                 sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-                    _table(self.name), _day(live), _bound(day)
+                    _table(self.name), _day(live), _bound(part)
                 ),
             ]
         return _statements(statements)

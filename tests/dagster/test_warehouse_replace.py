@@ -10,6 +10,7 @@ is dropped by the next; the Spark engine loads the same rows as the DuckDB engin
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, timedelta
 
 import psycopg
@@ -21,6 +22,8 @@ from climate_glue.warehouse import (
     COPY_APPLICATION_PREFIX,
     DAYS_SCHEMA,
     EMBEDDED_DATABASE,
+    PUBLISH_LOCK_TIMEOUT,
+    PublishBlockedError,
     ensure_table,
     stage_load,
     stage_table_name,
@@ -196,29 +199,84 @@ def test_a_range_run_replaces_exactly_its_days(engine, dsn):
     assert len(_tables(dsn, DAYS_SCHEMA, f"{table}\\_%")) == 10
 
 
-def test_an_unpartitioned_table_of_an_older_version_is_partitioned_in_place(engine, dsn):
-    table, days = "legacy", _days(0, 3)
+def _older_version_table(dsn, table: str, rows: str) -> None:
+    """``table`` as an older version made it: a plain table, with the ``rows`` (a SELECT)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        ensure_table(conn, table, TYPES, KEY)  # as the older version made it: unpartitioned
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(DAYS_SCHEMA)))
         conn.execute(
             sql.SQL(
-                "INSERT INTO {}.{} SELECT i, DATE '2024-07-01' + d, 'old'"
-                " FROM generate_series(0, 999) i, generate_series(0, 2) d"
+                "CREATE TABLE {}.{} (id bigint, date date, version text, PRIMARY KEY (id, date))"
             ).format(sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(table))
         )
+        conn.execute(
+            sql.SQL("INSERT INTO {}.{} " + rows).format(
+                sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(table)
+            )
+        )
+
+
+def _kind(dsn, table: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT relkind FROM pg_class WHERE oid = %s::regclass",
+            (f"{WAREHOUSE_SCHEMA}.{table}",),
+        ).fetchone()[0]
+
+
+def test_an_unpartitioned_table_of_an_older_version_is_partitioned_in_place(engine, dsn):
+    table, days = "legacy", _days(0, 3)
+    _older_version_table(
+        dsn,
+        table,
+        "SELECT i, DATE '2024-07-01' + d, 'old'"
+        " FROM generate_series(0, 999) i, generate_series(0, 2) d",
+    )
     _load(engine, dsn, table, days[1:2], "new", "m1")
     assert _by_day(dsn, table) == {
         days[0]: (1000, ("old",)),
         days[1]: (ROWS_PER_DAY, ("new",)),
         days[2]: (1000, ("old",)),
     }
-    with psycopg.connect(dsn) as conn:
-        kind = conn.execute(
-            "SELECT relkind FROM pg_class WHERE oid = %s::regclass",
-            (f"{WAREHOUSE_SCHEMA}.{table}",),
-        ).fetchone()[0]
-    assert kind == "p"
+    assert _kind(dsn, table) == "p"
     assert _tables(dsn, WAREHOUSE_SCHEMA, f"{table}%") == [table]
+
+
+def test_an_undated_table_of_an_older_version_is_partitioned_in_place(engine, dsn):
+    table = "legacy_undated"
+    _older_version_table(
+        dsn, table, "SELECT i, DATE '2024-07-01', 'old' FROM generate_series(0, 999) i"
+    )
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ensure_table(conn, table, TYPES, KEY)
+    assert _kind(dsn, table) == "p"
+    assert _by_day(dsn, table) == {START: (1000, ("old",))}  # its rows kept
+    assert _tables(dsn, DAYS_SCHEMA, f"{table}%") == [f"{table}_default"]
+    _load(engine, dsn, table, None, "new", "mu1")
+    assert _by_day(dsn, table) == {START: (ROWS_PER_DAY, ("new",))}
+    assert _tables(dsn, WAREHOUSE_SCHEMA, f"{table}%") == [table]
+    assert _tables(dsn, DAYS_SCHEMA, f"{table}%") == [f"{table}_default"]
+
+
+@pytest.mark.parametrize("dated", [True, False], ids=["dated", "undated"])
+def test_a_users_view_on_a_live_table_survives_publishes(engine, dsn, dated):
+    """The live table keeps its identity (only its partitions are swapped): a view on it, made
+    by a user between loads, still works after two publishes and shows the new rows."""
+    table = f"viewed_{'dated' if dated else 'undated'}"
+    days = _days(0, 2) if dated else None
+    _load(engine, dsn, table, days, "v0", "w0")
+    view = sql.Identifier(WAREHOUSE_SCHEMA, f"{table}_view")
+    query = sql.SQL("SELECT version, count(*) FROM {} GROUP BY version").format(view)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE VIEW {} AS SELECT * FROM {}").format(
+                view, sql.Identifier(WAREHOUSE_SCHEMA, table)
+            )
+        )
+        assert conn.execute(query).fetchall() == [("v0", ROWS_PER_DAY * len(days or [1]))]
+    for n in (1, 2):
+        _load(engine, dsn, table, days, f"v{n}", f"w{n}")
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute(query).fetchall() == [(f"v{n}", ROWS_PER_DAY * len(days or [1]))]
 
 
 def test_a_killed_runs_staging_is_dropped_by_the_next_run(engine, dsn):
@@ -303,3 +361,91 @@ def test_the_duckdb_engine_copies_on_two_streams_within_the_jobs_bound(dsn, slot
     assert staged.rows == 400_000
     staged.publish(days)
     assert _by_day(dsn, f"streams_{slots}") == {days[0]: (400_000, ("many",))}
+
+
+class TimedReader(threading.Thread):
+    """Reads the table over and over on its own connection until stopped; keeps how long each
+    read took (seconds) and what it saw."""
+
+    def __init__(self, dsn: str, table: str):
+        super().__init__(daemon=True)
+        self._query = sql.SQL("SELECT array_agg(DISTINCT version) FROM {}").format(
+            sql.Identifier(WAREHOUSE_SCHEMA, table)
+        )
+        self._dsn, self._halt, self.reads = dsn, threading.Event(), []
+
+    def run(self) -> None:
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            while not self._halt.is_set():
+                began = time.monotonic()
+                (versions,) = conn.execute(self._query).fetchone()
+                self.reads.append((time.monotonic() - began, tuple(versions)))
+                self._halt.wait(0.05)
+
+    def stop(self) -> list[tuple[float, tuple[str, ...]]]:
+        self._halt.set()
+        self.join()
+        return self.reads
+
+
+def _hold_read_lock(dsn: str, table: str) -> psycopg.Connection:
+    """A connection inside a transaction that has read ``table`` (so holds its read lock)."""
+    holder = psycopg.connect(dsn)
+    holder.execute(
+        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(WAREHOUSE_SCHEMA, table))
+    )
+    return holder
+
+
+def test_a_long_reader_delays_a_publish_without_blocking_new_readers(engine, dsn):
+    """A reader that keeps its transaction open holds the publish back; meanwhile other readers
+    wait at most the lock timeout (the publish steps back and tries again); once the reader
+    commits, the publish goes through."""
+    table, days = "long_reader", _days(0, 1)
+    _load(engine, dsn, table, days, "old", "l0")
+    staged = stage_load(engine, _frame(engine, days, "new"), dsn, table, TYPES, KEY, "l1", days)
+    holder = _hold_read_lock(dsn, table)
+    reader = TimedReader(dsn, table)
+    reader.start()
+    failed: list[BaseException] = []
+
+    def publish() -> None:
+        try:
+            staged.publish(days)
+        except BaseException as error:
+            failed.append(error)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    time.sleep(3 * PUBLISH_LOCK_TIMEOUT + 1)  # more than two attempts
+    assert publisher.is_alive()  # held back by the reader
+    holder.commit()
+    holder.close()
+    publisher.join(timeout=60)
+    reads = reader.stop()
+    assert not publisher.is_alive() and not failed, failed
+    assert _by_day(dsn, table) == {days[0]: (ROWS_PER_DAY, ("new",))}
+    # The other readers went on reading the old rows, each waiting at most about the timeout.
+    slowest = max(seconds for seconds, _ in reads)
+    assert slowest < PUBLISH_LOCK_TIMEOUT + 1.5, slowest
+    assert {versions for _, versions in reads} <= {("old",), ("new",)}
+    assert sum(versions == ("old",) for _, versions in reads) > 10
+
+
+def test_a_publish_held_back_every_attempt_fails_clearly_and_changes_nothing(engine, dsn):
+    table, days = "never_free", _days(0, 1)
+    _load(engine, dsn, table, days, "old", "n0")
+    staged = stage_load(engine, _frame(engine, days, "new"), dsn, table, TYPES, KEY, "n1", days)
+    holder = _hold_read_lock(dsn, table)
+    try:
+        with pytest.raises(PublishBlockedError) as raised:
+            staged.publish(days, attempts=2)
+    finally:
+        holder.close()
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"{WAREHOUSE_SCHEMA}.{table}" in message and "readers held" in message
+    assert _by_day(dsn, table) == {days[0]: (ROWS_PER_DAY, ("old",))}
+    # The staged rows are intact: once the reader is gone, the same stage publishes.
+    staged.publish(days)
+    assert _by_day(dsn, table) == {days[0]: (ROWS_PER_DAY, ("new",))}
