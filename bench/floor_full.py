@@ -12,8 +12,9 @@ duplicate rules, the three formulas) and writes, under ``STATE/lake/`` in the pi
 - ``exports/csv|json/<asset>/`` by day, the shared exports: small counts suppressed (contract
   section 4), timestamps as text as the pipeline writes them;
 - the seven tables ``climate_health.<asset>`` in an embedded PostgreSQL (pgserver) on
-  ``STATE/pgdata``, database ``climate`` as the pipeline's, each created with its primary key
-  (``climate_glue.warehouse.ensure_table``, the pipeline's DDL) and loaded with ``COPY`` over
+  ``STATE/pgdata``, database ``climate`` as the pipeline's, each a plain table created with its
+  primary key (the contract's columns and types; the pipeline's are partitioned by day so that
+  a day is swapped in whole, which a floor does not need) and loaded with ``COPY`` over
   two connections side by side (the machine's 2 cores). The server starts in this process, as
   the pipeline's does, on a thread from the first moment, while DuckDB reads; the tables are
   loaded while the lake's files are written (the pipeline's job also runs its outputs side by
@@ -49,13 +50,15 @@ from climate_glue.contract import (
     HEALTH,
     HOSPITAL,
     LOCATIONS,
+    POSTGRES_TYPES,
     PROCESSED_PREFIX,
     SUPPRESS_MAX,
     SUPPRESS_MIN,
     WAREHOUSE_SCHEMA,
 )
 from climate_glue.engines.duck import TEXT_TIMESTAMP
-from climate_glue.warehouse import EMBEDDED_DATABASE, ensure_table
+from climate_glue.warehouse import EMBEDDED_DATABASE
+from psycopg import sql
 
 from .floor_duckdb import FLOOR_RUN_ID, _lit, _q, derive, processed, write_curated
 
@@ -187,13 +190,30 @@ def _copy_tables(con, dsn: str, spool: Path, tables: queue.Queue, loaded: dict) 
             loaded[asset] = copying.rowcount  # the rows PostgreSQL took
 
 
+def _plain_table(asset: str) -> sql.Composed:
+    types, key = _types(asset)
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(POSTGRES_TYPES[kind]))
+        for c, kind in types.items()
+    )
+    return sql.SQL("CREATE TABLE {}.{} ({}, PRIMARY KEY ({}))").format(
+        sql.Identifier(WAREHOUSE_SCHEMA),
+        sql.Identifier(asset),
+        columns,
+        sql.SQL(", ").join(map(sql.Identifier, key)),
+    )
+
+
 def load_postgres(con, dsn: str, spool: Path) -> dict[str, int]:
     """The seven tables created with their keys, then loaded on COPY_STREAMS connections,
     largest first."""
     assets = [d.asset for d in DATASETS] + [s.asset for s in DERIVED]
     with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(WAREHOUSE_SCHEMA))
+        )
         for asset in assets:
-            ensure_table(conn, asset, *_types(asset))
+            conn.execute(_plain_table(asset))
     cursor = con.cursor()  # this thread's own
     sizes = {a: cursor.execute(f"SELECT count(*) FROM {_q(a)}").fetchone()[0] for a in assets}
     tables: queue.Queue = queue.Queue()
