@@ -20,6 +20,17 @@ from tests.support import EXTERNAL_PG_URL
 EXTERNAL_PG_TAG = os.environ.get("CLIMATE_TEST_DATABASE_TAG", "")
 
 
+def pytest_collection_modifyitems(items):
+    """The order in which the suite's workers take its modules (pytest-xdist: ``-n 2 --dist
+    loadfile --no-loadscope-reorder`` in pyproject.toml). A module's tests run on one worker, in
+    order, so its module-scoped fixtures (a ``dev``, a demo, a whole-graph run, a moto server) are
+    made once. Modules with a slow (``e2e``) test are handed out first and the others after, in
+    collection order: while one worker runs the last long module, the other takes the many short
+    ones instead of waiting for it. The same order serially (``-n 0``)."""
+    slow = {item.path for item in items if item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: collection order otherwise
+
+
 @pytest.fixture(scope="module")
 def external_database():
     """New databases on the PostgreSQL server of CLIMATE_TEST_EXTERNAL_PG_URL (as RDS would

@@ -27,6 +27,7 @@ from climate_assets.settings import PROJECT_ROOT
 LOCATION = "climate_assets"
 REPOSITORY = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}
 STARTUP_SECONDS = 240
+POLL_SECONDS = 1  # a GraphQL read of the runs or the workspace: cheap for the webserver
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 # What `climate-assets dev` must not inherit from the shell: it runs on its state folder only.
@@ -73,7 +74,7 @@ class Dev:
                 return value
             if time.monotonic() > deadline:
                 raise AssertionError(f"gave up after {seconds}s waiting for {what}; see {self.log}")
-            time.sleep(3)
+            time.sleep(POLL_SECONDS)
 
     def runs(self) -> list[dict]:
         data = self.graphql(

@@ -49,16 +49,15 @@ def _connect_count(pgdata) -> int:
 def test_a_sigkilled_embedded_server_starts_again(tmp_path, monkeypatch):
     monkeypatch.delenv("CLIMATE_WAREHOUSE_URL", raising=False)
     pgdata = tmp_path / "pgdata"
-    owner = subprocess.Popen(
+    with subprocess.Popen(  # leaving the block closes its pipes
         [sys.executable, "-c", START_AND_DIE, str(pgdata)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-    )
-    postmaster = int(owner.stdout.readline())
-    os.kill(postmaster, signal.SIGKILL)  # the server, then the process that started it
-    owner.kill()
-    owner.wait()
+    ) as owner:
+        postmaster = int(owner.stdout.readline())
+        os.kill(postmaster, signal.SIGKILL)  # the server, then the process that started it
+        owner.kill()
     psutil.wait_procs([psutil.Process(postmaster)], timeout=10)
     assert (pgdata / "postmaster.pid").exists()  # the stale lock is there
     assert _connect_count(pgdata) == 1
