@@ -425,9 +425,10 @@ def test_a_long_reader_delays_a_publish_without_blocking_new_readers(engine, dsn
     reads = reader.stop()
     assert not publisher.is_alive() and not failed, failed
     assert _by_day(dsn, table) == {days[0]: (ROWS_PER_DAY, ("new",))}
-    # The other readers went on reading the old rows, each waiting at most about the timeout.
+    # The other readers went on reading the old rows, each waiting about the lock timeout at
+    # most (twice it, for a loaded machine), not the reader's whole hold (over three times it).
     slowest = max(seconds for seconds, _ in reads)
-    assert slowest < PUBLISH_LOCK_TIMEOUT + 1.5, slowest
+    assert slowest < 2 * PUBLISH_LOCK_TIMEOUT, slowest
     assert {versions for _, versions in reads} <= {("old",), ("new",)}
     assert sum(versions == ("old",) for _, versions in reads) > 10
 
