@@ -551,13 +551,37 @@ def _compare_first_runs(
             log(f"{engine} engine vs full-output floor: {'equal' if equal else 'DIFFERENT'}")
 
 
+def _merge_workload(base: dict | None, extra: dict) -> dict:
+    """A workload run again: ``extra``'s engines, ``base``'s engines that ``extra`` did not run
+    (``--engine duckdb`` one run, ``--engine spark`` the next), and the floors of both (each
+    run of the suite runs them: the median is over all their runs)."""
+    if base is None:
+        return extra
+    merged = {**base, **extra, "engines": {**base.get("engines", {}), **extra.get("engines", {})}}
+    for runs, summary in (
+        ("floor_runs", "floor_summary"),
+        ("full_floor_runs", "full_floor_summary"),
+    ):
+        if base.get(runs) and extra.get(runs):  # the floors of both runs, one median over all
+            merged[runs] = [*base[runs], *extra[runs]]
+            merged[summary] = floor_spread(merged[runs])
+    return merged
+
+
 def merge(base: dict, extra: dict, extra_name: str) -> dict:
-    """``base`` with ``extra``'s workloads added (or replacing base's of the same name), and a
-    note of where and when those ran (``merged``): RESULTS.md over two runs of the suite."""
+    """``base`` with ``extra``'s workloads added (or replacing base's of the same name, engine by
+    engine), and a note of where and when those ran (``merged``): RESULTS.md over two runs of
+    the suite."""
     if bool(base.get("quick")) != bool(extra.get("quick")):
         raise SystemExit("--onto: cannot merge quick-size results with full-size ones")
     merged = json.loads(json.dumps(base))
-    merged["workloads"] = {**base["workloads"], **extra["workloads"]}
+    merged["workloads"] = {
+        **base["workloads"],
+        **{
+            name: _merge_workload(base["workloads"].get(name), workload)
+            for name, workload in extra["workloads"].items()
+        },
+    }
     note = {
         k: extra.get(k)
         for k in ("started", "finished", "repeat", "load_average_start", "load_average_end")

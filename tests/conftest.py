@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -20,15 +21,36 @@ from tests.support import EXTERNAL_PG_URL
 EXTERNAL_PG_TAG = os.environ.get("CLIMATE_TEST_DATABASE_TAG", "")
 
 
+# The modules that take longest, longest first (`--durations=0` of a whole run, docs/testing.md):
+# each runs on one worker, so one started last would leave the other worker idle at the end.
+# Only the order depends on this: a module missing here runs among the other slow ones.
+LONGEST_FIRST = (
+    "tests/e2e/test_ui_backfill.py",
+    "tests/e2e/test_operator_errors.py",
+    "tests/e2e/test_fuzz_intake.py",
+    "tests/e2e/test_daemon_ui.py",
+    "tests/e2e/test_bench_seed.py",
+)
+
+
 def pytest_collection_modifyitems(items):
     """The order in which the suite's workers take its modules (pytest-xdist: ``-n 2 --dist
     loadfile --no-loadscope-reorder`` in pyproject.toml). A module's tests run on one worker, in
     order, so its module-scoped fixtures (a ``dev``, a demo, a whole-graph run, a moto server) are
-    made once. Modules with a slow (``e2e``) test are handed out first and the others after, in
-    collection order: while one worker runs the last long module, the other takes the many short
-    ones instead of waiting for it. The same order serially (``-n 0``)."""
+    made once. The longest modules (``LONGEST_FIRST``) are handed out first, then the other
+    modules with a slow (``e2e``) test, then the rest, in collection order: while one worker runs
+    the last long module, the other takes the many short ones instead of waiting for it. The
+    same order serially (``-n 0``)."""
     slow = {item.path for item in items if item.get_closest_marker("e2e")}
-    items.sort(key=lambda item: item.path not in slow)  # stable: collection order otherwise
+    root = Path(__file__).parent.parent
+
+    def rank(item) -> tuple[int, int]:
+        name = item.path.relative_to(root).as_posix()
+        if name in LONGEST_FIRST:
+            return (0, LONGEST_FIRST.index(name))
+        return (1 if item.path in slow else 2, 0)
+
+    items.sort(key=rank)  # stable: collection order otherwise
 
 
 @pytest.fixture(scope="module")

@@ -351,6 +351,30 @@ def test_status_run_is_merged_onto_earlier_results_and_judged(tmp_path: Path) ->
         merge({**base, "quick": True}, _status_results(), "status.json")
 
 
+def test_a_run_on_another_engine_is_merged_engine_by_engine() -> None:
+    from bench.runner import merge
+
+    base = {**_engine_results(), "started": "s", "finished": "f", "repeat": 3}
+    seed = base["workloads"]["seed"]
+    extra = {
+        "started": "s2", "finished": "f2", "repeat": 3,
+        "workloads": {"seed": {**seed, "engines": {"spark": seed["engines"]["duckdb"]}}},
+    }  # fmt: skip
+    floor = {"exit_code": 0, "peak_rss_bytes": 1, "peak_uss_bytes": 1}
+    base["workloads"]["seed"]["full_floor_runs"] = [
+        {**floor, "wall_seconds": w} for w in (4.0, 3.8, 4.5)
+    ]
+    extra["workloads"]["seed"]["full_floor_runs"] = [
+        {**floor, "wall_seconds": w} for w in (3.5, 3.5, 3.7)
+    ]
+    merged = merge(base, extra, "spark.json")
+    assert set(merged["workloads"]["seed"]["engines"]) == {"duckdb", "spark"}
+    assert merged["workloads"]["seed"]["engines"]["duckdb"] == seed["engines"]["duckdb"]
+    assert merged["merged"][0]["workloads"] == ["seed"]
+    # Both runs' full-output floors, one median over the six.
+    assert merged["workloads"]["seed"]["full_floor_summary"]["wall_seconds"]["median"] == 3.75
+
+
 def test_engine_list_is_parsed_and_checked() -> None:
     from bench.runner import parse_args, parse_engines
 
