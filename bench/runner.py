@@ -235,42 +235,37 @@ def run_pipeline(workload: Workload, state: Path, engine: str) -> dict:
     return result
 
 
-def run_floor(workload: Workload, data_dir: Path, out: Path) -> dict:
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    summary = out / "floor.json"
+def _run_floor_child(
+    module: str, name: str, workload: Workload, data_dir: Path, state: Path, where: str
+) -> dict:
+    """``python -m bench.<module>`` on the workload's landing zone, writing into ``state``
+    (given as ``--<where>``), its summary and log there as ``<name>.json`` and ``.log``."""
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    summary, log_file = state / f"{name}.json", state / f"{name}.log"
     command = [
-        sys.executable, "-m", "bench.floor_duckdb",
-        "--lake-root", str(data_dir / workload.data_name / "lake"), "--out", str(out),
+        sys.executable, "-m", f"bench.{module}",
+        "--lake-root", str(data_dir / workload.data_name / "lake"), f"--{where}", str(state),
         "--start", workload.start.isoformat(), "--end", workload.end.isoformat(),
         "--json", str(summary),
     ]  # fmt: skip
-    result = run_child(command, str(out), out / "floor.log")
+    result = run_child(command, str(state), log_file)
     if summary.exists():
         result.update(json.loads(summary.read_text()))
     if result["exit_code"] != 0:
-        result["log_tail"] = _tail(out / "floor.log")
+        result["log_tail"] = _tail(log_file)
     return result
+
+
+def run_floor(workload: Workload, data_dir: Path, out: Path) -> dict:
+    """``bench.floor_duckdb``: the same landing zone to the curated Parquet."""
+    return _run_floor_child("floor_duckdb", "floor", workload, data_dir, out, "out")
 
 
 def run_full_floor(workload: Workload, data_dir: Path, state: Path) -> dict:
     """``bench.floor_full``: the same landing zone to every output, its own embedded
     PostgreSQL on ``state/pgdata`` started inside the measured process, as the pipeline's."""
-    shutil.rmtree(state, ignore_errors=True)
-    state.mkdir(parents=True)
-    summary = state / "floor-full.json"
-    command = [
-        sys.executable, "-m", "bench.floor_full",
-        "--lake-root", str(data_dir / workload.data_name / "lake"), "--state", str(state),
-        "--start", workload.start.isoformat(), "--end", workload.end.isoformat(),
-        "--json", str(summary),
-    ]  # fmt: skip
-    result = run_child(command, str(state), state / "floor-full.log")
-    if summary.exists():
-        result.update(json.loads(summary.read_text()))
-    if result["exit_code"] != 0:
-        result["log_tail"] = _tail(state / "floor-full.log")
-    return result
+    return _run_floor_child("floor_full", "floor-full", workload, data_dir, state, "state")
 
 
 def compare_full_outputs(pipeline_state: Path, floor_state: Path) -> dict:
