@@ -9,11 +9,13 @@ import hashlib
 import importlib.util
 import json
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+from climate_glue.warehouse import COPY_APPLICATION_PREFIX
 from psycopg import sql
 
 from climate_assets.job_specs import JOB_SPECS
@@ -199,3 +201,29 @@ def materialize_days(state_dir, start: str, end: str, asset_selection=None, inst
 EXTERNAL_PG_URL = os.environ.get(
     "CLIMATE_TEST_EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+class ConnectionSampler(threading.Thread):
+    """Counts a job's COPY connections in pg_stat_activity until stopped; keeps the most."""
+
+    def __init__(self, dsn: str, run_id: str):
+        super().__init__(daemon=True)
+        self._dsn, self._application = dsn, f"{COPY_APPLICATION_PREFIX}{run_id}"
+        self._halt = threading.Event()
+        self.most = 0
+        self.samples = 0
+
+    def run(self) -> None:
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            while not self._halt.is_set():
+                (seen,) = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                    (self._application,),
+                ).fetchone()
+                self.most, self.samples = max(self.most, seen), self.samples + 1
+                self._halt.wait(0.005)
+
+    def stop(self) -> int:
+        self._halt.set()
+        self.join()
+        return self.most

@@ -19,7 +19,6 @@ from climate_glue.contract import WAREHOUSE_SCHEMA
 from climate_glue.copy_streams import CopySlots
 from climate_glue.engines.duck import DuckDBEngine
 from climate_glue.warehouse import (
-    COPY_APPLICATION_PREFIX,
     DAYS_SCHEMA,
     EMBEDDED_DATABASE,
     PUBLISH_LOCK_TIMEOUT,
@@ -31,6 +30,7 @@ from climate_glue.warehouse import (
 from psycopg import sql
 
 from climate_assets.resources.warehouse import embedded_server
+from tests.support import ConnectionSampler
 
 TYPES = {"id": "long", "date": "date", "version": "string"}
 KEY = ("id", "date")
@@ -320,37 +320,13 @@ def test_the_spark_engine_loads_the_same_rows(engine, dsn, spark):
     assert by["by_spark"] == by["by_duckdb"]
 
 
-class CopyConnections(threading.Thread):
-    """The most COPY connections of a run seen at once in pg_stat_activity, until stopped."""
-
-    def __init__(self, dsn: str, run_id: str):
-        super().__init__(daemon=True)
-        self._dsn, self._application = dsn, f"{COPY_APPLICATION_PREFIX}{run_id}"
-        self._halt, self.most = threading.Event(), 0
-
-    def run(self) -> None:
-        with psycopg.connect(self._dsn, autocommit=True) as conn:
-            while not self._halt.is_set():
-                (seen,) = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                    (self._application,),
-                ).fetchone()
-                self.most = max(self.most, seen)
-                self._halt.wait(0.005)
-
-    def stop(self) -> int:
-        self._halt.set()
-        self.join()
-        return self.most
-
-
 @pytest.mark.parametrize("slots", [1, 2])
 def test_the_duckdb_engine_copies_on_two_streams_within_the_jobs_bound(dsn, slots):
     engine = DuckDBEngine()
     engine.copy_slots = CopySlots(slots)
     days, run = _days(0, 1), f"streams-{slots}"
     frame = _frame(engine, days, "many", rows=400_000)
-    watcher = CopyConnections(dsn, run)
+    watcher = ConnectionSampler(dsn, run)
     watcher.start()
     try:
         staged = stage_load(engine, frame, dsn, f"streams_{slots}", TYPES, KEY, run, days)

@@ -9,7 +9,6 @@ while a thread samples ``pg_stat_activity`` for the job's COPY connections (``ap
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import psycopg
@@ -17,11 +16,12 @@ import pytest
 from climate_glue.copy_streams import COPY_STREAMS_CAP, CopySlots, default_copy_streams
 from climate_glue.engines.spark import SparkEngine
 from climate_glue.runtime import parse_args, run_concurrently
-from climate_glue.warehouse import COPY_APPLICATION_PREFIX, stage_load
+from climate_glue.warehouse import stage_load
 from psycopg import sql
 
 from climate_assets.local_glue.spark import local_spark_session
 from climate_assets.settings import ENV_COPY_STREAMS, Settings
+from tests.support import ConnectionSampler
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.external_postgres]
 
@@ -50,31 +50,6 @@ def spark_slots():
         session = local_spark_session(master=f"local[{TASK_SLOTS}]", driver_memory="1g")
     yield session
     session.stop()
-
-
-class ConnectionSampler(threading.Thread):
-    """Counts the job's COPY connections in pg_stat_activity until stopped; keeps the most."""
-
-    def __init__(self, dsn: str, run_id: str):
-        super().__init__(daemon=True)
-        self._dsn, self._application = dsn, f"{COPY_APPLICATION_PREFIX}{run_id}"
-        self._halt = threading.Event()
-        self.most = 0
-        self.samples = 0
-
-    def run(self) -> None:
-        with psycopg.connect(self._dsn, autocommit=True) as conn:
-            while not self._halt.is_set():
-                (seen,) = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                    (self._application,),
-                ).fetchone()
-                self.most, self.samples = max(self.most, seen), self.samples + 1
-                self._halt.wait(0.005)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
 
 
 def test_a_job_never_has_more_copy_streams_open_than_its_bound(spark_slots, database):
