@@ -57,9 +57,12 @@ def _history(files: list[Path]) -> list[str]:
                 ", ".join(f"{k} {v:.1f}s" for k, v in walls.items() if v is not None),
                 f"{met}/{len(status)}",
                 " ".join(str(x) for x in data.get("load_average_start", [])),
+                # Figures from different host CPUs are not comparable (Spark moved ~40% with one).
+                (data.get("machine") or {}).get("cpu_model", ""),
             ]
         )
-    return _table(["results file", "quick", "repeat", "median wall", "targets met", "load"], rows)
+    header = ["results file", "quick", "repeat", "median wall", "targets met", "load", "host CPU"]
+    return _table(header, rows)
 
 
 def render(results: dict, raw_name: str, history: list[Path]) -> str:
