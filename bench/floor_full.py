@@ -63,17 +63,25 @@ from climate_glue.engines.duck import TEXT_TIMESTAMP
 from climate_glue.warehouse import EMBEDDED_DATABASE
 from psycopg import sql
 
-from .floor_duckdb import FLOOR_RUN_ID, _lit, _q, derive, processed, write_curated
+from .floor_duckdb import (
+    FLOOR_RUN_ID,
+    FORMATS,
+    HIVE,
+    _lit,
+    _q,
+    copy_by_day,
+    derive,
+    processed,
+    write_curated,
+)
 
 DATASETS = (LOCATIONS, CLIMATE, HEALTH, HOSPITAL)
 ASSETS = [d.asset for d in DATASETS] + [s.asset for s in DERIVED]
-EXPORT_FORMATS = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json"}
 COPY_STREAMS = 2  # the machine's cores: two COPYs side by side
 INGEST_TARGET_TABLE = adbc_driver_manager.StatementOptions.INGEST_TARGET_TABLE.value
 INGEST_SCHEMA = adbc_driver_manager.StatementOptions.INGEST_TARGET_DB_SCHEMA.value
 INGEST_MODE = adbc_driver_manager.StatementOptions.INGEST_MODE.value
 INGEST_APPEND = adbc_driver_manager.INGEST_OPTION_MODE_APPEND
-HIVE = "strftime(date, '%Y') AS year, strftime(date, '%m') AS month, strftime(date, '%d') AS day"
 
 
 class Server(threading.Thread):
@@ -126,20 +134,16 @@ def _stamped(con, asset: str, processed_at: datetime) -> None:
     )
 
 
-def write_processed(con, lake: Path) -> None:
+def write_processed(con, lake: Path, days: list[date]) -> None:
     for dataset in DATASETS:
         target = lake / PROCESSED_PREFIX / dataset.asset
         source = _q("out_" + dataset.asset)
         if dataset.daily:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"COPY (SELECT *, {HIVE} FROM {source}) TO {_lit(str(target))} (FORMAT parquet,"
-                " COMPRESSION snappy, PARTITION_BY (year, month, day), OVERWRITE_OR_IGNORE true)"
-            )
+            copy_by_day(con, f"SELECT *, {HIVE} FROM {source}", target, "parquet", days)
         else:
             target.mkdir(parents=True, exist_ok=True)
             path = _lit(str(target / "part-00000.parquet"))
-            con.execute(f"COPY {source} TO {path} (FORMAT parquet, COMPRESSION snappy)")
+            con.execute(f"COPY {source} TO {path} ({FORMATS['parquet']})")
 
 
 def _shared(spec) -> str:
@@ -163,15 +167,10 @@ def _shared(spec) -> str:
     return f"SELECT {', '.join(columns)}, {HIVE} FROM {_q('out_' + spec.asset)}"
 
 
-def write_exports(con, lake: Path) -> None:
+def write_exports(con, lake: Path, days: list[date]) -> None:
     for spec in DERIVED:
-        for fmt, options in EXPORT_FORMATS.items():
-            target = lake / EXPORTS_PREFIX / fmt / spec.asset
-            target.parent.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"COPY ({_shared(spec)}) TO {_lit(str(target))} ({options},"
-                " PARTITION_BY (year, month, day), OVERWRITE_OR_IGNORE true)"
-            )
+        for fmt in ("csv", "json"):
+            copy_by_day(con, _shared(spec), lake / EXPORTS_PREFIX / fmt / spec.asset, fmt, days)
 
 
 def _plain_table(asset: str) -> sql.Composed:
@@ -295,9 +294,9 @@ def run_full_floor(lake_root: Path, state: Path, start: date, end: date) -> dict
         finally:
             for _ in range(COPY_STREAMS):
                 tables.put(None)
-        write_processed(con, lake)
-        curated = write_curated(con, lake, processed_at)
-        write_exports(con, lake)
+        write_processed(con, lake, days)
+        curated = write_curated(con, lake, processed_at, days)
+        write_exports(con, lake, days)
         mark = lap("write_lake", mark)
         postgres = loading.result()
     lap("postgres_after_lake", mark)
