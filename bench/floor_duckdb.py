@@ -38,10 +38,16 @@ from climate_glue.contract import (
     TRUE_WORDS,
     Dataset,
 )
-from climate_glue.logic import DATE_PATTERN, DOUBLE_PATTERN, WHOLE_PATTERN
+from climate_glue.logic import DATE_PATTERN, DOUBLE_PATTERN, SPACE_PATTERN, WHOLE_PATTERN
 
 FLOOR_RUN_ID = "duckdb-floor"
-SQL_TYPES = {"string": "VARCHAR", "double": "DOUBLE", "long": "BIGINT", "int": "INTEGER"}
+SQL_TYPES = {"double": "DOUBLE", "long": "BIGINT", "int": "INTEGER", "date": "DATE"}
+PATTERNS = {
+    "double": DOUBLE_PATTERN,
+    "long": WHOLE_PATTERN,
+    "int": WHOLE_PATTERN,
+    "date": DATE_PATTERN,
+}
 
 
 def _q(name: str) -> str:
@@ -57,28 +63,21 @@ def _words(words: tuple[str, ...]) -> str:
 
 
 def _typed(column) -> tuple[str, str | None]:
-    """(typed value, 'present but unparseable') as SQL over the cleaned text ``c_<name>``."""
-    raw = _q(f"c_{column.name}")
+    """(typed value over the cleaned text ``c_<name>``, 'present but unparseable' over the
+    typed value, a column ``<name>``): each value is parsed once."""
+    raw, name = _q(f"c_{column.name}"), _q(column.name)
     kind = column.type
     if kind == "string":
         return raw, None
-    if kind == "double":
-        value = f"CASE WHEN regexp_full_match({raw}, {_lit(DOUBLE_PATTERN)}) THEN TRY_CAST({raw} AS DOUBLE) END"
-        return (
-            f"CASE WHEN isfinite({value}) THEN {value} END",
-            f"NOT coalesce(isfinite({value}), false)",
-        )
-    if kind in ("long", "int"):
-        value = f"CASE WHEN regexp_full_match({raw}, {_lit(WHOLE_PATTERN)}) THEN TRY_CAST({raw} AS {SQL_TYPES[kind]}) END"
-        return value, f"{value} IS NULL"
-    if kind == "date":
-        value = f"CASE WHEN regexp_full_match({raw}, {_lit(DATE_PATTERN)}) THEN TRY_CAST({raw} AS DATE) END"
-        return value, f"{value} IS NULL"
     if kind == "bool":
         word = f"lower({raw})"
         value = f"CASE WHEN {word} IN ({_words(TRUE_WORDS)}) THEN true WHEN {word} IN ({_words(FALSE_WORDS)}) THEN false END"
-        return value, f"{value} IS NULL"
-    raise ValueError(kind)
+        return value, f"{name} IS NULL"
+    value = f"CASE WHEN regexp_full_match({raw}, {_lit(PATTERNS[kind])}) THEN TRY_CAST({raw} AS {SQL_TYPES[kind]}) END"
+    # A double that is not finite is unparseable: its row is rejected, so no kept row holds one.
+    if kind == "double":
+        return value, f"NOT coalesce(isfinite({name}), false)"
+    return value, f"{name} IS NULL"
 
 
 def _raw_files(lake: Path, dataset: Dataset, days: list[date] | None) -> list[str]:
@@ -113,7 +112,7 @@ def processed(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset, days
         picked = []
         for column in dataset.columns:
             value = (
-                f"NULLIF(regexp_replace(h{header.index(column.name)}, '^\\s+|\\s+$', '', 'g'), '')"
+                f"NULLIF(regexp_replace(h{header.index(column.name)}, {_lit(SPACE_PATTERN)}, '', 'g'), '')"
                 if column.name in header
                 else "NULL::VARCHAR"
             )
@@ -155,6 +154,8 @@ def processed(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset, days
     data = ", ".join(_q(c) for c in dataset.column_names)
     content = f"CAST(struct_pack({', '.join(f'{_q(c)} := {_q(c)}' for c in dataset.column_names)}) AS VARCHAR)"
     source = "regexp_extract(filename, '(raw/[^/]+/(date=[^/]+/)?[^/]+)$', 1)"
+    # The duplicate rule looks only at the keys that repeat (found by a hash aggregate): its
+    # windows over every row were most of reading a file.
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {_q(dataset.asset)} AS
@@ -162,14 +163,18 @@ def processed(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset, days
             SELECT * EXCLUDE (filename), {source} AS _source_file {partition} FROM raw_files
         ),
         typed AS (SELECT *, {", ".join(typed)} FROM cleaned),
-        good AS (SELECT * FROM typed WHERE NOT coalesce({" OR ".join(f"coalesce({b}, false)" for b in broken)}, false)),
+        good AS MATERIALIZED (
+            SELECT * FROM typed
+            WHERE NOT coalesce({" OR ".join(f"coalesce({b}, false)" for b in broken)}, false)
+        ),
+        repeated AS (SELECT {key} FROM good GROUP BY {key} HAVING count(*) > 1),
         keyed AS (
-            SELECT *, {content} AS _content,
-                min({content}) OVER by_key = max({content}) OVER by_key AS _agree,
+            SELECT *, min({content}) OVER by_key = max({content}) OVER by_key AS _agree,
                 row_number() OVER (PARTITION BY {key} ORDER BY _source_file DESC) AS _rank
-            FROM good WINDOW by_key AS (PARTITION BY {key})
+            FROM good SEMI JOIN repeated USING ({key}) WINDOW by_key AS (PARTITION BY {key})
         )
-        SELECT {data}, _source_file FROM keyed WHERE _agree AND _rank = 1
+        SELECT {data}, _source_file FROM good ANTI JOIN repeated USING ({key})
+        UNION ALL SELECT {data}, _source_file FROM keyed WHERE _agree AND _rank = 1
         """
     )
 
@@ -306,25 +311,48 @@ def derive(con: duckdb.DuckDBPyConnection, days: list[date]) -> None:
     )
 
 
-def write_curated(con: duckdb.DuckDBPyConnection, out: Path, processed_at: datetime) -> dict:
+FORMATS = {
+    "parquet": "FORMAT parquet, COMPRESSION snappy",
+    "csv": "FORMAT csv, HEADER true",
+    "json": "FORMAT json",
+}
+HIVE = "strftime(date, '%Y') AS year, strftime(date, '%m') AS month, strftime(date, '%d') AS day"
+
+
+def copy_by_day(
+    con: duckdb.DuckDBPyConnection, query: str, target: Path, fmt: str, days, params=()
+) -> None:
+    """``query``'s rows (with ``HIVE``'s columns) to ``target/year=/month=/day=/`` files. The
+    rows of a one-day run go straight into the day's folder: DuckDB's partitioned writer took
+    about twice the CPU of a plain one on a day of 425,000 rows (0.7-1.5 s against 0.35-0.65 s
+    an export); over many small days it is the cheaper one."""
+    if len(days) == 1:
+        folder = target / f"year={days[0]:%Y}" / f"month={days[0]:%m}" / f"day={days[0]:%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _lit(str(folder / f"data_0.{fmt}"))
+        rows = f"SELECT * EXCLUDE (year, month, day) FROM ({query})"
+        con.execute(f"COPY ({rows}) TO {path} ({FORMATS[fmt]})", list(params))
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"COPY ({query}) TO {_lit(str(target))} ({FORMATS[fmt]},"
+        " PARTITION_BY (year, month, day), OVERWRITE_OR_IGNORE true)",
+        list(params),
+    )
+
+
+def write_curated(
+    con: duckdb.DuckDBPyConnection, out: Path, processed_at: datetime, days: list[date]
+) -> dict:
     rows = {}
     for spec in DERIVED:
-        target = out / "curated" / spec.asset
-        target.parent.mkdir(parents=True, exist_ok=True)
         columns = ", ".join(_q(c) for c in spec.types)
-        con.execute(
-            f"""
-            COPY (
-                SELECT {columns}, 'date=' || strftime(date, '%Y-%m-%d') AS _source_file,
-                    ?::TIMESTAMPTZ AS _processed_at, ? AS _run_id,
-                    strftime(date, '%Y') AS year, strftime(date, '%m') AS month,
-                    strftime(date, '%d') AS day
-                FROM {_q(spec.asset)}
-            ) TO {_lit(str(target))} (FORMAT parquet, COMPRESSION snappy,
-                PARTITION_BY (year, month, day), OVERWRITE_OR_IGNORE true)
-            """,
-            [processed_at, FLOOR_RUN_ID],
+        query = (
+            f"SELECT {columns}, 'date=' || strftime(date, '%Y-%m-%d') AS _source_file,"
+            f" ?::TIMESTAMPTZ AS _processed_at, ? AS _run_id, {HIVE} FROM {_q(spec.asset)}"
         )
+        target = out / "curated" / spec.asset
+        copy_by_day(con, query, target, "parquet", days, [processed_at, FLOOR_RUN_ID])
         rows[spec.asset] = con.execute(f"SELECT count(*) FROM {_q(spec.asset)}").fetchone()[0]
     return rows
 
@@ -342,7 +370,7 @@ def run_floor(lake_root: Path, out: Path, start: date, end: date) -> dict:
     derive(con, days)
     timings["derive"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    rows = write_curated(con, out, datetime.now(UTC))
+    rows = write_curated(con, out, datetime.now(UTC), days)
     timings["write"] = time.perf_counter() - mark
     valid = {
         d.asset: con.execute(f"SELECT count(*) FROM {_q(d.asset)}").fetchone()[0]

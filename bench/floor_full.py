@@ -1,5 +1,5 @@
 """The full-output floor: the same landing zone to every output the pipeline writes, in plain
-DuckDB and psycopg, no orchestration (issue 21).
+DuckDB, psycopg and ADBC, no orchestration (issue 21).
 
 ``python -m bench.floor_full --lake-root LAKE --state STATE --start D --end D [--json FILE]``
 
@@ -12,13 +12,14 @@ duplicate rules, the three formulas) and writes, under ``STATE/lake/`` in the pi
 - ``exports/csv|json/<asset>/`` by day, the shared exports: small counts suppressed (contract
   section 4), timestamps as text as the pipeline writes them;
 - the seven tables ``climate_health.<asset>`` in an embedded PostgreSQL (pgserver) on
-  ``STATE/pgdata``, database ``climate`` as the pipeline's, each a plain table created with its
-  primary key (the contract's columns and types; the pipeline's are partitioned by day so that
-  a day is swapped in whole, which a floor does not need) and loaded with ``COPY`` over
-  two connections side by side (the machine's 2 cores). The server starts in this process, as
-  the pipeline's does, on a thread from the first moment, while DuckDB reads; the tables are
-  loaded while the lake's files are written (the pipeline's job also runs its outputs side by
-  side).
+  ``STATE/pgdata``, database ``climate`` as the pipeline's, each a plain table with the
+  contract's columns and types and its primary key (the pipeline's are partitioned by day so
+  that a day is swapped in whole, which a floor does not need). Each is loaded with a binary
+  ``COPY`` from DuckDB's Arrow (ADBC), its key built after its rows are in, on two
+  connections side by side (the machine's 2 cores). The server starts in this process, as
+  the pipeline's does, on a thread from the first moment, while DuckDB reads; a table is
+  loaded as soon as DuckDB has it, while the rest is computed and the lake's files are written
+  (the pipeline's job also runs its outputs side by side).
 
 It leaves out what is not an output: the rejects (the benchmark's landing zones have none: the
 generator writes only valid rows, for which the pipeline publishes an empty folder per day and a
@@ -40,6 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import adbc_driver_manager
+import adbc_driver_postgresql
 import duckdb
 import psycopg
 from climate_glue.contract import (
@@ -60,12 +63,25 @@ from climate_glue.engines.duck import TEXT_TIMESTAMP
 from climate_glue.warehouse import EMBEDDED_DATABASE
 from psycopg import sql
 
-from .floor_duckdb import FLOOR_RUN_ID, _lit, _q, derive, processed, write_curated
+from .floor_duckdb import (
+    FLOOR_RUN_ID,
+    FORMATS,
+    HIVE,
+    _lit,
+    _q,
+    copy_by_day,
+    derive,
+    processed,
+    write_curated,
+)
 
 DATASETS = (LOCATIONS, CLIMATE, HEALTH, HOSPITAL)
-EXPORT_FORMATS = {"csv": "FORMAT csv, HEADER true", "json": "FORMAT json"}
+ASSETS = [d.asset for d in DATASETS] + [s.asset for s in DERIVED]
 COPY_STREAMS = 2  # the machine's cores: two COPYs side by side
-HIVE = "strftime(date, '%Y') AS year, strftime(date, '%m') AS month, strftime(date, '%d') AS day"
+INGEST_TARGET_TABLE = adbc_driver_manager.StatementOptions.INGEST_TARGET_TABLE.value
+INGEST_SCHEMA = adbc_driver_manager.StatementOptions.INGEST_TARGET_DB_SCHEMA.value
+INGEST_MODE = adbc_driver_manager.StatementOptions.INGEST_MODE.value
+INGEST_APPEND = adbc_driver_manager.INGEST_OPTION_MODE_APPEND
 
 
 class Server(threading.Thread):
@@ -118,20 +134,16 @@ def _stamped(con, asset: str, processed_at: datetime) -> None:
     )
 
 
-def write_processed(con, lake: Path) -> None:
+def write_processed(con, lake: Path, days: list[date]) -> None:
     for dataset in DATASETS:
         target = lake / PROCESSED_PREFIX / dataset.asset
         source = _q("out_" + dataset.asset)
         if dataset.daily:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"COPY (SELECT *, {HIVE} FROM {source}) TO {_lit(str(target))} (FORMAT parquet,"
-                " COMPRESSION snappy, PARTITION_BY (year, month, day), OVERWRITE_OR_IGNORE true)"
-            )
+            copy_by_day(con, f"SELECT *, {HIVE} FROM {source}", target, "parquet", days)
         else:
             target.mkdir(parents=True, exist_ok=True)
             path = _lit(str(target / "part-00000.parquet"))
-            con.execute(f"COPY {source} TO {path} (FORMAT parquet, COMPRESSION snappy)")
+            con.execute(f"COPY {source} TO {path} ({FORMATS['parquet']})")
 
 
 def _shared(spec) -> str:
@@ -155,77 +167,73 @@ def _shared(spec) -> str:
     return f"SELECT {', '.join(columns)}, {HIVE} FROM {_q('out_' + spec.asset)}"
 
 
-def write_exports(con, lake: Path) -> None:
+def write_exports(con, lake: Path, days: list[date]) -> None:
     for spec in DERIVED:
-        for fmt, options in EXPORT_FORMATS.items():
-            target = lake / EXPORTS_PREFIX / fmt / spec.asset
-            target.parent.mkdir(parents=True, exist_ok=True)
-            con.execute(
-                f"COPY ({_shared(spec)}) TO {_lit(str(target))} ({options},"
-                " PARTITION_BY (year, month, day), OVERWRITE_OR_IGNORE true)"
-            )
-
-
-def _copy_tables(con, dsn: str, spool: Path, tables: queue.Queue, loaded: dict) -> None:
-    """One COPY stream: take the next table, spool its rows to CSV with DuckDB, COPY them in."""
-    cursor = con.cursor()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        while True:
-            try:
-                asset = tables.get_nowait()
-            except queue.Empty:
-                return
-            types, _ = _types(asset)
-            path = spool / f"{asset}.csv"
-            cursor.execute(
-                f"COPY {_q('out_' + asset)} TO {_lit(str(path))} (FORMAT csv, HEADER false)"
-            )
-            columns = ", ".join(_q(c) for c in types)
-            statement = f"COPY {WAREHOUSE_SCHEMA}.{_q(asset)} ({columns}) FROM STDIN (FORMAT csv)"
-            copying = conn.cursor()
-            with copying.copy(statement) as copy_in, path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    copy_in.write(chunk)
-            path.unlink()
-            loaded[asset] = copying.rowcount  # the rows PostgreSQL took
+        for fmt in ("csv", "json"):
+            copy_by_day(con, _shared(spec), lake / EXPORTS_PREFIX / fmt / spec.asset, fmt, days)
 
 
 def _plain_table(asset: str) -> sql.Composed:
-    types, key = _types(asset)
+    """The table without its key: the key is built once its rows are in (``_add_key``)."""
+    types, _ = _types(asset)
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(POSTGRES_TYPES[kind]))
         for c, kind in types.items()
     )
-    return sql.SQL("CREATE TABLE {}.{} ({}, PRIMARY KEY ({}))").format(
-        sql.Identifier(WAREHOUSE_SCHEMA),
-        sql.Identifier(asset),
-        columns,
-        sql.SQL(", ").join(map(sql.Identifier, key)),
+    return sql.SQL("CREATE TABLE {}.{} ({})").format(
+        sql.Identifier(WAREHOUSE_SCHEMA), sql.Identifier(asset), columns
     )
 
 
-def load_postgres(con, dsn: str, spool: Path) -> dict[str, int]:
-    """The seven tables created with their keys, then loaded on COPY_STREAMS connections,
-    largest first."""
-    assets = [d.asset for d in DATASETS] + [s.asset for s in DERIVED]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(WAREHOUSE_SCHEMA))
-        )
-        for asset in assets:
-            conn.execute(_plain_table(asset))
+def _add_key(asset: str) -> str:
+    _, key = _types(asset)
+    return (
+        f"ALTER TABLE {WAREHOUSE_SCHEMA}.{_q(asset)}"
+        f" ADD PRIMARY KEY ({', '.join(_q(k) for k in key)})"
+    )
+
+
+def _copy_tables(con, dsn: str, tables: queue.Queue, loaded: dict) -> None:
+    """One COPY stream: take the next table queued, COPY its rows in binary (ADBC encodes
+    DuckDB's Arrow stream: no text for either side to write or parse), then build its key
+    (one sort, where a key kept up during the COPY is a B-tree insert per row). ADBC's plain
+    API: its DB-API module imports pandas, a second of CPU."""
     cursor = con.cursor()  # this thread's own
-    sizes = {a: cursor.execute(f"SELECT count(*) FROM {_q(a)}").fetchone()[0] for a in assets}
-    tables: queue.Queue = queue.Queue()
-    for asset in sorted(assets, key=lambda a: -sizes[a]):
-        tables.put(asset)
-    spool.mkdir(parents=True, exist_ok=True)
+    with (
+        adbc_driver_postgresql.connect(dsn) as database,
+        adbc_driver_manager.AdbcConnection(database) as conn,  # autocommit
+        adbc_driver_manager.AdbcStatement(conn) as statement,
+    ):
+        while (asset := tables.get()) is not None:
+            statement.set_options(**{
+                INGEST_TARGET_TABLE: asset,
+                INGEST_MODE: INGEST_APPEND,
+                INGEST_SCHEMA: WAREHOUSE_SCHEMA,
+            })  # fmt: skip
+            statement.bind_stream(cursor.sql(f"SELECT * FROM {_q('out_' + asset)}"))
+            loaded[asset] = statement.execute_update()
+            statement.set_sql_query(_add_key(asset))
+            statement.execute_update()
+
+
+def load_postgres(con, server: Server, tables: queue.Queue, timings: dict) -> dict[str, int]:
+    """On a thread of its own: wait for the server (``wait``), create the seven tables, and
+    load them on COPY_STREAMS connections as the main thread queues them (``load``); a
+    ``None`` in the queue ends a stream."""
+    mark = time.perf_counter()
+    dsn = server.dsn()
+    timings["wait"] = round(time.perf_counter() - mark, 3)
+    mark = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(WAREHOUSE_SCHEMA)))
+        for asset in ASSETS:
+            conn.execute(_plain_table(asset))
     loaded: dict[str, int] = {}
     errors: list[BaseException] = []
 
     def stream() -> None:
         try:
-            _copy_tables(con, dsn, spool, tables, loaded)
+            _copy_tables(con, dsn, tables, loaded)
         except BaseException as exc:
             errors.append(exc)
 
@@ -236,18 +244,14 @@ def load_postgres(con, dsn: str, spool: Path) -> dict[str, int]:
         thread.join()
     if errors:
         raise errors[0]
-    return {a: loaded[a] for a in assets}
-
-
-def _load_when_ready(con, server: Server, spool: Path, timings: dict) -> dict[str, int]:
-    """On a thread of its own: wait for the server (``wait``), then load it (``load``)."""
-    mark = time.perf_counter()
-    dsn = server.dsn()
-    timings["wait"] = round(time.perf_counter() - mark, 3)
-    mark = time.perf_counter()
-    rows = load_postgres(con, dsn, spool)
     timings["load"] = round(time.perf_counter() - mark, 3)
-    return rows
+    return {a: loaded[a] for a in ASSETS}
+
+
+def _queue_largest_first(con, tables: queue.Queue, assets: list[str]) -> None:
+    sizes = {a: con.execute(f"SELECT count(*) FROM {_q(a)}").fetchone()[0] for a in assets}
+    for asset in sorted(assets, key=lambda a: -sizes[a]):
+        tables.put(asset)
 
 
 def run_full_floor(lake_root: Path, state: Path, start: date, end: date) -> dict:
@@ -271,20 +275,28 @@ def run_full_floor(lake_root: Path, state: Path, start: date, end: date) -> dict
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    for dataset in DATASETS:
-        processed(con, lake_root, dataset, None if not dataset.daily else days)
-    mark = lap("read_validate", started)
-    derive(con, days)
-    processed_at = datetime.now(UTC)
-    for asset in [d.asset for d in DATASETS] + [s.asset for s in DERIVED]:
-        _stamped(con, asset, processed_at)
-    mark = lap("derive", mark)
-    lake, loads = state / "lake", {}
-    with ThreadPoolExecutor(1) as pool:  # PostgreSQL side by side with the lake's files
-        loading = pool.submit(_load_when_ready, con, server, state / "spool", loads)
-        write_processed(con, lake)
-        curated = write_curated(con, lake, processed_at)
-        write_exports(con, lake)
+    lake, loads, tables = state / "lake", {}, queue.Queue()
+    with ThreadPoolExecutor(1) as pool:  # PostgreSQL side by side with the rest
+        loading = pool.submit(load_postgres, con, server, tables, loads)
+        try:
+            for dataset in DATASETS:
+                processed(con, lake_root, dataset, None if not dataset.daily else days)
+            processed_at = datetime.now(UTC)
+            for dataset in DATASETS:
+                _stamped(con, dataset.asset, processed_at)
+            _queue_largest_first(con, tables, [d.asset for d in DATASETS])
+            mark = lap("read_validate", started)
+            derive(con, days)
+            for spec in DERIVED:
+                _stamped(con, spec.asset, processed_at)
+            _queue_largest_first(con, tables, [s.asset for s in DERIVED])
+            mark = lap("derive", mark)
+        finally:
+            for _ in range(COPY_STREAMS):
+                tables.put(None)
+        write_processed(con, lake, days)
+        curated = write_curated(con, lake, processed_at, days)
+        write_exports(con, lake, days)
         mark = lap("write_lake", mark)
         postgres = loading.result()
     lap("postgres_after_lake", mark)

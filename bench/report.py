@@ -348,8 +348,9 @@ def _workload_detail(name: str, w: dict) -> list[str]:
             "",
             f"First run: {f.get('seconds')} s from its start to the last COPY, by stage"
             f" {f.get('stages')} (CPU seconds of its Python process: {f.get('stages_cpu')});"
-            " PostgreSQL on a thread of its own, side by side with the lake's files: waiting"
-            " for the server (started on a thread from the first moment) and loading"
+            " PostgreSQL on a thread of its own, each table as soon as DuckDB has it, side by"
+            " side with the rest: waiting for the server (started on a thread from the first"
+            " moment) and loading (binary COPY, then the key)"
             f" {f.get('postgres_stages')}; rows COPYed {f.get('postgres_rows')}.",
         ]
     return lines

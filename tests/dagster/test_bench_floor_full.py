@@ -2,7 +2,8 @@
 of the whole graph on the DuckDB engine and the floor on the same landing zone, every output
 compared (``bench.compare.compare_full``): processed and curated Parquet, CSV and JSON exports,
 the seven PostgreSQL tables. Then the floor's outputs lose a column and a table, and the
-comparison says so."""
+comparison says so. A one-day run (the floor writes its day's files without DuckDB's
+partitioned writer) and a two-day run."""
 
 from __future__ import annotations
 
@@ -39,16 +40,20 @@ def _landing_zone(lake: Path) -> None:
     later.write_text("\n".join(",".join(row[i] for i in keep) for row in rows) + "\n")
 
 
-def test_full_floor_writes_every_output_of_the_pipeline(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("end", [START, END], ids=["one-day", "two-days"])
+def test_full_floor_writes_every_output_of_the_pipeline(
+    tmp_path: Path, monkeypatch, end: date
+) -> None:
     for name in ("CLIMATE_WAREHOUSE_URL", "CLIMATE_LAKE_ROOT", "CLIMATE_ENV", "CLIMATE_ENGINE"):
         monkeypatch.delenv(name, raising=False)
     pipeline_state, floor_state = tmp_path / "pipeline", tmp_path / "floor"
     _landing_zone(pipeline_state / "lake")
-    result, log = materialize_days(pipeline_state, START.isoformat(), END.isoformat())
+    result, log = materialize_days(pipeline_state, START.isoformat(), end.isoformat())
     assert result.success, log[-3000:]
 
-    summary = run_full_floor(pipeline_state / "lake", floor_state, START, END)
-    assert summary["postgres_rows"]["climate_data"] == 12  # 6 locations x 2 days, once each
+    summary = run_full_floor(pipeline_state / "lake", floor_state, START, end)
+    days = (end - START).days + 1
+    assert summary["postgres_rows"]["climate_data"] == 6 * days  # 6 locations a day, once each
 
     with (
         embedded_server(str(pipeline_state / "pgdata")) as pipeline_server,
