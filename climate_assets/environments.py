@@ -41,6 +41,8 @@ def local_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             spark_driver_memory=settings.spark_driver_memory,
             spark_java_options=settings.spark_java_options,
             engine=engine_for(settings),
+            duckdb_memory_limit=settings.duckdb_memory_limit,
+            duckdb_temp_dir=str(settings.duckdb_temp_dir),
         ),
         "athena": DuckDBAthena(database_path=str(settings.athena_database)),
     }

@@ -7,6 +7,7 @@ definitions (and by the CLI), so a change to the environment takes effect at the
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +114,13 @@ ENV_LEASE_TIMEOUT = "CLIMATE_LEASE_TIMEOUT_SECONDS"
 # Most COPY streams a job opens into PostgreSQL at once; unset: the job takes a share of the
 # server's free connections (climate_glue.copy_streams.default_copy_streams).
 ENV_COPY_STREAMS = "CLIMATE_COPY_STREAMS"
+# The most memory DuckDB may hold for one job on the DuckDB engine (DuckDB's ``memory_limit``);
+# beyond it DuckDB spills to ``Settings.duckdb_temp_dir``. DuckDB's own default is 80% of the
+# machine's memory, which let a 100 MB day's run grow to 1.8 GiB (bench/ANALYSIS.md, issue 21).
+# With 768MB that run's whole process tree peaked at 1.19 GiB, spilling little; with 512MB at
+# 1.05 GiB, for about 6% more CPU spent spilling.
+ENV_DUCKDB_MEMORY_LIMIT = "CLIMATE_DUCKDB_MEMORY_LIMIT"
+DEFAULT_DUCKDB_MEMORY_LIMIT = "768MB"
 DEFAULT_RETRY_MAX = 3
 DEFAULT_RETRY_DELAY_SECONDS = 10.0
 DEFAULT_LEASE_TIMEOUT_SECONDS = 3600.0
@@ -139,6 +147,7 @@ class Settings:
     retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS  # first delay, doubled each time
     lease_timeout_seconds: float = DEFAULT_LEASE_TIMEOUT_SECONDS  # wait for another run's lease
     copy_streams: int | None = None  # a job's concurrent COPY streams; None: from the server
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT  # DuckDB's memory_limit, per job
 
     @property
     def pgdata(self) -> Path:
@@ -149,6 +158,11 @@ class Settings:
     def athena_database(self) -> Path:
         """The DuckDB file that stands in for the Athena/Glue Data Catalog database."""
         return self.state_dir / "athena.duckdb"
+
+    @property
+    def duckdb_temp_dir(self) -> Path:
+        """Where the DuckDB engine's jobs spill beyond their memory limit (a folder per job)."""
+        return self.state_dir / "duckdb-tmp"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -178,6 +192,7 @@ class Settings:
                 os.environ.get(ENV_LEASE_TIMEOUT) or DEFAULT_LEASE_TIMEOUT_SECONDS
             ),
             copy_streams=copy_streams(),
+            duckdb_memory_limit=duckdb_memory_limit(),
         )
 
 
@@ -189,6 +204,22 @@ def copy_streams() -> int | None:
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"{ENV_COPY_STREAMS}={text!r}: expected a whole number of at least 1")
     return int(text)
+
+
+# A size as DuckDB reads one: a number and a unit (1.5GB, 512MiB).
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
+
+
+def duckdb_memory_limit() -> str:
+    """``CLIMATE_DUCKDB_MEMORY_LIMIT``: a size with its unit, or unset (the default)."""
+    text = (os.environ.get(ENV_DUCKDB_MEMORY_LIMIT) or "").strip()
+    if not text:
+        return DEFAULT_DUCKDB_MEMORY_LIMIT
+    if not _SIZE.fullmatch(text):
+        raise ValueError(
+            f"{ENV_DUCKDB_MEMORY_LIMIT}={text!r}: expected a size with its unit, like 512MB or 2GB"
+        )
+    return text
 
 
 def engine_name() -> str:

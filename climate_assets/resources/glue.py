@@ -28,6 +28,7 @@ from climate_assets.resources.glue_runs import run_tag, runs_in_flight, same_wor
 from climate_assets.settings import (
     DEFAULT_DPU_HOUR_PRICE,
     DEFAULT_DRIVER_MEMORY,
+    DEFAULT_DUCKDB_MEMORY_LIMIT,
     DEFAULT_ENGINE,
     DEFAULT_PIPES_PREFIX,
     DEFAULT_SPARK_MASTER,
@@ -67,6 +68,8 @@ class LocalGlueRunner(GlueJobRunner):
     spark_driver_memory: str = DEFAULT_DRIVER_MEMORY
     spark_java_options: str = ""  # JVM options after the engine's own (the last one wins)
     spark_shuffle_partitions: int = 4  # small local data: few, larger tasks; AQE coalesces
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT  # each DuckDB job's memory_limit
+    duckdb_temp_dir: str | None = None  # where DuckDB jobs spill; None: DuckDB's own (./.tmp)
 
     _client: LocalGlueClient | None = PrivateAttr(default=None)
 
@@ -97,11 +100,20 @@ class LocalGlueRunner(GlueJobRunner):
             context_injector=dg.PipesTempFileContextInjector(),
             message_reader=TempFileMessageReader(),
         )
-        arguments = {**arguments, "--engine": self.engine}
+        arguments = {**arguments, "--engine": self.engine, **self.engine_arguments()}
         return pipes.run(
             context=context,
             start_job_run_params={"JobName": job_name, "Arguments": arguments},
         )
+
+    def engine_arguments(self) -> dict[str, str]:
+        """The DuckDB engine's memory bound and spill folder (the Spark engine's is its heap)."""
+        if self.engine != "duckdb":
+            return {}
+        arguments = {"--duckdb-memory-limit": self.duckdb_memory_limit}
+        if self.duckdb_temp_dir:
+            arguments["--duckdb-temp-dir"] = self.duckdb_temp_dir
+        return arguments
 
 
 class AwsGlueRunner(GlueJobRunner):

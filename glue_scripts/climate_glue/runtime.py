@@ -50,6 +50,8 @@ class JobArgs:
     quality: str | None = None  # JSON: reject-rate threshold and row history (climate_glue.checks)
     engine: str = DEFAULT_ENGINE
     copy_streams: int | None = None  # None: a share of the server's free connections
+    duckdb_memory_limit: str | None = None  # None: DuckDB's own (80% of the machine's memory)
+    duckdb_temp_dir: str | None = None  # where the DuckDB engine spills; None: DuckDB's own
 
     @property
     def days(self) -> list[date]:
@@ -78,6 +80,8 @@ def parse_args(argv: list[str]) -> JobArgs:
         type=int,
         help="most COPY streams into PostgreSQL at once (default: from max_connections)",
     )
+    parser.add_argument("--duckdb-memory-limit", help="DuckDB's memory_limit (e.g. 512MB)")
+    parser.add_argument("--duckdb-temp-dir", help="where DuckDB spills beyond its memory limit")
     known, _ = parser.parse_known_args(argv)
     if (known.start_date is None) != (known.end_date is None):
         parser.error("--start-date and --end-date go together")
@@ -226,6 +230,14 @@ def environment_fault(exc: BaseException, job: Job) -> EnvironmentFaultError | N
     )
 
 
+def engine_options(args: JobArgs) -> dict[str, str]:
+    """The DuckDB engine's memory bound and spill folder, as given (Spark has its own heap)."""
+    if args.engine != "duckdb":
+        return {}
+    options = {"memory_limit": args.duckdb_memory_limit, "temp_dir": args.duckdb_temp_dir}
+    return {name: value for name, value in options.items() if value}
+
+
 @contextmanager
 def run_job(argv: list[str]) -> Iterator[Job]:
     """Parse arguments, open Pipes, open the engine; a fault of the machine (a full disk)
@@ -233,7 +245,7 @@ def run_job(argv: list[str]) -> Iterator[Job]:
     cause."""
     args = parse_args(argv)
     with _pipes(args) as pipes:
-        engine = open_engine(args.engine)
+        engine = open_engine(args.engine, **engine_options(args))
         engine.copy_slots = CopySlots(args.copy_streams)
         job = Job(
             args=args,

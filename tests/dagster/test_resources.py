@@ -113,3 +113,46 @@ def test_spark_java_options_reach_the_local_engine_after_its_own(monkeypatch):
     monkeypatch.setenv("CLIMATE_SPARK_JAVA_OPTIONS", "-XX:TieredStopAtLevel=4")
     glue = local_resources(Settings.from_env())["glue"]
     assert glue.spark_java_options == "-XX:TieredStopAtLevel=4"
+
+
+def test_the_duckdb_memory_limit_reaches_each_jobs_engine_which_spills_in_the_state(
+    monkeypatch, tmp_path
+):
+    from climate_glue.engines import open_engine
+    from climate_glue.runtime import engine_options, parse_args
+
+    from climate_assets.environments import local_resources
+    from climate_assets.settings import Settings
+
+    monkeypatch.setenv("CLIMATE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("CLIMATE_DUCKDB_MEMORY_LIMIT", "64MB")
+    glue = local_resources(Settings.from_env())["glue"]
+    argv = ["--lake-root", str(tmp_path / "lake"), "--run-id", "r1", "--warehouse", "env:X"]
+    for name, value in {"--engine": glue.engine, **glue.engine_arguments()}.items():
+        argv += [name, value]
+    engine = open_engine(glue.engine, **engine_options(parse_args(argv)))
+    try:
+        found = engine.rows(
+            "SELECT current_setting('memory_limit') AS memory_limit,"
+            " current_setting('temp_directory') AS spill"
+        )[0]
+        # Twice the limit in one table: DuckDB keeps it by spilling, into the state folder.
+        engine.sql(
+            "SELECT repeat('x', 100) || CAST(id AS STRING) AS s FROM range(1000000) AS t(id)", True
+        )
+        spilled = [
+            Path(r["path"]) for r in engine.rows("SELECT path FROM duckdb_temporary_files()")
+        ]
+    finally:
+        engine.close()
+    assert found == {"memory_limit": "61.0 MiB", "spill": str(tmp_path / "duckdb-tmp")}
+    assert spilled and {p.parent for p in spilled} == {tmp_path / "duckdb-tmp"}
+    assert not any((tmp_path / "duckdb-tmp").glob("*"))  # DuckDB removed them on close
+
+
+def test_a_duckdb_memory_limit_without_a_unit_is_refused_naming_the_variable(monkeypatch):
+    from climate_assets.settings import Settings
+
+    monkeypatch.setenv("CLIMATE_DUCKDB_MEMORY_LIMIT", "512")
+    with pytest.raises(ValueError, match="CLIMATE_DUCKDB_MEMORY_LIMIT='512'"):
+        Settings.from_env()
