@@ -106,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where to write the JSON summary")
     parser.add_argument("--select", help="comma list of asset keys (default: the whole graph)")
     args = parser.parse_args(argv)
-    from climate_cli.cli import collect_garbage_less_often
+    from climate_cli.cli import collect_garbage_less_often, exit_without_teardown
 
-    collect_garbage_less_often()  # as the demo's process does
+    collect_garbage_less_often()  # as the demo's process does, and it ends as that one does
+    ends_with = exit_without_teardown()
     os.environ["CLIMATE_STATE_DIR"] = args.state
     os.environ.pop("CLIMATE_LAKE_ROOT", None)
     os.environ.pop("CLIMATE_WAREHOUSE_URL", None)
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         **events,
     }
     Path(args.out).write_text(json.dumps(_jsonable(summary), indent=1))
-    return 0 if outcome.success else 1
+    return ends_with(0 if outcome.success else 1)
 
 
 if __name__ == "__main__":
