@@ -113,14 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["CLIMATE_STATE_DIR"] = args.state
     os.environ.pop("CLIMATE_LAKE_ROOT", None)
     os.environ.pop("CLIMATE_WAREHOUSE_URL", None)
+    from climate_assets.resources.embedded_postgres import start_embedded_server_early
+    from climate_assets.settings import Settings
+
+    settings = Settings.from_env()
+    start_embedded_server_early(settings)  # as the demo does, while it imports Dagster
     import dagster as dg
 
     from climate_assets.instance import instance_environment
-    from climate_assets.settings import Settings
     from climate_cli.demo import run_whole_graph
 
     os.environ.update(instance_environment())
-    settings = Settings.from_env()
     imported = time.perf_counter() - STARTED
 
     def echo(line: str) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from climate_assets.resources.embedded_postgres import start_embedded_server_early
 from climate_assets.settings import ENV_AWS, Settings
 
 DEMO_LOCATIONS = 25
@@ -85,13 +86,14 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    start_embedded_server_early(settings)  # before the imports, so that the two overlap
     import dagster as dg
 
     from climate_assets.instance import instance_environment
     from climate_assets.job_specs import engine_for
     from climate_cli.demo import ensure_landing_zone, exit_code, run_whole_graph, summary
 
-    settings = Settings.from_env()
     start = date.fromisoformat(args.start)
     days = ensure_landing_zone(settings, args.locations, args.days, start, args.seed)
     os.environ.update(instance_environment())
@@ -204,6 +206,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    start_embedded_server_early(settings)  # before the imports, so that the two overlap
     import json
 
     import dagster as dg
@@ -213,7 +217,7 @@ def _status(args: argparse.Namespace) -> int:
 
     os.environ.update(instance_environment())
     with dg.DagsterInstance.get() as instance:
-        report = status(instance, Settings.from_env(), args.days)
+        report = status(instance, settings, args.days)
     print(json.dumps(report.to_dict(), indent=2) if args.json else render(report))
     return 0
 
@@ -235,6 +239,7 @@ def _jobs(args: argparse.Namespace) -> int:
 
 
 def _materialize(args: argparse.Namespace) -> int:
+    start_embedded_server_early(Settings.from_env())  # before the imports, so that they overlap
     from climate_cli.materialize import materialize_command
 
     return materialize_command(args, lambda line: print(line, flush=True))
