@@ -18,6 +18,8 @@ from pathlib import Path
 
 from climate_assets.settings import Settings
 
+DAGSTER_DATABASE = "dagster"  # the Dagster instance's database on the embedded server
+
 
 def embedded_server(pgdata: str):
     """Start (or attach to) the embedded server; it stops when the last process using it exits.
@@ -44,8 +46,30 @@ def embedded_server(pgdata: str):
             # server and becomes the one ``get_server`` hands back.
             path = Path(pgdata).expanduser().resolve()
             path.mkdir(exist_ok=True)
-            return PostgresServer(path)
+            new = not (path / "PG_VERSION").exists()  # initdb has not run on it yet
+            server = PostgresServer(path)
+            if new:
+                _create_databases(server)
+            return server
         return pgserver.get_server(pgdata)
+
+
+def _create_databases(server) -> None:
+    """The warehouse's and the Dagster instance's databases on a new server, their files copied
+    and synced as they are created (FILE_COPY) instead of written through the server's buffers.
+
+    Copied through the buffers (WAL_LOG, the default) their 600 files would be written and
+    synced by the checkpoint at the server's stop, at the end of the command; this way it is
+    done here, where the start overlaps the command's imports. A server whose first start ended
+    before this creates them the usual way (``ensure_database``)."""
+    import psycopg
+    from climate_glue.warehouse import EMBEDDED_DATABASE
+    from psycopg import sql
+
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
+        for name in (EMBEDDED_DATABASE, DAGSTER_DATABASE):
+            create = sql.SQL("CREATE DATABASE {} STRATEGY FILE_COPY")
+            conn.execute(create.format(sql.Identifier(name)))
 
 
 def start_embedded_server_early(settings: Settings) -> None:
