@@ -106,20 +106,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where to write the JSON summary")
     parser.add_argument("--select", help="comma list of asset keys (default: the whole graph)")
     args = parser.parse_args(argv)
-    from climate_cli.cli import collect_garbage_less_often
+    from climate_cli.cli import collect_garbage_less_often, exit_without_teardown
 
-    collect_garbage_less_often()  # as the demo's process does
+    collect_garbage_less_often()  # as the demo's process does, and it ends as that one does
+    ends_with = exit_without_teardown()
     os.environ["CLIMATE_STATE_DIR"] = args.state
     os.environ.pop("CLIMATE_LAKE_ROOT", None)
     os.environ.pop("CLIMATE_WAREHOUSE_URL", None)
+    from climate_assets.resources.embedded_postgres import start_embedded_server_early
+    from climate_assets.settings import Settings
+
+    settings = Settings.from_env()
+    start_embedded_server_early(settings)  # as the demo does, while it imports Dagster
     import dagster as dg
 
     from climate_assets.instance import instance_environment
-    from climate_assets.settings import Settings
     from climate_cli.demo import run_whole_graph
 
     os.environ.update(instance_environment())
-    settings = Settings.from_env()
     imported = time.perf_counter() - STARTED
 
     def echo(line: str) -> None:
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         **events,
     }
     Path(args.out).write_text(json.dumps(_jsonable(summary), indent=1))
-    return 0 if outcome.success else 1
+    return ends_with(0 if outcome.success else 1)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,10 @@ from climate_assets.dagster_compat import (
     PlannedBatchEventLogStorage,
     fix_time_window_subset_inequality,
 )
+from climate_assets.resources.embedded_postgres import DAGSTER_DATABASE
 from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
 from climate_assets.settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
 
-DAGSTER_DATABASE = "dagster"  # on the embedded server
 INSTANCE_SUFFIX = "_dagster"  # on CLIMATE_WAREHOUSE_URL's server: <warehouse database>_dagster
 MAX_IDENTIFIER = 63  # PostgreSQL's longest name
 # The storage's connections (see ``ProjectPostgresStorage``): one kept open per storage, up to

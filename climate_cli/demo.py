@@ -36,7 +36,6 @@ from climate_assets.partitions import range_tags
 from climate_assets.settings import ENV_MAX_REJECT_RATE, Settings, debug_requested
 from climate_assets.steps.failures import step_failure_cause, step_failure_held
 from climate_assets.steps.recovery import process_tags, reap_dead_runs
-from climate_cli.generate import generate_landing_zone
 
 
 def quiet_console() -> dict:
@@ -344,6 +343,9 @@ def ensure_landing_zone(
     echo(
         f"No landing zone yet: generating {locations} locations x {days} days from {start} (seed {seed})"
     )
+    # Imported here: generating imports numpy (0.07 s), which a run does not use.
+    from climate_cli.generate import generate_landing_zone
+
     generated = generate_landing_zone(
         settings.lake_root, locations=locations, days=days, start=start, seed=seed
     )

@@ -29,7 +29,7 @@ from climate_glue.warehouse import (
 )
 from psycopg import sql
 
-from climate_assets.resources.warehouse import embedded_server
+from climate_assets.resources.warehouse import embedded_server, ensure_database
 from tests.support import ConnectionSampler
 
 TYPES = {"id": "long", "date": "date", "version": "string"}
@@ -45,8 +45,7 @@ def _days(first: int, count: int) -> list[date]:
 @pytest.fixture(scope="module")
 def dsn(tmp_path_factory):
     server = embedded_server(str(tmp_path_factory.mktemp("replace") / "pgdata"))
-    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DATABASE)))
+    ensure_database(server.get_uri("postgres"), EMBEDDED_DATABASE)
     return server.get_uri(EMBEDDED_DATABASE)
 
 

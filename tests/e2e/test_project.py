@@ -14,7 +14,7 @@ import pytest
 from climate_assets.job_specs import JOB_SPECS
 from climate_assets.local_glue.spark import SUPPORTED_JAVA, find_java_home, java_major
 from climate_assets.settings import PROJECT_ROOT
-from climate_cli.cli import GC_THRESHOLDS, console, main
+from climate_cli.cli import GC_THRESHOLDS, main
 
 pytestmark = pytest.mark.e2e
 
@@ -72,14 +72,32 @@ def test_jobs_reports_the_configured_engine_locally(engine, monkeypatch, capsys)
     assert [row.split()[:2] for row in rows] == [[name, engine] for name in JOB_SPECS]
 
 
-def test_the_command_collects_garbage_less_often_than_python_by_default(monkeypatch, capsys):
+# A ``climate-assets`` process (``console``, what the script runs) with a handler registered
+# while the command ran, as pgserver's stop of the embedded server is, and an object that only
+# the interpreter's teardown would finalize. The output has no newline at the end: it must be
+# flushed, not lost, when the process ends.
+COMMAND_PROCESS = """
+import atexit, gc, sys
+from climate_cli.cli import console
+
+class TornDown:
+    def __del__(self):
+        print("torn down")
+
+sys.argv = ["climate-assets", "jobs"]
+code = console()
+atexit.register(print, "exit handler ran")
+kept = TornDown()
+print(f"thresholds {gc.get_threshold()}", end="")
+sys.exit(code)
+"""
+
+
+def test_the_command_collects_garbage_less_often_and_ends_without_teardown(tmp_path):
     """The ``climate-assets`` script's process, not ``main`` (which tests call in-process)."""
-    before = gc.get_threshold()
-    assert before != GC_THRESHOLDS
-    monkeypatch.delenv("CLIMATE_ENV", raising=False)
-    monkeypatch.setattr(sys, "argv", ["climate-assets", "jobs"])
-    try:
-        assert console() == 0
-        assert gc.get_threshold() == GC_THRESHOLDS
-    finally:
-        gc.set_threshold(*before)
+    result = _run([sys.executable, "-c", COMMAND_PROCESS], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"thresholds {GC_THRESHOLDS}" in result.stdout
+    assert gc.get_threshold() != GC_THRESHOLDS  # Python's default, as the command's differs
+    assert "exit handler ran" in result.stdout
+    assert "torn down" not in result.stdout
