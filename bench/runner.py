@@ -274,7 +274,7 @@ def compare_full_outputs(pipeline_state: Path, floor_state: Path) -> dict:
     recorded (``error``), not the end of the benchmark."""
     from climate_glue.warehouse import EMBEDDED_DATABASE
 
-    from climate_assets.resources.warehouse import embedded_server
+    from climate_assets.resources.embedded_postgres import embedded_server
 
     try:
         with (

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 import psycopg
-from climate_glue.warehouse import resolve_dsn
+from climate_glue.warehouse import EMBEDDED_DATABASE, resolve_dsn
 from dagster import Field
 from dagster_postgres import DagsterPostgresStorage
 
@@ -30,8 +30,8 @@ from climate_assets.dagster_compat import (
     PlannedBatchEventLogStorage,
     fix_time_window_subset_inequality,
 )
-from climate_assets.resources.embedded_postgres import DAGSTER_DATABASE
-from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
+from climate_assets.resources.embedded_postgres import DAGSTER_DATABASE, embedded_server
+from climate_assets.resources.warehouse import ensure_database
 from climate_assets.settings import ENV_WAREHOUSE_URL, PROJECT_ROOT, Settings
 
 INSTANCE_SUFFIX = "_dagster"  # on CLIMATE_WAREHOUSE_URL's server: <warehouse database>_dagster

@@ -22,7 +22,7 @@ import sys
 import time
 
 from climate_assets.instance import dagster_storage_url, instance_environment
-from climate_assets.resources.warehouse import embedded_server_pid, stop_embedded_server
+from climate_assets.resources.embedded_postgres import embedded_server_pid, stop_embedded_server
 from climate_assets.settings import PROJECT_ROOT, Settings
 
 STOP_GRACE_SECONDS = 8.0

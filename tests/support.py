@@ -15,11 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from climate_glue.warehouse import COPY_APPLICATION_PREFIX
+from climate_glue.warehouse import COPY_APPLICATION_PREFIX, EMBEDDED_DATABASE
 from psycopg import sql
 
 from climate_assets.job_specs import JOB_SPECS
-from climate_assets.resources.warehouse import EMBEDDED_DATABASE
 from climate_assets.settings import GLUE_SCRIPTS_DIR
 
 DAY = "2024-07-01"

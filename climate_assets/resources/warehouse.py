@@ -7,11 +7,7 @@ import psycopg
 from climate_glue.warehouse import EMBEDDED_DATABASE, resolve_dsn, secret_reference
 from pydantic import PrivateAttr
 
-from climate_assets.resources.embedded_postgres import (
-    embedded_server,
-    embedded_server_pid,
-    stop_embedded_server,
-)
+from climate_assets.resources.embedded_postgres import embedded_server
 from climate_assets.settings import DEFAULT_LEASE_TIMEOUT_SECONDS
 
 
@@ -73,18 +69,6 @@ def ensure_database(admin_dsn: str, name: str) -> None:
                 )
             except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                 pass  # another process (a second run starting at once) created it first
-
-
-__all__ = [
-    "EMBEDDED_DATABASE",
-    "LocalWarehouse",
-    "SecretsManagerWarehouse",
-    "WarehouseResource",
-    "embedded_server",
-    "embedded_server_pid",
-    "ensure_database",
-    "stop_embedded_server",
-]
 
 
 class SecretsManagerWarehouse(WarehouseResource):

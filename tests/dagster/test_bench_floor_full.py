@@ -18,7 +18,7 @@ from climate_glue.warehouse import EMBEDDED_DATABASE
 
 from bench.compare import compare_full
 from bench.floor_full import run_full_floor
-from climate_assets.resources.warehouse import embedded_server
+from climate_assets.resources.embedded_postgres import embedded_server
 from climate_cli.generate import generate_landing_zone
 from tests.support import materialize_days
 

@@ -106,8 +106,9 @@ def _partition_bytes(lake, asset: str, day: str) -> dict[str, bytes]:
 
 def _warehouse_rows(state, table: str, day: str) -> list[tuple]:
     import psycopg
+    from climate_glue.warehouse import EMBEDDED_DATABASE
 
-    from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server
+    from climate_assets.resources.embedded_postgres import embedded_server
 
     uri = embedded_server(str(state / "pgdata")).get_uri(EMBEDDED_DATABASE)
     with psycopg.connect(uri) as conn:

@@ -17,7 +17,8 @@ import pytest
 from climate_glue.lake import LocalLake
 
 from climate_assets.constants import LOCATIONS
-from climate_assets.resources.warehouse import LocalWarehouse, stop_embedded_server
+from climate_assets.resources.embedded_postgres import stop_embedded_server
+from climate_assets.resources.warehouse import LocalWarehouse
 from climate_assets.steps.recovery import (
     HOST_TAG,
     PID_TAG,
@@ -31,7 +32,7 @@ from tests.support import materialize_days
 START_AND_DIE = textwrap.dedent(
     """
     import os, sys
-    from climate_assets.resources.warehouse import embedded_server
+    from climate_assets.resources.embedded_postgres import embedded_server
     server = embedded_server(sys.argv[1])
     print(server.get_pid(), flush=True)
     sys.stdin.read()  # until the test kills it

@@ -19,10 +19,12 @@ from pathlib import Path
 import dagster as dg
 import psycopg
 import pytest
+from climate_glue.warehouse import EMBEDDED_DATABASE
 
 from climate_assets.constants import CLIMATE_DATA, LOCATIONS
 from climate_assets.defs.automation.alerts import FAILURE_SENSOR, LogAlerts, run_failure_alerts
-from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
+from climate_assets.resources.embedded_postgres import embedded_server
+from climate_assets.resources.warehouse import ensure_database
 from climate_assets.steps.retries import DATA, TRANSIENT, UNKNOWN, classify, glue_retry_policy
 from climate_cli.generate import generate_landing_zone
 from tests.support import materialize_days

@@ -29,7 +29,8 @@ from climate_glue.warehouse import (
 )
 from psycopg import sql
 
-from climate_assets.resources.warehouse import embedded_server, ensure_database
+from climate_assets.resources.embedded_postgres import embedded_server
+from climate_assets.resources.warehouse import ensure_database
 from tests.support import ConnectionSampler
 
 TYPES = {"id": "long", "date": "date", "version": "string"}

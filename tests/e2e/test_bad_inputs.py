@@ -21,9 +21,11 @@ from climate_glue.contract import CLIMATE, HOSPITAL
 from climate_glue.lake import LocalLake
 from climate_glue.quarantine import REASON_SUFFIX, quarantine
 from climate_glue.raw import RawFileError, RawFilesError, list_raw_files
+from climate_glue.warehouse import EMBEDDED_DATABASE
 
 from climate_assets.local_glue.spark import local_spark_session
-from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
+from climate_assets.resources.embedded_postgres import embedded_server
+from climate_assets.resources.warehouse import ensure_database
 from climate_cli.generate import generate_landing_zone
 from tests.support import CASE_FILE, DAY, TABLES, Published
 

@@ -21,8 +21,10 @@ from datetime import date
 import dagster as dg
 import psycopg
 import pytest
+from climate_glue.warehouse import EMBEDDED_DATABASE
 
-from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
+from climate_assets.resources.embedded_postgres import embedded_server
+from climate_assets.resources.warehouse import ensure_database
 from climate_assets.steps.lease import LeaseHeldError, lease
 from climate_cli.generate import generate_landing_zone
 

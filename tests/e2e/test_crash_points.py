@@ -71,11 +71,8 @@ from climate_glue.lake import LocalLake
 from climate_glue.warehouse import DAYS_SCHEMA
 from psycopg import sql
 
-from climate_assets.resources.warehouse import (
-    LocalWarehouse,
-    embedded_server_pid,
-    stop_embedded_server,
-)
+from climate_assets.resources.embedded_postgres import embedded_server_pid, stop_embedded_server
+from climate_assets.resources.warehouse import LocalWarehouse
 from climate_assets.settings import GLUE_SCRIPTS_DIR, PROJECT_ROOT
 from climate_assets.steps.recovery import remove_stale_staging
 from climate_cli.generate import generate_landing_zone

@@ -34,10 +34,12 @@ from pathlib import Path
 import pytest
 from climate_glue.quarantine import REASON_SUFFIX
 from climate_glue.raw import RawFilesError
+from climate_glue.warehouse import EMBEDDED_DATABASE
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from climate_assets.resources.warehouse import EMBEDDED_DATABASE, embedded_server, ensure_database
+from climate_assets.resources.embedded_postgres import embedded_server
+from climate_assets.resources.warehouse import ensure_database
 from climate_cli.generate import generate_landing_zone
 from tests.support import DAY, TABLES, Published, csv_fields_unlimited
 
