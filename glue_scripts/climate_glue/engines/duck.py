@@ -13,6 +13,7 @@ import array
 import csv
 import io
 import os
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
@@ -200,7 +201,7 @@ class DuckDBEngine(Engine):
             "json": "FORMAT json",
         }[fmt]
         if one_day:
-            self._write_day(query, target / folders[0], fmt, options)
+            self._write_day(query, target, folders[0], fmt, options)
         elif partition_by:
             target.parent.mkdir(parents=True, exist_ok=True)
             quoted = ", ".join(f'"{c}"' for c in partition_by)
@@ -209,16 +210,17 @@ class DuckDBEngine(Engine):
             target.mkdir(parents=True, exist_ok=True)
             cursor.execute(f"COPY ({query}) TO '{target / ('part-00000.' + fmt)}' ({options})")
 
-    def _write_day(self, query: str, folder: Path, fmt: str, options: str) -> None:
-        """A one-day run's rows straight into the day's folder, in the file DuckDB's partitioned
-        writer would write there (``data_0``); a day without rows is left an empty folder, as
-        publishing makes it. The partitioned writer took about twice the CPU of this plain
-        ``COPY`` on a day of 425,000 rows (bench/floor_duckdb.py, ``copy_by_day``)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"data_0.{fmt}"
+    def _write_day(self, query: str, target: Path, folder: str, fmt: str, options: str) -> None:
+        """A one-day run's rows straight into the day's ``folder`` under ``target``, in the file
+        DuckDB's partitioned writer would write there (``data_0``). The partitioned writer took
+        about twice the CPU of this plain ``COPY`` on a day of 425,000 rows
+        (bench/floor_duckdb.py, ``copy_by_day``)."""
+        day = target / folder
+        day.mkdir(parents=True, exist_ok=True)
+        path = day / f"data_0.{fmt}"
         (written,) = self._cursor().execute(f"COPY ({query}) TO '{path}' ({options})").fetchone()
-        if not written:
-            path.unlink()
+        if not written:  # no folder for a day without rows, as the partitioned writer leaves it
+            shutil.rmtree(target / Path(folder).parts[0])
 
     def arrow_batches(self, frame: Frame) -> Iterator[pa.RecordBatch]:
         yield from self._cursor().sql(f"SELECT * FROM {frame.name}").to_arrow_reader(BATCH_ROWS)
