@@ -96,7 +96,8 @@ def stage(
     else:
         if layout == "hive":
             frame = engine.sql(hive_columns(frame.name))
-        engine.write(frame, lake, staged, fmt, LAYOUTS[layout].partition_by, days=len(days))
+        folders = [LAYOUTS[layout].folder(day) for day in days]
+        engine.write(frame, lake, staged, fmt, LAYOUTS[layout].partition_by, folders)
     return StagedOutput(live=live, staged=staged, days=days, layout=layout)
 
 

@@ -118,11 +118,13 @@ class Engine(ABC):
         prefix: str,
         fmt: str,
         partition_by: tuple[str, ...],
-        days: int = 1,
+        folders: Sequence[str] = (),
     ) -> None:
         """Write ``frame`` under the lake ``prefix`` in ``fmt`` (parquet, csv: RFC 4180 with a
         header, json: JSON Lines with nulls kept), in folders per ``partition_by`` columns
-        (which are not written inside the files); unpartitioned outputs are one file."""
+        (which are not written inside the files): ``folders`` are the run's days' folders
+        (``year=2024/month=06/day=01``), which hold every row. Unpartitioned outputs are one
+        file."""
 
     @abstractmethod
     def arrow_batches(self, frame: Frame) -> Iterator[pa.RecordBatch]:

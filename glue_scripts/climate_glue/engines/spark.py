@@ -164,11 +164,11 @@ class SparkEngine(Engine):
         prefix: str,
         fmt: str,
         partition_by: tuple[str, ...],
-        days: int = 1,
+        folders: Sequence[str] = (),
     ) -> None:
         df = self._frames[frame.name]
         if partition_by:
-            writer = spread_by_day(df, partition_by, days).write.partitionBy(*partition_by)
+            writer = spread_by_day(df, partition_by, len(folders)).write.partitionBy(*partition_by)
         else:
             # One file, written by one task after a shuffle: coalesce(1) would also run
             # everything before the write (parsing, rules) in that one task.
