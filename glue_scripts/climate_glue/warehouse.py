@@ -1,24 +1,25 @@
 """Loading a frame into PostgreSQL: each row written once, then one replace transaction.
 
 A dated live table is partitioned by day (``PARTITION BY LIST (date)``, one partition per day in
-schema ``DAYS_SCHEMA``). The engine COPYs its Arrow batches into the run's staging table (the
-Spark engine as CSV from its tasks, each over its own connection; the DuckDB engine in binary
-through ADBC, on ``DuckDBEngine.copy_streams`` streams), cast to the contract's types:
-``stage_load``, within the job's bound on COPY streams (``copy_streams.CopySlots``). For a dated table the staging table is itself partitioned by day,
-each day a regular table shaped as that day's live partition, with a CHECK matching its bound;
-its primary key is built after the load. Nothing live changes until the job's blocking checks
-have passed on its staged outputs; then ``StagedTable.publish`` swaps, in one transaction, each
-published day's live partition for the staged one (drop the old, detach the new from the staging
-table, attach it to the live table: no row is copied and the CHECK spares the attach its scan),
-or, for an undated table (partitioned by its first key column, all its rows in its one DEFAULT
-partition), that partition the same way. The live table itself is never dropped or renamed, so
-a user's views and grants on it stay. Readers see the old rows until it commits (they wait for
-its lock while it runs), and a failure anywhere leaves the table as it was. It waits at most
-``PUBLISH_LOCK_TIMEOUT`` for queries already reading the table (new readers queue behind it
-meanwhile), then rolls back, pauses and tries again, a bounded number of times. The job drops its
-staging tables when it ends (``drop_stages``); a killed job's are dropped by the next run of the
-same job. A table made by an older version (unpartitioned) is partitioned in place, its rows
-kept, in one transaction, by the first load that finds it.
+schema ``DAYS_SCHEMA``). The engine COPYs its Arrow batches, cast to the contract's types, into
+the run's staging table (the Spark engine as CSV from its tasks, each over its own connection;
+the DuckDB engine in binary through ADBC, on ``DuckDBEngine.copy_streams`` streams):
+``stage_load``, within the job's bound on COPY streams (``copy_streams.CopySlots``). For a dated
+table the staging table is itself partitioned by day, each day a regular table shaped as that
+day's live partition, with a CHECK matching its bound; its primary key is built after the load.
+Nothing live changes until the job's blocking checks have passed on its staged outputs; then
+``StagedTable.publish`` swaps, in one transaction, each published day's live partition for the
+staged one (drop the old, detach the new from the staging table, attach it to the live table: no
+row is copied and the CHECK spares the attach its scan), or, for an undated table (partitioned
+by its first key column, all its rows in its one DEFAULT partition), that partition the same
+way. The live table itself is never dropped or renamed, so a user's views and grants on it stay.
+Readers see the old rows until it commits (they wait for its lock while it runs), and a failure
+anywhere leaves the table as it was. It waits at most ``PUBLISH_LOCK_TIMEOUT`` for queries
+already reading the table (new readers queue behind it meanwhile), then rolls back, pauses and
+tries again, a bounded number of times. The job drops its staging tables when it ends
+(``drop_stages``); a killed job's are dropped by the next run of the same job. A table made by
+an older version (unpartitioned) is partitioned in place, its rows kept, in one transaction, by
+the first load that finds it.
 
 Why (measured: docs/design.md, "PostgreSQL: each row written once"): staging into an unlogged
 table and then DELETE and INSERT ... SELECT wrote every row twice, logged every live row and
@@ -324,8 +325,9 @@ def ingest_batches(
     dsn: str, stage_name: str, columns: list[str], batches: Iterable, run_id: str = ""
 ) -> int:
     """COPY Arrow batches into the staging table in binary over one connection; returns the
-    rows. ADBC encodes the batches as PostgreSQL's binary rows (by the batches' column names),
-    so neither side writes or parses text. Its plain API: its DB-API module imports pandas."""
+    rows. ADBC encodes the batches as PostgreSQL's binary rows, so neither side writes or
+    parses text; it names the columns from the batches (``columns`` are theirs). Its plain API:
+    its DB-API module imports pandas."""
     import adbc_driver_manager as adbc
     import adbc_driver_postgresql
     import pyarrow as pa
