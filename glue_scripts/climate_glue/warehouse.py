@@ -1,24 +1,25 @@
 """Loading a frame into PostgreSQL: each row written once, then one replace transaction.
 
 A dated live table is partitioned by day (``PARTITION BY LIST (date)``, one partition per day in
-schema ``DAYS_SCHEMA``). The engine COPYs its Arrow batches (as CSV) into the run's staging table
-(the Spark engine from its tasks, each over its own connection; the DuckDB engine on
-``DuckEngine.copy_streams`` streams): ``stage_load``, within the job's bound on COPY streams
-(``copy_streams.CopySlots``). For a dated table the staging table is itself partitioned by day,
-each day a regular table shaped as that day's live partition, with a CHECK matching its bound;
-its primary key is built after the load. Nothing live changes until the job's blocking checks
-have passed on its staged outputs; then ``StagedTable.publish`` swaps, in one transaction, each
-published day's live partition for the staged one (drop the old, detach the new from the staging
-table, attach it to the live table: no row is copied and the CHECK spares the attach its scan),
-or, for an undated table (partitioned by its first key column, all its rows in its one DEFAULT
-partition), that partition the same way. The live table itself is never dropped or renamed, so
-a user's views and grants on it stay. Readers see the old rows until it commits (they wait for
-its lock while it runs), and a failure anywhere leaves the table as it was. It waits at most
-``PUBLISH_LOCK_TIMEOUT`` for queries already reading the table (new readers queue behind it
-meanwhile), then rolls back, pauses and tries again, a bounded number of times. The job drops its
-staging tables when it ends (``drop_stages``); a killed job's are dropped by the next run of the
-same job. A table made by an older version (unpartitioned) is partitioned in place, its rows
-kept, in one transaction, by the first load that finds it.
+schema ``DAYS_SCHEMA``). The engine COPYs its Arrow batches, cast to the contract's types, into
+the run's staging table (the Spark engine as CSV from its tasks, each over its own connection;
+the DuckDB engine in binary through ADBC, on ``DuckDBEngine.copy_streams`` streams):
+``stage_load``, within the job's bound on COPY streams (``copy_streams.CopySlots``). For a dated
+table the staging table is itself partitioned by day, each day a regular table shaped as that
+day's live partition, with a CHECK matching its bound; its primary key is built after the load.
+Nothing live changes until the job's blocking checks have passed on its staged outputs; then
+``StagedTable.publish`` swaps, in one transaction, each published day's live partition for the
+staged one (drop the old, detach the new from the staging table, attach it to the live table: no
+row is copied and the CHECK spares the attach its scan), or, for an undated table (partitioned
+by its first key column, all its rows in its one DEFAULT partition), that partition the same
+way. The live table itself is never dropped or renamed, so a user's views and grants on it stay.
+Readers see the old rows until it commits (they wait for its lock while it runs), and a failure
+anywhere leaves the table as it was. It waits at most ``PUBLISH_LOCK_TIMEOUT`` for queries
+already reading the table (new readers queue behind it meanwhile), then rolls back, pauses and
+tries again, a bounded number of times. The job drops its staging tables when it ends
+(``drop_stages``); a killed job's are dropped by the next run of the same job. A table made by
+an older version (unpartitioned) is partitioned in place, its rows kept, in one transaction, by
+the first load that finds it.
 
 Why (measured: docs/design.md, "PostgreSQL: each row written once"): staging into an unlogged
 table and then DELETE and INSERT ... SELECT wrote every row twice, logged every live row and
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import time
@@ -48,7 +50,7 @@ from urllib.parse import parse_qsl, urlencode
 import psycopg
 from psycopg import sql
 
-from .contract import POSTGRES_TYPES, WAREHOUSE_SCHEMA
+from .contract import POSTGRES_TYPES, SPARK_TYPES, WAREHOUSE_SCHEMA
 
 if TYPE_CHECKING:
     from .engines import Engine, Frame
@@ -298,7 +300,8 @@ def _distinct_days(conn: psycopg.Connection, table: str) -> list[date]:
 def copy_batches(
     dsn: str, stage_name: str, columns: list[str], batches: Iterable, run_id: str = ""
 ) -> int:
-    """COPY Arrow batches into the staging table over one connection; returns the rows."""
+    """COPY Arrow batches into the staging table as CSV over one connection; returns the rows.
+    What the Spark engine's tasks run: they have psycopg, not ADBC."""
     import pyarrow.csv as pacsv
 
     rows = 0
@@ -316,6 +319,39 @@ def copy_batches(
                 copy_in.write(buffer.getvalue())
                 rows += batch.num_rows
     return rows
+
+
+def ingest_batches(
+    dsn: str, stage_name: str, columns: list[str], batches: Iterable, run_id: str = ""
+) -> int:
+    """COPY Arrow batches into the staging table in binary over one connection; returns the
+    rows. ADBC encodes the batches as PostgreSQL's binary rows, so neither side writes or
+    parses text; it names the columns from the batches (``columns`` are theirs). Its plain API:
+    its DB-API module imports pandas."""
+    import adbc_driver_manager as adbc
+    import adbc_driver_postgresql
+    import pyarrow as pa
+
+    batches = iter(batches)
+    first = next((batch for batch in batches if batch.num_rows), None)
+    if first is None:
+        return 0
+    reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+    application = f"{COPY_APPLICATION_PREFIX}{run_id}"[:63]
+    conninfo = psycopg.conninfo.make_conninfo(dsn, application_name=application)
+    option = adbc.StatementOptions
+    with (
+        adbc_driver_postgresql.connect(conninfo) as database,
+        adbc.AdbcConnection(database) as conn,  # autocommit
+        adbc.AdbcStatement(conn) as statement,
+    ):
+        statement.set_options(**{
+            option.INGEST_TARGET_DB_SCHEMA.value: WAREHOUSE_SCHEMA,
+            option.INGEST_TARGET_TABLE.value: stage_name,
+            option.INGEST_MODE.value: adbc.INGEST_OPTION_MODE_APPEND,
+        })  # fmt: skip
+        statement.bind_stream(reader)
+        return statement.execute_update()
 
 
 STAGE_TABLE_PREFIX = "_stage_"
@@ -504,10 +540,13 @@ def stage_load(
         drop_stale_stages(conn, name, run_id)
         staged.create(conn)
     try:
-        selected = engine.sql(
-            f"SELECT {', '.join(f'`{c}`' for c in staged.columns)} FROM {frame.name}"
+        # Cast to the contract's types: a binary COPY takes only the column's own type.
+        casts = ", ".join(
+            f"CAST(`{c}` AS {SPARK_TYPES[kind]}) AS `{c}`" for c, kind in types.items()
         )
-        copy = partial(copy_batches, dsn, staged.stage_name, staged.columns, run_id=run_id)
+        selected = engine.sql(f"SELECT {casts} FROM {frame.name}")
+        load = ingest_batches if engine.binary_copy else copy_batches
+        copy = partial(load, dsn, staged.stage_name, staged.columns, run_id=run_id)
         staged.rows = engine.copy_to_postgres(selected, copy)
         staged.build_keys()
     except BaseException:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -185,6 +185,45 @@ def test_a_failed_replace_leaves_the_table_as_it_was(engine, dsn, count):
     assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, ("old",)) for d in days}
     assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_failing%") == []
     assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_failing%") == []
+
+
+def test_every_contract_type_lands_as_it_was(engine, dsn):
+    """The DuckDB engine's binary COPY lands each contract type's values as they were: NULLs,
+    empty and awkward text, microseconds of a UTC timestamp; a frame column wider than the
+    contract's (``count`` a BIGINT here) is cast to it."""
+    types = {
+        "id": "long",
+        "date": "date",
+        "text": "string",
+        "real": "double",
+        "count": "int",
+        "flag": "bool",
+        "at": "timestamp",
+    }
+    at = datetime(2024, 7, 1, 10, 11, 12, 345678, tzinfo=UTC)
+    rows = [
+        (1, START, 'a,"b"\nc\\N é', 1.5, 3, True, at),
+        (2, START, "", -2.25, -2147483648, False, datetime(1970, 1, 1, tzinfo=UTC)),
+        (3, START, None, None, None, None, None),
+    ]
+    ddl = "id bigint, date date, text string, real double, count bigint, flag boolean, at timestamp"
+    staged = stage_load(engine, engine.frame(rows, ddl), dsn, "typed", types, KEY, "t1", [START])
+    staged.publish([START])
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(f"SELECT * FROM {WAREHOUSE_SCHEMA}.typed ORDER BY id").fetchall()
+    assert found == rows
+
+
+def test_a_row_the_table_refuses_fails_the_load_naming_it(engine, dsn):
+    """A NULL in a key column: the COPY fails, its error names the staged table and the column,
+    and the run's staging is dropped."""
+    frame = engine.sql(
+        "SELECT CAST(NULL AS BIGINT) AS id, DATE '2024-07-01' AS date, 'x' AS version"
+    )
+    with pytest.raises(Exception, match="not-null constraint") as failed:
+        stage_load(engine, frame, dsn, "nulls", TYPES, KEY, "n1", [START])
+    assert '"id"' in str(failed.value) and "_stage_nulls_" in str(failed.value)
+    assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_nulls%") == []
 
 
 def test_a_range_run_replaces_exactly_its_days(engine, dsn):

@@ -74,6 +74,9 @@ class Engine(ABC):
     concurrent_parts: int = 1
     # How many COPY streams one load of ``arrow_batches`` uses (within the job's copy_slots).
     copy_streams: int = 1
+    # Whether a load COPYs in binary through ADBC (``warehouse.ingest_batches``) rather than as
+    # CSV through psycopg (``warehouse.copy_batches``).
+    binary_copy: bool = False
 
     def __init__(self) -> None:
         self._prefix = f"f_{uuid.uuid4().hex[:8]}_"

@@ -85,6 +85,10 @@ class DuckDBEngine(Engine):
     # Two COPY streams into PostgreSQL (two server backends) for each load: measured faster
     # than one (docs/design.md, "PostgreSQL: each row written once").
     copy_streams = 2
+    # Binary COPY through ADBC, not CSV: five 425,000-row tables (a 100 MB day) took 2.1 s of
+    # the job's CPU instead of 4.5 s and 4.3 s of the server's instead of 6.8 s (no text to
+    # write or parse); 50,000 rows, 0.45 s and 0.65 s instead of 0.65 s and 0.85 s.
+    binary_copy = True
 
     def __init__(
         self,
