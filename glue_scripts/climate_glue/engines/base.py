@@ -74,6 +74,10 @@ class Engine(ABC):
     concurrent_parts: int = 1
     # How many COPY streams one load of ``arrow_batches`` uses (within the job's copy_slots).
     copy_streams: int = 1
+    # The duplicate rule's form (logic.validate): windows only over the rows whose key repeats
+    # (a grouping and joins back; DuckDB: 2.6 -> 0.7 CPU s on a 720,000-row day), or over
+    # every row (Spark: one sort, where the grouping and joins would be more shuffles).
+    duplicates_on_repeated_keys: bool = False
 
     def __init__(self) -> None:
         self._prefix = f"f_{uuid.uuid4().hex[:8]}_"

@@ -77,6 +77,7 @@ class DuckDBEngine(Engine):
     # Two COPY streams into PostgreSQL (two server backends) for each load: measured faster
     # than one (docs/design.md, "PostgreSQL: each row written once").
     copy_streams = 2
+    duplicates_on_repeated_keys = True
 
     def __init__(self, threads: int | None = None, memory_limit: str | None = None):
         super().__init__()
