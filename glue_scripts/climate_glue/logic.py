@@ -289,8 +289,9 @@ def validate(dataset: Dataset, raw: str, known: str | None, repeated_keys_only: 
         + [q(typed_name(n)) for n in names]
     )
     duplicates = _repeated_keys if repeated_keys_only else _every_row
-    # ``ruled`` holds only the output columns: DuckDB materializes a CTE read more than once
-    # (the repeated-keys form reads it three times), and the cleaned texts need not be in it.
+    # ``ruled`` holds only the output columns and the join: the repeated-keys form reads it
+    # three times, and DuckDB then materializes the nearest CTE with a join, this narrow one
+    # (with the join in a wider CTE below, it stored every cleaned and parsed text: +0.6 CPU s).
     return f"""
 WITH cleaned AS (SELECT *, {cleaned} FROM {raw}),
 parsed0 AS (SELECT *, {parsed} FROM cleaned),
