@@ -37,7 +37,10 @@ __all__ = [
 
 def validate(engine: Engine, raw: Frame, dataset: Dataset, known: Frame | None = None) -> Frame:
     """All row rules, then the duplicate rule (kept: every output reads it)."""
-    return engine.sql(logic.validate(dataset, raw.name, known.name if known else None), True)
+    text = logic.validate(
+        dataset, raw.name, known.name if known else None, engine.duplicates_on_repeated_keys
+    )
+    return engine.sql(text, True)
 
 
 def valid_rows(engine: Engine, validated: Frame, dataset: Dataset) -> Frame:

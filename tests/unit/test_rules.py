@@ -726,12 +726,24 @@ DUPLICATE_ROWS = [
     # K8: same location on two dates -> two keys, both valid
     climate_dup("L008", "a.csv", 8),
     climate_dup("L008", "a.csv", 8, day="2024-07-02"),
+    # K9: two broken twins only -> each keeps its own rule, none dropped
+    climate_dup("L009", "a.csv", 9, aqi="999"),
+    climate_dup("L009", "b.csv", 9, temp_max_c="hot"),
+    # K10: conflicting valid rows plus a broken twin -> the valid ones conflict
+    climate_dup("L010", "a.csv", 10),
+    climate_dup("L010", "b.csv", 10, aqi="12"),
+    climate_dup("L010", "c.csv", 10, aqi="999"),
+    # K11: texts that differ but parse to the same values -> identical, the last one kept
+    climate_dup("L011", "a.csv", 11, temp_max_c="35.50"),
+    climate_dup("L011", "b.csv", 11, temp_max_c=" 35.5 "),
 ]
 
 
-@pytest.fixture
-def duplicates(engine):
-    """validate() of DUPLICATE_ROWS: (validated rows, reject counts, valid rows), collected."""
+@pytest.fixture(params=[True, False], ids=["repeated-keys", "every-row"])
+def duplicates(engine, request):
+    """validate() of DUPLICATE_ROWS in both forms of the duplicate rule (DuckDB's, Spark's):
+    (validated rows, reject counts, valid rows), collected."""
+    engine.duplicates_on_repeated_keys = request.param
     frame = validate(
         engine, raw_frame(engine, CLIMATE, DUPLICATE_ROWS), CLIMATE, known_locations(engine)
     )
@@ -776,18 +788,25 @@ def test_duplicate_rule_outcome_per_row(duplicates):
         ("L006", PARTITION, "c.csv", 6): kept,
         ("L008", PARTITION, "a.csv", 8): kept,
         ("L008", "2024-07-02", "a.csv", 8): kept,
+        ("L009", PARTITION, "a.csv", 9): ("aqi: out of range 0..500", False),
+        ("L009", PARTITION, "b.csv", 9): (not_number("temp_max_c"), False),
+        ("L010", PARTITION, "a.csv", 10): conflict,
+        ("L010", PARTITION, "b.csv", 10): conflict,
+        ("L010", PARTITION, "c.csv", 10): ("aqi: out of range 0..500", False),
+        ("L011", PARTITION, "a.csv", 11): dropped,
+        ("L011", PARTITION, "b.csv", 11): kept,
     }
     assert got == expected
 
 
 def test_duplicate_rule_counts(duplicates):
     assert duplicates[1] == {
-        RULE_DUPLICATE_CONFLICT: 5,
-        not_number("temp_max_c"): 1,
-        "aqi: out of range 0..500": 1,
+        RULE_DUPLICATE_CONFLICT: 7,
+        not_number("temp_max_c"): 2,
+        "aqi: out of range 0..500": 3,
     }
     valid = duplicates[2]
-    # one row per key: L001, L002, L005, L006, L008 x 2 dates
+    # one row per key: L001, L002, L005, L006, L008 x 2 dates, L011
     assert sorted(
         (r["location_id"], str(r["date"]), r["_source_file"].rsplit("/", 1)[1]) for r in valid
     ) == [
@@ -797,8 +816,9 @@ def test_duplicate_rule_counts(duplicates):
         ("L006", "2024-07-01", "c.csv"),
         ("L008", "2024-07-01", "a.csv"),
         ("L008", "2024-07-02", "a.csv"),
+        ("L011", "2024-07-01", "b.csv"),
     ]
-    assert sum(1 for r in duplicates[0] if r["_duplicate_dropped"]) == 4
+    assert sum(1 for r in duplicates[0] if r["_duplicate_dropped"]) == 5
 
 
 def test_locations_unique_by_location_id(engine):

@@ -77,6 +77,10 @@ class Engine(ABC):
     # Whether a load COPYs in binary through ADBC (``warehouse.ingest_batches``) rather than as
     # CSV through psycopg (``warehouse.copy_batches``).
     binary_copy: bool = False
+    # The duplicate rule's form (logic.validate): windows only over the rows whose key repeats
+    # (a grouping and joins back; DuckDB: 2.6 -> 0.7 CPU s on a 720,000-row day), or over
+    # every row (Spark: one sort, where the grouping and joins would be more shuffles).
+    duplicates_on_repeated_keys: bool = False
 
     def __init__(self) -> None:
         self._prefix = f"f_{uuid.uuid4().hex[:8]}_"
