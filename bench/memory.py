@@ -1,8 +1,8 @@
 """Peak memory of a process tree, sampled with psutil while it runs.
 
 The tree is the benchmarked process, every descendant (the Spark JVM, its Python workers) and
-every process whose command line names the run's state folder (the embedded PostgreSQL, which
-pgserver starts detached). Two sums are kept per sample: RSS (counts shared pages once per
+every process whose command line names the run's state folder (the embedded PostgreSQL's
+postmaster, which pgserver starts detached) with its children (the server's backends). Two sums are kept per sample: RSS (counts shared pages once per
 process, so an upper bound) and USS (pages only that process has: a lower bound of what the
 tree needs). The peak of each sum over the run is reported.
 
@@ -93,6 +93,12 @@ class PeakMemory:
                     self._marked[process.pid] = process
         for pid, process in self._marked.items():
             found.setdefault(pid, process)
+            # The postmaster's children (backends, the COPY streams' among them, checkpointer,
+            # writers) name only their role ("postgres: checkpointer"), not the folder: they are
+            # found through it, at every sample, since a COPY's backend may live under a second.
+            with contextlib.suppress(psutil.Error):
+                for child in process.children(recursive=True):
+                    found.setdefault(child.pid, child)
         return list(found.values())
 
     def terminate(self, grace: float = 10.0) -> int:

@@ -4,6 +4,7 @@ suite's job, these tests check that it measures what it says)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -437,3 +438,24 @@ def test_drop_is_judged_on_the_median_seconds_to_the_days_metrics() -> None:
     assert late[("duckdb", drop["target"])]["status"] == "MISSED"
     detail = "\n".join(_drop_detail(_drop([14.0])))
     assert "resilience_scores 14.0 s" in detail and "landing_arrival_sensor" in detail
+
+
+def test_sampler_counts_the_detached_servers_backends(tmp_path: Path) -> None:
+    """pgserver's postmaster runs detached and its backends name only their role: the sampler
+    finds the postmaster by its folder and the backends through it."""
+    import psycopg
+
+    from bench.memory import PeakMemory
+    from climate_assets.resources.embedded_postgres import embedded_server
+
+    pgdata = tmp_path / "pgdata"
+    server = embedded_server(str(pgdata))
+    try:
+        with psycopg.connect(server.get_uri("postgres")) as conn:
+            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            memory = PeakMemory(os.getpid(), marker=str(pgdata))
+            memory.sample()
+            assert backend in memory.seen_pids()
+            assert "postgresql" in memory.cpu_by_kind()
+    finally:
+        server.cleanup()  # pgserver's own stop, so its exit handler has nothing left to do
