@@ -75,14 +75,7 @@ class DuckDBAthena(AthenaTablesResource):
                         "reason": f"no {suffix} files under {base} yet",
                     }
                     continue
-                options = (
-                    ", hive_partitioning = true, union_by_name = true" if table.partitioned else ""
-                )
-                reader = (
-                    f"read_json({_quote_literal(pattern)}, format = 'newline_delimited'{options})"
-                    if table.fmt == "json"
-                    else f"read_parquet({_quote_literal(pattern)}{options})"
-                )
+                reader = _reader(table, pattern)
                 con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {reader}")
                 rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
                 results[table.name] = {
@@ -92,6 +85,30 @@ class DuckDBAthena(AthenaTablesResource):
                     "rows": rows,
                 }
         return results
+
+
+def _reader(table: TableSpec, pattern: str) -> str:
+    """The DuckDB table function a view reads its files with.
+
+    A JSON table's columns are declared, from the contract, as the Glue table declares them on
+    AWS: DuckDB then neither samples every file for their names and types nor unions them by
+    name (for a year of three exports, 3 s to make the views and 3 s to count them, against
+    0.1 and 0.6 s). Parquet files carry their schema; reading them by name keeps a table whole
+    across schema changes."""
+    hive = ", hive_partitioning = true" if table.partitioned else ""
+    if table.fmt == "json":
+        from climate_glue.engines.duck import DUCKDB_TYPES
+
+        columns = ", ".join(
+            f"{_quote_literal(name)}: {_quote_literal(DUCKDB_TYPES[kind])}"
+            for name, kind in contract_types(table).items()
+        )
+        return (
+            f"read_json({_quote_literal(pattern)}, format = 'newline_delimited',"
+            f" columns = {{{columns}}}{hive})"
+        )
+    by_name = ", union_by_name = true" if table.partitioned else ""
+    return f"read_parquet({_quote_literal(pattern)}{hive}{by_name})"
 
 
 PARQUET_STORAGE = {
@@ -117,7 +134,7 @@ PROJECTION_DAY = ("1,31", 2)
 
 # Bump when the DDL that this module writes changes (a reader option, a table parameter): every
 # table's code version changes with it, and the automation sensor recreates the tables once.
-TABLE_DDL_VERSION = 1
+TABLE_DDL_VERSION = 2  # 2: JSON tables declare their columns
 
 
 def table_version(spec: TableSpec) -> str:

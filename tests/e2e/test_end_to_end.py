@@ -294,6 +294,29 @@ def test_shared_athena_tables_suppress_small_counts(demo):
             assert suppressed is False and total == true_total and rate is not None
 
 
+def test_shared_athena_tables_declare_the_contract_columns(demo):
+    """The JSON tables' columns are the contract's, typed as the Glue tables declare them on AWS
+    (not sampled from the files): the same names in order, then the Hive partition columns."""
+    from climate_glue.engines.duck import DUCKDB_TYPES
+
+    from climate_assets.defs.athena.assets import shared_table_specs
+    from climate_assets.resources.athena import contract_types
+
+    con = duckdb.connect(str(demo["state"] / "athena.duckdb"), read_only=True)
+    try:
+        for spec in shared_table_specs():
+            described = con.execute(f"DESCRIBE climate_health_shared.{spec.name}").fetchall()
+            wanted = [(n, DUCKDB_TYPES[t]) for n, t in contract_types(spec).items()]
+            columns = [
+                (row[0], row[1].replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"))
+                for row in described
+            ]
+            assert columns[: len(wanted)] == wanted
+            assert [c for c, _ in columns[len(wanted) :]] == ["day", "month", "year"]
+    finally:
+        con.close()
+
+
 def _run_ids_by_day(conn: psycopg.Connection) -> dict[str, str]:
     query = "SELECT date::text, min(_run_id) FROM climate_health.resilience_scores GROUP BY date"
     return dict(conn.execute(query).fetchall())
