@@ -254,25 +254,30 @@ def _queue_largest_first(con, tables: queue.Queue, assets: list[str]) -> None:
         tables.put(asset)
 
 
+class _Laps:
+    """Each stage's wall seconds, and the CPU seconds of this process over it (DuckDB's threads
+    among them; not PostgreSQL's)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._last_cpu = time.process_time()
+
+    def lap(self, stage: str, mark: float) -> float:
+        now, now_cpu = time.perf_counter(), time.process_time()
+        self.wall[stage] = round(now - mark, 3)
+        self.cpu[stage] = round(now_cpu - self._last_cpu, 3)
+        self._last_cpu = now_cpu
+        return now
+
+
 def run_full_floor(lake_root: Path, state: Path, start: date, end: date) -> dict:
     started = time.perf_counter()
     server = Server(state / "pgdata")
     server.start()
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    timings: dict[str, float] = {}
-
-    cpu: dict[str, float] = {}
-    last_cpu = [time.process_time()]
-
-    def lap(stage: str, mark: float) -> float:
-        """The stage's wall seconds, and the CPU seconds of this process (DuckDB's threads
-        among them; not PostgreSQL's) over it."""
-        now, now_cpu = time.perf_counter(), time.process_time()
-        timings[stage] = round(now - mark, 3)
-        cpu[stage] = round(now_cpu - last_cpu[0], 3)
-        last_cpu[0] = now_cpu
-        return now
-
+    laps = _Laps()
+    lap = laps.lap
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     lake, loads, tables = state / "lake", {}, queue.Queue()
@@ -303,8 +308,8 @@ def run_full_floor(lake_root: Path, state: Path, start: date, end: date) -> dict
     con.close()
     return {
         "seconds": round(time.perf_counter() - started, 3),
-        "stages": timings,
-        "stages_cpu": cpu,
+        "stages": laps.wall,
+        "stages_cpu": laps.cpu,
         "postgres_stages": loads,
         "valid_rows": {d.asset: postgres[d.asset] for d in DATASETS},
         "curated_rows": curated,

@@ -98,14 +98,18 @@ def run_events(instance, run_id: str) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline")
     parser.add_argument("--state", required=True, help="CLIMATE_STATE_DIR of this run")
     parser.add_argument("--start", required=True, type=date.fromisoformat)
     parser.add_argument("--end", required=True, type=date.fromisoformat)
     parser.add_argument("--out", required=True, help="where to write the JSON summary")
     parser.add_argument("--select", help="comma list of asset keys (default: the whole graph)")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
     from climate_cli.cli import collect_garbage_less_often, exit_without_teardown
 
     collect_garbage_less_often()  # as the demo's process does, and it ends as that one does
