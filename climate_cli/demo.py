@@ -151,6 +151,16 @@ def _metadata_values(materialization) -> dict:
     return {key: value.value for key, value in materialization.metadata.items()}
 
 
+# The events the progress shows as the run writes them: a few per step. A range's run writes a
+# materialization (several KB of metadata) and a planned one per asset and day; reading those back
+# as they come took CPU from the run itself, so its outcome takes them from the run's result.
+PROGRESS_EVENTS = {
+    dg.DagsterEventType.STEP_START,
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+}
+
+
 class RunProgress:
     """Echoes a run's step events as the run writes them, and gathers its outcome."""
 
@@ -165,11 +175,13 @@ class RunProgress:
         self.step_started: dict[str, float] = {}
 
     def drain(self) -> None:
-        """Take the run's events written since the last call."""
+        """Take the run's step events written since the last call."""
         run_id = self.outcome.run_id
         if not self.instance.has_run(run_id):
             return
-        connection = self.instance.get_records_for_run(run_id, cursor=self.cursor)
+        connection = self.instance.get_records_for_run(
+            run_id, cursor=self.cursor, of_type=PROGRESS_EVENTS
+        )
         self.cursor = connection.cursor
         for record in connection.records:
             event = record.event_log_entry.dagster_event
@@ -188,20 +200,23 @@ class RunProgress:
             outcome.errors.append(f"{step}: {step_failure_cause(event.event_specific_data)}")
             outcome.could_not_run |= not step_failure_held(event.event_specific_data)
             self.echo(f"[{elapsed:6.1f}s] FAILED    {step}")
-        elif kind == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
+
+    def take_result(self, result: dg.ExecuteInProcessResult) -> None:
+        """The failed blocking checks and each asset's last materialization, from the run's
+        result (its events, in memory)."""
+        for evaluation in result.get_asset_check_evaluations():
             if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                outcome.failed_checks.append(
+                self.outcome.failed_checks.append(
                     FailedCheck(
                         asset=evaluation.asset_key.to_user_string(),
                         check=evaluation.check_name,
                         metadata={k: v.value for k, v in evaluation.metadata.items()},
                     )
                 )
-        elif kind == "ASSET_MATERIALIZATION":
+        for event in result.get_asset_materialization_events():
             materialization = event.event_specific_data.materialization
-            outcome.materializations[materialization.asset_key.to_user_string()] = _metadata_values(
-                materialization
+            self.outcome.materializations[materialization.asset_key.to_user_string()] = (
+                _metadata_values(materialization)
             )
 
 
@@ -250,6 +265,7 @@ def run_whole_graph(
     outcome.seconds = time.perf_counter() - progress.started
     if "error" in result:
         raise result["error"]
+    progress.take_result(result["value"])
     outcome.success = result["value"].success
     outcome.could_not_run |= not outcome.success and not outcome.errors
     return outcome

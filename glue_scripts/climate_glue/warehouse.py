@@ -1,25 +1,34 @@
 """Loading a frame into PostgreSQL: each row written once, then one replace transaction.
 
-A dated live table is partitioned by day (``PARTITION BY LIST (date)``, one partition per day in
-schema ``DAYS_SCHEMA``). The engine COPYs its Arrow batches, cast to the contract's types, into
-the run's staging table (the Spark engine as CSV from its tasks, each over its own connection;
-the DuckDB engine in binary through ADBC, on ``DuckDBEngine.copy_streams`` streams):
-``stage_load``, within the job's bound on COPY streams (``copy_streams.CopySlots``). For a dated
-table the staging table is itself partitioned by day, each day a regular table shaped as that
-day's live partition, with a CHECK matching its bound; its primary key is built after the load.
-Nothing live changes until the job's blocking checks have passed on its staged outputs; then
-``StagedTable.publish`` swaps, in one transaction, each published day's live partition for the
-staged one (drop the old, detach the new from the staging table, attach it to the live table: no
-row is copied and the CHECK spares the attach its scan), or, for an undated table (partitioned
-by its first key column, all its rows in its one DEFAULT partition), that partition the same
-way. The live table itself is never dropped or renamed, so a user's views and grants on it stay.
-Readers see the old rows until it commits (they wait for its lock while it runs), and a failure
-anywhere leaves the table as it was. It waits at most ``PUBLISH_LOCK_TIMEOUT`` for queries
-already reading the table (new readers queue behind it meanwhile), then rolls back, pauses and
-tries again, a bounded number of times. The job drops its staging tables when it ends
-(``drop_stages``); a killed job's are dropped by the next run of the same job. A table made by
-an older version (unpartitioned) is partitioned in place, its rows kept, in one transaction, by
-the first load that finds it.
+A dated live table is partitioned by date (``PARTITION BY LIST (date)``), its partitions in
+schema ``DAYS_SCHEMA``: each holds days of one calendar month, the days of that month that one
+run published (a day's run: that day; a range's run: up to a month per partition). The engine
+COPYs its Arrow batches, cast to the contract's types, into the run's staging table (the Spark
+engine as CSV from its tasks, each over its own connection; the DuckDB engine in binary through
+ADBC, on ``DuckDBEngine.copy_streams`` streams): ``stage_load``, within the job's bound on COPY
+streams (``copy_streams.CopySlots``). For a dated table the staging table is itself partitioned,
+one regular table per month of the run's days (``day_groups``), shaped as a live partition, with
+a CHECK matching its bound; its primary key is built after the load. Nothing live changes until
+the job's blocking checks have passed on its staged outputs; then ``StagedTable.publish``
+replaces the published days in one transaction: a live partition holding only replaced days is
+dropped, one that also holds other days gives up the replaced days' rows (detached, their rows
+deleted, attached again for the days it keeps: a scan of at most a month), and each staged
+month is detached from the staging table (after dropping the rows of days the audit held back)
+and attached to the live table: no row is copied and the CHECK spares the attach its scan. An
+undated table (partitioned by its first key column, all its rows in its one DEFAULT partition)
+swaps that partition the same way. The live table itself is never dropped or renamed, so a
+user's views and grants on it stay. Readers see the old rows until it commits (they wait for
+its lock while it runs), and a failure anywhere leaves the table as it was. It waits at most
+``PUBLISH_LOCK_TIMEOUT`` for queries already reading the table (new readers queue behind it
+meanwhile), then rolls back, pauses and tries again, a bounded number of times. The job drops
+its staging tables when it ends (``drop_stages``); a killed job's are dropped by the next run of
+the same job. A table made by an older version (unpartitioned) is partitioned in place, its rows
+kept, in one transaction, by the first load that finds it; partitions of one day each, made by
+an older version, are replaced the same way as any other.
+
+Why a month and not a day per partition (measured, docs/design.md): PostgreSQL spends about
+8 ms on each partition a load creates, fills, keys and swaps in, whatever its rows; a year of
+days was 2,190 partitions over the six dated tables, most of a backfill's PostgreSQL time.
 
 Why (measured: docs/design.md, "PostgreSQL: each row written once"): staging into an unlogged
 table and then DELETE and INSERT ... SELECT wrote every row twice, logged every live row and
@@ -39,8 +48,9 @@ import io
 import itertools
 import json
 import os
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
@@ -155,9 +165,25 @@ def _statements(statements: list[sql.Composable]) -> sql.Composed:
     return sql.SQL("; ").join(statements)
 
 
-def day_partition_name(name: str, day: date) -> str:
-    """The live partition of ``name`` holding ``day`` (in ``DAYS_SCHEMA``)."""
-    return f"{name}_{day:%Y%m%d}"
+def day_groups(days: Iterable[date]) -> list[tuple[date, ...]]:
+    """Days as a dated table stores them: the days of one calendar month together, in order."""
+    ordered = sorted(set(days))
+    return [
+        tuple(group) for _, group in itertools.groupby(ordered, key=lambda d: (d.year, d.month))
+    ]
+
+
+def live_partition_name(name: str, days: Sequence[date], taken: Collection[str] = ()) -> str:
+    """The live partition of ``name`` holding ``days`` (in ``DAYS_SCHEMA``), named by its first
+    and last day (``<name>_<YYYYMMDD>`` for one day); ``_2``, ``_3``... where ``taken`` has the
+    name (a partition that gave up some of its days keeps the name it had)."""
+    first, last = min(days), max(days)
+    base = f"{name}_{first:%Y%m%d}" + (f"_{last:%Y%m%d}" if last != first else "")
+    candidate, number = base, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{base}_{number}"
+    return candidate
 
 
 def whole_partition_name(name: str) -> str:
@@ -166,11 +192,19 @@ def whole_partition_name(name: str) -> str:
     return f"{name}_default"
 
 
-def _bound(day: date | None) -> sql.Composable:
-    """A day's partition bound; ``None``: the DEFAULT partition (an undated table's)."""
-    if day is None:
+def _bound(days: Sequence[date] | None) -> sql.Composable:
+    """The partition bound of ``days``; ``None``: the DEFAULT partition (an undated table's)."""
+    if days is None:
         return sql.SQL("DEFAULT")
-    return sql.SQL("FOR VALUES IN ({})").format(sql.Literal(day))
+    return sql.SQL("FOR VALUES IN ({})").format(sql.SQL(", ").join(map(sql.Literal, days)))
+
+
+def _among(days: Iterable[date]) -> sql.Composed:
+    """``date = ANY(ARRAY[...])``: the rows of ``days``. As a CHECK on a table, it is the
+    partition constraint of ``_bound(days)``, which PostgreSQL then proves without a scan when
+    the table is attached (it proves such arrays up to 100 days: a month's always are)."""
+    array = sql.SQL(", ").join(map(sql.Literal, days))
+    return sql.SQL("{} = ANY (ARRAY[{}])").format(sql.Identifier(PARTITION_COLUMN), array)
 
 
 def ensure_table(
@@ -269,13 +303,13 @@ def partition_in_place(
             conn.execute(
                 create.format(_day(whole_partition_name(name)), _table(name), _bound(None))
             )
-        days = _distinct_days(conn, old) if dated else []
-        if days:
+        groups = day_groups(_distinct_days(conn, old)) if dated else []
+        if groups:
             conn.execute(
                 _statements(
                     [
-                        create.format(_day(day_partition_name(name, d)), _table(name), _bound(d))
-                        for d in days
+                        create.format(_day(live_partition_name(name, g)), _table(name), _bound(g))
+                        for g in groups
                     ]
                 )
             )
@@ -377,10 +411,11 @@ class PublishBlockedError(RuntimeError):
 class StagedTable:
     """Rows COPYed into a run's staging table, waiting for the job's audit.
 
-    ``days``: the run's days, one staged partition each (``None``: an undated table, staged
-    whole in one DEFAULT partition). ``publish`` replaces the live rows of the given days (the
-    whole table, for an undated one) with the staged ones in one transaction; ``discard`` drops
-    the staging table. Both are safe to call after the other: the staging table is dropped once.
+    ``days``: the run's days, staged a month per partition (``day_groups``; ``None``: an undated
+    table, staged whole in one DEFAULT partition). ``publish`` replaces the live rows of the
+    given days (the whole table, for an undated one) with the staged ones in one transaction;
+    ``discard`` drops the staging table. Both are safe to call after the other: the staging
+    table is dropped once.
     """
 
     dsn: str
@@ -392,22 +427,18 @@ class StagedTable:
     day_prefix: str
     rows: int = 0
 
-    def _staged(self, day: date | None) -> str:
-        """The staged partition of ``day`` (``None``: the undated table's one partition)."""
-        return f"{self.day_prefix}{'default' if day is None else f'{day:%Y%m%d}'}"
+    def _staged(self, group: tuple[date, ...] | None) -> str:
+        """The staged partition of ``group`` (``None``: the undated table's one partition)."""
+        return f"{self.day_prefix}{'default' if group is None else f'{group[0]:%Y%m%d}'}"
 
-    def _live(self, day: date | None) -> str:
-        return (
-            whole_partition_name(self.name) if day is None else day_partition_name(self.name, day)
-        )
-
-    def _parts(self) -> list[date | None]:
-        return [None] if self.days is None else list(self.days)
+    def _parts(self) -> list[tuple[date, ...] | None]:
+        return [None] if self.days is None else day_groups(self.days)
 
     def create(self, conn: psycopg.Connection) -> None:
-        """The staging table, shaped and partitioned as the live table: each day with the
-        CHECK of its live bound, and a default partition for rows of other days, which are
-        never published; an undated table's rows all in its DEFAULT partition."""
+        """The staging table, shaped and partitioned as the live table: a partition per month
+        of the run's days, each with the CHECK of its bound (``_among``), and a default
+        partition for rows of other days, which are never published; an undated table's rows
+        all in its DEFAULT partition."""
         stage = _table(self.stage_name)
         conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
         like = sql.SQL("CREATE TABLE {} (LIKE {})").format(stage, _table(self.name))
@@ -418,21 +449,15 @@ class StagedTable:
                 _statements([like + partitioned, whole.format(_day(self._staged(None)), stage)])
             )
             return
-        check = sql.SQL("CREATE TABLE {} PARTITION OF {} (CONSTRAINT day_bound CHECK ({} = {})) {}")
-        days = [
-            check.format(
-                _day(self._staged(d)),
-                stage,
-                sql.Identifier(PARTITION_COLUMN),
-                sql.Literal(d),
-                _bound(d),
-            )
-            for d in self.days
+        check = sql.SQL("CREATE TABLE {} PARTITION OF {} (CONSTRAINT day_bound CHECK ({})) {}")
+        months = [
+            check.format(_day(self._staged(g)), stage, _among(g), _bound(g))
+            for g in day_groups(self.days)
         ]
         other = sql.SQL("CREATE TABLE {} PARTITION OF {} DEFAULT").format(
             _day(f"{self.day_prefix}other"), stage
         )
-        conn.execute(_statements([like + partitioned, *days, other]))
+        conn.execute(_statements([like + partitioned, *months, other]))
 
     def build_keys(self) -> None:
         """The primary key of each staged partition, built once its rows are in (faster than
@@ -448,26 +473,30 @@ class StagedTable:
             )
 
     def publish(self, days: list[date] | None, attempts: int = PUBLISH_ATTEMPTS) -> None:
-        """Swap the staged partitions of ``days`` (``None``: the undated table's whole one) in,
-        in one transaction; then drop the staging table. The transaction waits at most
-        ``PUBLISH_LOCK_TIMEOUT`` for the readers of the live table (new readers queue behind it
-        meanwhile), and is tried again after a pause, ``attempts`` times in all."""
-        parts: list[date | None] = [None] if days is None else list(days)
-        if parts:
-            self._swap(parts, attempts)
+        """Put the staged rows of ``days`` (``None``: the undated table's whole partition) in
+        place of the live ones, in one transaction; then drop the staging table. The
+        transaction waits at most ``PUBLISH_LOCK_TIMEOUT`` for the readers of the live table
+        (new readers queue behind it meanwhile), and is tried again after a pause,
+        ``attempts`` times in all."""
+        if days is None or days:
+            self._swap(None if days is None else set(days), attempts)
         self.discard()
 
-    def _swap(self, parts: list[date | None], attempts: int) -> None:
+    def _swap(self, days: set[date] | None, attempts: int) -> None:
         timeout = sql.SQL("SET LOCAL lock_timeout = {}").format(
             sql.Literal(f"{round(PUBLISH_LOCK_TIMEOUT * 1000)}ms")
         )
-        swap = self._replace(parts)
+        # Its readers are the only wait: the live table is locked first.
+        lock = sql.SQL("LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE").format(_table(self.name))
         with psycopg.connect(self.dsn) as conn:
             for attempt in range(1, attempts + 1):
                 try:
                     with conn.transaction():
-                        conn.execute(timeout)
-                        conn.execute(swap)
+                        conn.execute(_statements([timeout, lock]))
+                        if days is None:
+                            conn.execute(self._replace_whole())
+                        else:
+                            conn.execute(self._replace_days(days, _live_days(conn, self.name)))
                     return
                 except psycopg.errors.LockNotAvailable:
                     if attempt == attempts:
@@ -478,31 +507,95 @@ class StagedTable:
                         ) from None
                 time.sleep(min(PUBLISH_BACKOFF * 2 ** (attempt - 1), PUBLISH_BACKOFF_MOST))
 
-    def _replace(self, parts: list[date | None]) -> sql.Composed:
-        """Lock the live table (first: its readers are the only wait), then for each part:
-        drop the live partition, detach the staged one, rename it and its key, attach it."""
-        lock = sql.SQL("LOCK TABLE ONLY {} IN ACCESS EXCLUSIVE MODE").format(_table(self.name))
-        statements: list[sql.Composable] = [lock]
-        for part in parts:
-            staged, live = self._staged(part), self._live(part)
+    def _replace_whole(self) -> sql.Composed:
+        """An undated table: its live DEFAULT partition dropped, the staged one in its place."""
+        live = whole_partition_name(self.name)
+        return _statements(
+            [sql.SQL("DROP TABLE IF EXISTS {}").format(_day(live)), *self._attach(None, live)]
+        )
+
+    def _replace_days(self, days: set[date], live: dict[str, frozenset[date]]) -> sql.Composed:
+        """The live partitions holding any of ``days`` give them up: dropped when they hold
+        nothing else, otherwise detached, the days' rows deleted, attached again for the days
+        they keep (a scan of the partition). Then each staged month with published days is
+        attached in their place (the rows of its held-back days deleted first)."""
+        statements: list[sql.Composable] = []
+        taken = set(live)
+        for table, held in live.items():
+            if not held & days:
+                continue
+            if held <= days:
+                statements.append(sql.SQL("DROP TABLE {}").format(_day(table)))
+                taken.discard(table)
+                continue
             statements += [
-                sql.SQL("DROP TABLE IF EXISTS {}").format(_day(live)),
                 sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
-                    _table(self.stage_name), _day(staged)
+                    _table(self.name), _day(table)
                 ),
-                sql.SQL("ALTER TABLE {} RENAME TO {}").format(_day(staged), sql.Identifier(live)),
-                sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
-                    _day(live), sql.Identifier(_key_name(staged)), sql.Identifier(_key_name(live))
-                ),
+                sql.SQL("DELETE FROM {} WHERE {}").format(_day(table), _among(sorted(held & days))),
                 sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
-                    _table(self.name), _day(live), _bound(part)
+                    _table(self.name), _day(table), _bound(sorted(held - days))
                 ),
             ]
+        for group in day_groups(self.days or []):
+            published = [d for d in group if d in days]
+            if not published:
+                continue
+            name = live_partition_name(self.name, published, taken)
+            taken.add(name)
+            statements += self._attach(group, name, published)
         return _statements(statements)
+
+    def _attach(
+        self, group: tuple[date, ...] | None, live: str, published: list[date] | None = None
+    ) -> list[sql.Composable]:
+        """Detach a staged partition, keep only its ``published`` days (all when ``None``),
+        rename it and its key to ``live``'s, attach it to the live table."""
+        staged = self._staged(group)
+        statements: list[sql.Composable] = [
+            sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                _table(self.stage_name), _day(staged)
+            )
+        ]
+        if group is not None and published is not None and len(published) < len(group):
+            held_back = [d for d in group if d not in published]
+            statements.append(
+                sql.SQL("DELETE FROM {} WHERE {}").format(_day(staged), _among(held_back))
+            )
+        bound = _bound(None if group is None else (published or list(group)))
+        statements += [
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(_day(staged), sql.Identifier(live)),
+            sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+                _day(live), sql.Identifier(_key_name(staged)), sql.Identifier(_key_name(live))
+            ),
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(
+                _table(self.name), _day(live), bound
+            ),
+        ]
+        return statements
 
     def discard(self) -> None:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_table(self.stage_name)))
+
+
+_BOUND_DAY = re.compile(r"'(\d{4}-\d{2}-\d{2})'")
+
+
+def _live_days(conn: psycopg.Connection, name: str) -> dict[str, frozenset[date]]:
+    """The live partitions of the dated table ``name`` and the days each holds (read from their
+    bounds, in ISO dates whatever the server's DateStyle)."""
+    conn.execute("SET LOCAL DateStyle = 'ISO'")
+    rows = conn.execute(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
+        " JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = %s AND p.relname = %s",
+        (WAREHOUSE_SCHEMA, name),
+    ).fetchall()
+    return {
+        table: frozenset(date.fromisoformat(day) for day in _BOUND_DAY.findall(bound))
+        for table, bound in rows
+    }
 
 
 def _key_name(table: str) -> str:

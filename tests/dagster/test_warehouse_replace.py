@@ -23,6 +23,9 @@ from climate_glue.warehouse import (
     EMBEDDED_DATABASE,
     PUBLISH_LOCK_TIMEOUT,
     PublishBlockedError,
+    _among,
+    _bound,
+    _live_days,
     ensure_table,
     stage_load,
     stage_table_name,
@@ -87,6 +90,12 @@ def _by_day(dsn, table) -> dict[date, tuple[int, tuple[str, ...]]]:
     return {day: (rows, tuple(versions)) for day, rows, versions in found}
 
 
+def _bounds(dsn, table: str) -> dict[str, list[date]]:
+    """The live partitions of ``table`` and the days each holds."""
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        return {name: sorted(days) for name, days in _live_days(conn, table).items()}
+
+
 def _tables(dsn, schema: str, like: str) -> list[str]:
     with psycopg.connect(dsn) as conn:
         return [
@@ -133,8 +142,9 @@ def test_a_reader_during_replaces_sees_the_old_day_or_the_new_never_a_mix(engine
     assert {s for s in seen} <= {(ROWS_PER_DAY, (f"v{n}",)) for n in range(6)}, seen
     assert seen[-1] == (ROWS_PER_DAY, ("v5",))
     assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, ("v5",)) for d in days}
-    # Every live day is a partition in DAYS_SCHEMA; nothing staged is left.
-    assert _tables(dsn, DAYS_SCHEMA, f"{table}%") == [f"{table}_20240701", f"{table}_20240702"]
+    # The two days are one live partition in DAYS_SCHEMA (a run's days of a month); nothing
+    # staged is left.
+    assert _tables(dsn, DAYS_SCHEMA, f"{table}%") == [f"{table}_20240701_20240702"]
     assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_%") == []
     assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_%") == []
 
@@ -161,6 +171,11 @@ def test_held_back_days_and_a_discarded_stage_leave_the_live_rows_as_they_were(e
         days[0]: (ROWS_PER_DAY, ("old",)),
         days[1]: (ROWS_PER_DAY, ("new",)),
         days[2]: (ROWS_PER_DAY, ("new",)),
+    }
+    # The first run's partition kept the held day; the second's holds only what it published.
+    assert _bounds(dsn, table) == {
+        f"{table}_20240701_20240703": [days[0]],
+        f"{table}_20240702_20240703": days[1:],
     }
     # Everything held back: the staging is discarded, nothing live changes.
     staged = stage_load(engine, _frame(engine, days, "never"), dsn, table, TYPES, KEY, "h2", days)
@@ -235,7 +250,54 @@ def test_a_range_run_replaces_exactly_its_days(engine, dsn):
     assert found == {
         d: (ROWS_PER_DAY, ("rerun",) if d in _days(3, 4) else ("backfill",)) for d in _days(0, 10)
     }
-    assert len(_tables(dsn, DAYS_SCHEMA, f"{table}\\_%")) == 10
+    # The backfill's partition gave up the rerun's days and kept its name.
+    assert _bounds(dsn, table) == {
+        f"{table}_20240701_20240710": _days(0, 3) + _days(7, 3),
+        f"{table}_20240704_20240707": _days(3, 4),
+    }
+
+
+def test_a_range_is_a_live_partition_per_month_and_its_days_can_be_replaced_one_by_one(engine, dsn):
+    table, days = "months", [date(2024, 6, 29) + timedelta(days=i) for i in range(4)]
+    _load(engine, dsn, table, days, "range", "p0")
+    assert _bounds(dsn, table) == {
+        f"{table}_20240629_20240630": days[:2],
+        f"{table}_20240701_20240702": days[2:],
+    }
+    # Each day again on its own, as the daily runs do: the month partitions give them up.
+    for n, day in enumerate(days):
+        _load(engine, dsn, table, [day], f"day{n}", f"p{n + 1}")
+    assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, (f"day{n}",)) for n, d in enumerate(days)}
+    assert _bounds(dsn, table) == {f"{table}_{d:%Y%m%d}": [d] for d in days}
+    # A range over them again: the day partitions are dropped, the range's months attached.
+    _load(engine, dsn, table, days, "again", "p9")
+    assert _bounds(dsn, table) == {
+        f"{table}_20240629_20240630": days[:2],
+        f"{table}_20240701_20240702": days[2:],
+    }
+    assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, ("again",)) for d in days}
+
+
+def test_a_staged_months_check_spares_its_attach_the_scan(dsn):
+    """The CHECK a staged month is created with (``_among``) is what PostgreSQL needs to attach
+    it without reading its rows: it says so at DEBUG1."""
+    days = _days(0, 31)
+    notices: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.add_notice_handler(lambda notice: notices.append(notice.message_primary))
+        conn.execute("CREATE TABLE public.spared (id bigint, date date) PARTITION BY LIST (date)")
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE public.spared_month (id bigint, date date NOT NULL, CHECK ({}))"
+            ).format(_among(days))
+        )
+        conn.execute("SET client_min_messages = debug1")
+        conn.execute(
+            sql.SQL("ALTER TABLE public.spared ATTACH PARTITION public.spared_month {}").format(
+                _bound(days)
+            )
+        )
+    assert any("is implied by existing constraints" in n for n in notices), notices
 
 
 def _older_version_table(dsn, table: str, rows: str) -> None:
@@ -324,7 +386,7 @@ def test_a_killed_runs_staging_is_dropped_by_the_next_run(engine, dsn):
     assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_killed%") == [
         stage_table_name(table, "dead-run")
     ]
-    assert len(_tables(dsn, DAYS_SCHEMA, "\\_stage\\_killed%")) == 3  # two days and the others
+    assert len(_tables(dsn, DAYS_SCHEMA, "\\_stage\\_killed%")) == 2  # the month and the others
     _load(engine, dsn, table, days, "next", "next-run")
     assert _tables(dsn, WAREHOUSE_SCHEMA, "\\_stage\\_killed%") == []
     assert _tables(dsn, DAYS_SCHEMA, "\\_stage\\_killed%") == []
