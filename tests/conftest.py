@@ -5,6 +5,7 @@ engine of the unit tests (``tests/unit``), moto (``tests/aws``), ``climate-asset
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from pathlib import Path
 
@@ -19,6 +20,25 @@ from tests.support import EXTERNAL_PG_URL
 # Put in front of the name of every database the tests make on the external server, where
 # several people or checkouts test on one server and want to tell theirs apart.
 EXTERNAL_PG_TAG = os.environ.get("CLIMATE_TEST_DATABASE_TAG", "")
+
+
+def pytest_configure(config):
+    """Interrupt signals as in a foreground run, in the test process and in each xdist worker.
+
+    Started in the background by a non-interactive shell (CI, ``cmd &``, ``nohup``), the test
+    processes inherit SIGINT ignored. Dagster's interrupt handling, around every run on the main
+    thread (``materialize_days``, ``execute_in_process``), maps SIGTERM to SIGINT's handler and
+    leaves it so: ignored too (``dagster._utils.interrupts.setup_interrupt_handlers``). Every
+    process started after that inherits an ignored SIGTERM, the CLI under test and the
+    ``tail -F`` processes of a run's compute-log capture among them; Dagster ends those with
+    SIGTERM and waits 30 s for each, so every later run waited 60 s at its end (130 s instead of
+    14 s for test_a_full_lake_disk_is_named_in_materialize_and_status) and left both running.
+    Python's own SIGINT handler is a handler, not an ignore, so a process started under it
+    gets SIGTERM at its default again."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # The modules that take longest, longest first (`--durations=0` of a whole run, docs/testing.md):
