@@ -613,7 +613,7 @@ def stage_load(
     days: list[date] | None = None,
 ) -> StagedTable:
     """COPY ``frame`` into the run's staging table of ``name`` (shaped as the live table; for
-    a dated table, one partition per day of ``days``; ``None``: an undated table, staged
+    a dated table, one partition per month of ``days``; ``None``: an undated table, staged
     whole), then build its primary key.
 
     Nothing live changes: the job publishes the staged rows after its checks pass.
