@@ -26,9 +26,8 @@ the same job. A table made by an older version (unpartitioned) is partitioned in
 kept, in one transaction, by the first load that finds it; partitions of one day each, made by
 an older version, are replaced the same way as any other.
 
-Why a month and not a day per partition (measured, docs/design.md): PostgreSQL spends about
-8 ms on each partition a load creates, fills, keys and swaps in, whatever its rows; a year of
-days was 2,190 partitions over the six dated tables, most of a backfill's PostgreSQL time.
+Why a month and not a day per partition: PostgreSQL's fixed cost per partition, measured in
+docs/design.md ("PostgreSQL: each row written once").
 
 Why (measured: docs/design.md, "PostgreSQL: each row written once"): staging into an unlogged
 table and then DELETE and INSERT ... SELECT wrote every row twice, logged every live row and

@@ -23,7 +23,6 @@ from climate_glue.warehouse import (
     EMBEDDED_DATABASE,
     PUBLISH_LOCK_TIMEOUT,
     PublishBlockedError,
-    _among,
     _bound,
     _live_days,
     ensure_table,
@@ -278,26 +277,30 @@ def test_a_range_is_a_live_partition_per_month_and_its_days_can_be_replaced_one_
     assert _by_day(dsn, table) == {d: (ROWS_PER_DAY, ("again",)) for d in days}
 
 
-def test_a_staged_months_check_spares_its_attach_the_scan(dsn):
-    """The CHECK a staged month is created with (``_among``) is what PostgreSQL needs to attach
-    it without reading its rows: it says so at DEBUG1."""
-    days = _days(0, 31)
+def test_a_staged_month_is_attached_without_reading_its_rows(engine, dsn):
+    """The staged month that ``stage_load`` made carries the CHECK PostgreSQL needs to attach it
+    without reading its rows: attached as ``publish`` attaches it (detached from the staging
+    table, then to a table shaped as the live one, with its days' bound), PostgreSQL says so at
+    DEBUG1. Rolled back afterwards."""
+    table, days = "spared", _days(0, 31)
+    staged = stage_load(engine, _frame(engine, days, "v"), dsn, table, TYPES, KEY, "s1", days)
+    (month,) = [t for t in _tables(dsn, DAYS_SCHEMA, "\\_stage\\_spared%") if "other" not in t]
     notices: list[str] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(dsn) as conn:
         conn.add_notice_handler(lambda notice: notices.append(notice.message_primary))
-        conn.execute("CREATE TABLE public.spared (id bigint, date date) PARTITION BY LIST (date)")
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE public.spared_month (id bigint, date date NOT NULL, CHECK ({}))"
-            ).format(_among(days))
-        )
-        conn.execute("SET client_min_messages = debug1")
-        conn.execute(
-            sql.SQL("ALTER TABLE public.spared ATTACH PARTITION public.spared_month {}").format(
-                _bound(days)
+        with conn.transaction(force_rollback=True):
+            live, part = sql.Identifier(WAREHOUSE_SCHEMA, table), sql.Identifier(DAYS_SCHEMA, month)
+            conn.execute(
+                sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(
+                    sql.Identifier(WAREHOUSE_SCHEMA, staged.stage_name), part
+                )
             )
-        )
-    assert any("is implied by existing constraints" in n for n in notices), notices
+            conn.execute("SET LOCAL client_min_messages = debug1")
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ATTACH PARTITION {} {}").format(live, part, _bound(days))
+            )
+    staged.discard()
+    assert any("is implied by existing constraints" in n and month in n for n in notices), notices
 
 
 def _older_version_table(dsn, table: str, rows: str) -> None:
