@@ -14,6 +14,7 @@ from pathlib import Path
 
 from climate_assets.resources.embedded_postgres import start_embedded_server_early
 from climate_assets.settings import ENV_AWS, Settings
+from climate_cli.bytecode import compile_ahead
 
 DEMO_LOCATIONS = 25
 DEMO_DAYS = 14
@@ -88,6 +89,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     start_embedded_server_early(settings)  # before the imports, so that the two overlap
+    compile_ahead()  # a new install's bytecode, on the other core meanwhile
     import dagster as dg
 
     from climate_assets.instance import instance_environment
@@ -240,6 +242,7 @@ def _jobs(args: argparse.Namespace) -> int:
 
 def _materialize(args: argparse.Namespace) -> int:
     start_embedded_server_early(Settings.from_env())  # before the imports, so that they overlap
+    compile_ahead()  # a new install's bytecode, on the other core meanwhile
     from climate_cli.materialize import materialize_command
 
     return materialize_command(args, lambda line: print(line, flush=True))
