@@ -94,7 +94,12 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
         f"- machine: {m['cores']} cores, {m['memory_gib']} GiB, {m['cpu_model']}; {m['os']}",
         f"- load average (1, 5, 15 min) at start {results['load_average_start']},"
         f" at end {results['load_average_end']} (the benchmark's own runs raise it); what other"
-        f" work took from the cores during the runs: {_other_share(results, own)}",
+        " work took from the cores during the runs: "
+        + (
+            _other_share(results, own)
+            if own
+            else "counted with the runs merged in above (every workload here ran again there)"
+        ),
         "- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"- each workload ran {results['repeat']} time(s), each in a fresh process on a fresh"
         " state folder (its own lake, embedded PostgreSQL and Dagster instance); times are the"
@@ -115,7 +120,9 @@ def render(results: dict, raw_name: str, history: list[Path]) -> str:
         "## Targets",
         "",
     ]
-    groups = [(own, "")] if not merged else [(own, f" of {', '.join(own)}")]
+    # A results file whose workloads all ran again later (another engine, say) has no group of
+    # its own: its runs are in the workloads of the later files, whose shares count them.
+    groups = [(own, "" if not merged else f" of {', '.join(own)}")] if own else []
     groups += [(x["workloads"], f" of {', '.join(x['workloads'])} (`{x['file']}`)") for x in merged]
     for names, which in groups:
         busy = _busiest_other_share(results, names)

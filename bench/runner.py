@@ -581,6 +581,9 @@ def merge(base: dict, extra: dict, extra_name: str) -> dict:
         k: extra.get(k)
         for k in ("started", "finished", "repeat", "load_average_start", "load_average_end")
     }
+    # The engines of both runs (results from before the engines measured Spark only).
+    engines = [*base.get("engines", ["spark"]), *extra.get("engines", ["spark"])]
+    merged["engines"] = list(dict.fromkeys(engines))
     merged["merged"] = [
         *base.get("merged", []),
         {"file": extra_name, "workloads": list(extra["workloads"]), **note},

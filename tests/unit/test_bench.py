@@ -376,6 +376,43 @@ def test_a_run_on_another_engine_is_merged_engine_by_engine() -> None:
     assert merged["workloads"]["seed"]["full_floor_summary"]["wall_seconds"]["median"] == 3.75
 
 
+def test_a_file_whose_workloads_all_ran_again_is_judged_by_the_runs_themselves() -> None:
+    """The Spark seed first, then every workload on DuckDB merged onto it: the first file has no
+    workload of its own left, and the report must not fall back on its load average (a busy
+    machine's warning) when every run measured its other work as quiet."""
+    from bench.report import render
+    from bench.runner import merge
+
+    def quiet(wall: float) -> dict:
+        return {"exit_code": 0, "wall_seconds": wall, "other_cpu_seconds": 0.01 * wall}
+
+    base = {
+        **_engine_results(),
+        "started": "s", "finished": "f", "repeat": 3,
+        "machine": {"cores": 2, "memory_gib": 23.5, "cpu_model": "cpu", "os": "os"},
+        "versions": {"python": "3.11"},
+        "load_average_start": [0.6, 0.5, 0.2], "load_average_end": [2.2, 1.7, 0.8],
+    }  # fmt: skip
+    base["workloads"], base["engines"] = {"seed": _graph({"spark": 50.0}, full=3.0)}, ["spark"]
+    base["workloads"]["seed"]["engines"]["spark"]["runs"] = [quiet(50.0)]
+    extra = {
+        "started": "s2", "finished": "f2", "repeat": 3,
+        "load_average_start": [0.1, 0.2, 0.5], "load_average_end": [3.2, 2.3, 1.4],
+        "workloads": {"seed": _graph({"duckdb": 7.8}, full=3.0)}, "engines": ["duckdb"],
+    }  # fmt: skip
+    extra["workloads"]["seed"]["engines"]["duckdb"]["runs"] = [quiet(7.8)]
+    report = render(merge(base, extra, "duckdb.json"), "spark.json", [])
+    assert "**Other work took" not in report
+    assert "counted with the runs merged in above" in report
+    assert "each graph workload ran on **spark**, **duckdb**" in report  # both files' engines
+    assert "what other work took from the cores during its runs: 0.5% of the cores" in report
+    busy = merge(base, extra, "duckdb.json")
+    busy["workloads"]["seed"]["engines"]["spark"]["runs"][0]["other_cpu_seconds"] = 40.0
+    assert "**Other work took up to 40% of the 2 cores during a run of seed" in render(
+        busy, "spark.json", []
+    )
+
+
 def test_engine_list_is_parsed_and_checked() -> None:
     from bench.runner import parse_args, parse_engines
 
