@@ -252,20 +252,26 @@ def test_results_from_before_the_engines_read_as_the_spark_engine() -> None:
     assert engine_parts({"workload": {"kind": "sensor"}, "runs": [], "summary": {}}) == {}
 
 
-def test_report_shows_the_floor_and_each_engine_side_by_side(tmp_path: Path) -> None:
-    from bench.report import render
-    from bench.targets import evaluate
-
-    results = {
+def _run_file(repeat: int = 1) -> dict:
+    """A results file of the suite as the runner writes it: both engines' graph workloads, with
+    the machine, versions and load average that the report prints."""
+    return {
         **_engine_results(),
         "started": "s",
         "finished": "f",
-        "repeat": 1,
+        "repeat": repeat,
         "machine": {"cores": 2, "memory_gib": 23.5, "cpu_model": "cpu", "os": "os"},
         "versions": {"python": "3.11"},
         "load_average_start": [0.1, 0.1, 0.1],
         "load_average_end": [0.1, 0.1, 0.1],
     }
+
+
+def test_report_shows_the_floor_and_each_engine_side_by_side(tmp_path: Path) -> None:
+    from bench.report import render
+    from bench.targets import evaluate
+
+    results = _run_file()
     engines = results["workloads"]["seed"]["engines"]
     engines["duckdb"]["full_comparison"] = {
         "lake": {"processed/locations": {"pipeline_rows": 3, "floor_rows": 3, "equal": True}},
@@ -326,16 +332,7 @@ def test_status_run_is_merged_onto_earlier_results_and_judged(tmp_path: Path) ->
     from bench.report import render
     from bench.runner import merge
 
-    base = {
-        **_engine_results(),
-        "started": "s",
-        "finished": "f",
-        "repeat": 3,
-        "machine": {"cores": 2, "memory_gib": 23.5, "cpu_model": "cpu", "os": "os"},
-        "versions": {"python": "3.11"},
-        "load_average_start": [0.1, 0.1, 0.1],
-        "load_average_end": [0.1, 0.1, 0.1],
-    }
+    base = _run_file(repeat=3)
     merged = merge(base, _status_results(), "status.json")
     assert list(merged["workloads"]) == ["seed", "100mb", "overhead", "backfill", "status"]
     assert merged["merged"][0]["file"] == "status.json" and merged["repeat"] == 3
@@ -386,13 +383,7 @@ def test_a_file_whose_workloads_all_ran_again_is_judged_by_the_runs_themselves()
     def quiet(wall: float) -> dict:
         return {"exit_code": 0, "wall_seconds": wall, "other_cpu_seconds": 0.01 * wall}
 
-    base = {
-        **_engine_results(),
-        "started": "s", "finished": "f", "repeat": 3,
-        "machine": {"cores": 2, "memory_gib": 23.5, "cpu_model": "cpu", "os": "os"},
-        "versions": {"python": "3.11"},
-        "load_average_start": [0.6, 0.5, 0.2], "load_average_end": [2.2, 1.7, 0.8],
-    }  # fmt: skip
+    base = {**_run_file(repeat=3), "load_average_end": [2.2, 1.7, 0.8]}  # busy by its load
     base["workloads"], base["engines"] = {"seed": _graph({"spark": 50.0}, full=3.0)}, ["spark"]
     base["workloads"]["seed"]["engines"]["spark"]["runs"] = [quiet(50.0)]
     extra = {
