@@ -12,8 +12,7 @@ stay uncompiled, as they do now) and writes each one's bytecode where the comman
 looks for it; whichever process gets to a module first compiles it, and Python writes each file
 atomically, so the two never see half a file. None of ``AHEAD`` imports Dagster, which the
 command compiles first itself. When their bytecode is there already (every command after the
-first) nothing is started. Measured on fresh clones, four of each interleaved: the first demo
-took 7.57-7.96 s without the helper, 6.44-7.11 s with it (bench/ANALYSIS.md).
+first) nothing is started. What it saves, measured on fresh clones: bench/ANALYSIS.md.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from pathlib import Path
 # Imported in this order by the helper process: the reverse of the order the command imports
 # them in (its Glue client last, storage first), so that the two meet in the middle instead of
 # compiling the same modules at the same time. Each is imported by ``climate-assets demo``
-# (tests/cli/test_bytecode.py checks that, and that none of them imports Dagster).
+# (tests/unit/test_bytecode.py checks that, and that none of them imports Dagster).
 AHEAD = (
     "boto3",
     "s3transfer.manager",

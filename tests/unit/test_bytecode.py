@@ -60,7 +60,6 @@ def test_the_helper_compiles_the_modules_ahead_and_nothing_of_dagster(tmp_path):
 def test_a_python_that_writes_no_bytecode_starts_no_helper(tmp_path):
     code = "from climate_cli.bytecode import compile_ahead; print(compile_ahead())"
     assert python(code, tmp_path / "pycache", "-B").stdout.strip() == "None"
-    assert not list((tmp_path / "pycache").rglob("*.pyc"))
 
 
 def test_every_module_ahead_is_one_a_run_imports():
